@@ -1,0 +1,119 @@
+"""The catalogue of external tools: what each is for and which package provides it.
+
+The runner uses it to say how to install a missing tool; `release doctor` uses it to list
+what the configured pipeline needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    purpose: str
+    debian: str
+    fedora: str
+    version_argv: tuple[str, ...] = ("--version",)
+
+    def install_hint(self) -> str:
+        return (
+            f"install it with 'apt-get install {self.debian}' (Debian/Ubuntu)"
+            f" or 'dnf install {self.fedora}' (Fedora/EL)"
+        )
+
+
+# Stages of the pipeline; doctor reports the tools of the stages the config uses.
+CORE = "core"
+BUILD = "build"
+CONVERT = "convert"
+SIGN = "sign"
+PUBLISH_RSYNC = "publish-rsync"
+BOOT_TEST = "boot-test"
+
+_CATALOGUE: dict[str, tuple[Tool, tuple[str, ...]]] = {
+    t.name: (t, stages)
+    for t, stages in [
+        (Tool("git", "reads the config repo", "git", "git"), (CORE,)),
+        (Tool("gpg", "signs and verifies", "gnupg", "gnupg2"), (SIGN,)),
+        (Tool("gpgconf", "stops the agents of temporary keyrings", "gnupg", "gnupg2"), (SIGN,)),
+        (Tool("dnf", "installs packages into the image root", "dnf", "dnf"), (BUILD,)),
+        (Tool("rpm", "reads the image's package database", "rpm", "rpm"), (BUILD,)),
+        (Tool("sfdisk", "writes the partition table", "fdisk", "util-linux"), (BUILD,)),
+        (
+            Tool(
+                "mkfs.ext4",
+                "creates the root filesystem in place",
+                "e2fsprogs",
+                "e2fsprogs",
+                ("-V",),
+            ),
+            (BUILD,),
+        ),
+        (Tool("e2fsck", "checks the root filesystem", "e2fsprogs", "e2fsprogs", ("-V",)), (BUILD,)),
+        (
+            Tool(
+                "debugfs",
+                "inspects the root filesystem without mounting",
+                "e2fsprogs",
+                "e2fsprogs",
+                ("-V",),
+            ),
+            (BUILD,),
+        ),
+        (
+            Tool("fakeroot", "gives files the right owners without root", "fakeroot", "fakeroot"),
+            (BUILD,),
+        ),
+        (
+            Tool(
+                "unshare", "runs dnf in a user namespace when not root", "util-linux", "util-linux"
+            ),
+            (BUILD,),
+        ),
+        (
+            Tool(
+                "growpart",
+                "proves the partition can grow",
+                "cloud-guest-utils",
+                "cloud-utils-growpart",
+                ("--help",),
+            ),
+            (BUILD,),
+        ),
+        (Tool("qemu-img", "converts and checks disk images", "qemu-utils", "qemu-img"), (CONVERT,)),
+        (Tool("tar", "packs the GCE and OVA archives (GNU tar)", "tar", "tar"), (CONVERT,)),
+        (Tool("pigz", "compresses the GCE archive in parallel", "pigz", "pigz"), (CONVERT,)),
+        (Tool("xz", "compresses raw disks for mirrors", "xz-utils", "xz"), (CONVERT,)),
+        (Tool("rsync", "publishes to rsync mirrors", "rsync", "rsync"), (PUBLISH_RSYNC,)),
+        (
+            Tool(
+                "ssh",
+                "carries rsync to remote mirrors",
+                "openssh-client",
+                "openssh-clients",
+                ("-V",),
+            ),
+            (PUBLISH_RSYNC,),
+        ),
+        (
+            Tool("qemu-system-x86_64", "boot-tests images", "qemu-system-x86", "qemu-system-x86"),
+            (BOOT_TEST,),
+        ),
+    ]
+}
+
+
+def lookup(name: str) -> Tool | None:
+    entry = _CATALOGUE.get(name)
+    return entry[0] if entry else None
+
+
+def tools_for(stages: set[str]) -> list[Tool]:
+    """The tools the given pipeline stages need, in catalogue order."""
+    return [tool for tool, tool_stages in _CATALOGUE.values() if stages.intersection(tool_stages)]
+
+
+def stages_of(tool: Tool) -> tuple[str, ...]:
+    return _CATALOGUE[tool.name][1]
