@@ -1,0 +1,1 @@
+"""Reading a config repo (a working tree or any git revision) into the typed model."""

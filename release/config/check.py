@@ -1,0 +1,88 @@
+"""`release check`: validate a config repo at a revision, optionally against a base revision."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import git
+
+from release.config.checks import check_repo
+from release.config.loader import ConfigRepo, load
+from release.config.source import ConfigSource, GitRevision, WorkTree, open_source
+from release.config.yamldoc import parse
+from release.errors import Problem
+
+
+@dataclass
+class CheckReport:
+    revision: str | None
+    images: int = 0
+    channels: int = 0
+    targets: int = 0
+    keys: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "revision": self.revision,
+            "counts": {
+                "images": self.images,
+                "channels": self.channels,
+                "targets": self.targets,
+                "keys": self.keys,
+            },
+            "problems": [p.to_dict() for p in self.problems],
+            "warnings": [p.to_dict() for p in self.warnings],
+        }
+
+
+def check(repo: str = ".", rev: str | None = None, base: str | None = None) -> CheckReport:
+    with open_source(repo, rev) as source:
+        head = load(source)
+        base_repo = _load_base(repo, base) if base else None
+        check_repo(head, base_repo, lambda image: _history(source, head, image))
+    return CheckReport(
+        revision=head.revision,
+        images=len(head.images),
+        channels=len(head.channels),
+        targets=len(head.targets),
+        keys=len(head.trust.keys),
+        problems=head.problems,
+        warnings=head.warnings,
+    )
+
+
+def _load_base(repo: str, base: str) -> ConfigRepo:
+    with open_source(repo, base) as source:
+        return load(source)
+
+
+def _history(source: ConfigSource, repo: ConfigRepo, image: str) -> Iterator[str]:
+    """Every version the image's definition file had in the history behind this revision."""
+    path = repo.images[image].doc.path
+    if isinstance(source, GitRevision):
+        commit = source.commit
+    elif isinstance(source, WorkTree) and source.root is not None:
+        try:
+            commit = git.Repo(source.root).head.commit
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+            return
+    else:
+        return
+    for old in commit.repo.iter_commits(commit, paths=path):
+        try:
+            raw = (old.tree / path).data_stream.read()
+        except KeyError:
+            continue
+        doc = parse(path, raw)
+        if not isinstance(doc, Problem) and isinstance(doc.data, dict):
+            version = doc.data.get("version")
+            if isinstance(version, str):
+                yield version

@@ -1,0 +1,249 @@
+"""Rules that look across files: references, formats vs targets, keys, versions, templates.
+
+Pure: they read a loaded `ConfigRepo` (and, for versions, the one at a base revision) and
+append `Problem`s; the only IO is asking gpg what a key file holds.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+
+from release import keyfiles
+from release.config.loader import ConfigRepo
+from release.errors import Problem
+from release.model.base import version_key
+from release.model.channel import LATEST
+from release.model.target import ACCEPTS
+from release.model.template import contradictions
+
+VersionHistory = Callable[[str], Iterable[str]]  # image name -> versions it had in git history
+
+
+def check_repo(
+    repo: ConfigRepo, base: ConfigRepo | None = None, history: VersionHistory | None = None
+) -> None:
+    _templates(repo)
+    _channels(repo, history)
+    _keys(repo)
+    if base is not None:
+        _versions(repo, base)
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    options = sorted(known)
+    close = difflib.get_close_matches(name, options, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"known: {', '.join(options)}" if options else "none are defined"
+
+
+def _templates(repo: ConfigRepo) -> None:
+    for loaded in repo.images.values():
+        image = loaded.value
+        for variant in image.variants:
+            for fieldname, why in contradictions(image.template_for(variant)):
+                loc: tuple[str, ...] = ("variants", variant, "template", fieldname)
+                if loc not in loaded.doc.lines:
+                    loc = ("template", fieldname)
+                repo.problems.append(loaded.doc.problem(loc, f"variant {variant}: {why}"))
+
+
+def _channels(repo: ConfigRepo, history: VersionHistory | None) -> None:
+    for name, loaded in repo.channels.items():
+        channel, doc = loaded.value, loaded.doc
+        image_entry = repo.images.get(channel.image)
+        if image_entry is None:
+            repo.problems.append(
+                doc.problem(
+                    ("image",),
+                    f"unknown image {channel.image!r}",
+                    _suggest(channel.image, repo.images),
+                )
+            )
+        elif channel.version not in (None, LATEST, image_entry.value.version):
+            known = set(history(channel.image)) if history else set()
+            if channel.version not in known:
+                repo.problems.append(
+                    doc.problem(
+                        ("version",),
+                        f"image {channel.image!r} has no version {channel.version!r}"
+                        f" (current: {image_entry.value.version})",
+                        "pin a version the image definition had, or `latest`",
+                    )
+                )
+        _follow(repo, name)
+        for i, target in enumerate(channel.targets):
+            if target not in repo.targets:
+                repo.problems.append(
+                    doc.problem(
+                        ("targets", i),
+                        f"unknown target {target!r}",
+                        _suggest(target, repo.targets),
+                    )
+                )
+            elif image_entry is not None:
+                _formats_for_target(repo, name, i, target)
+        for i, key in enumerate(channel.keys):
+            trusted = repo.trust.keys.get(key)
+            if trusted is None:
+                repo.problems.append(
+                    doc.problem(
+                        ("keys", i),
+                        f"unknown key {key!r} (not in keys/trust.yaml)",
+                        _suggest(key, repo.trust.keys),
+                    )
+                )
+            elif not trusted.may_sign(name):
+                repo.problems.append(
+                    doc.problem(
+                        ("keys", i),
+                        f"key {key!r} is not allowed to sign channel {name!r} by keys/trust.yaml",
+                        "add the channel to the key's `channels` patterns",
+                    )
+                )
+
+    unsigned = [name for name in repo.channels if not repo.trust.allowed_fingerprints(name)]
+    if unsigned:
+        repo.warnings.append(
+            Problem(
+                "keys/trust.yaml",
+                f"no trusted key may sign {', '.join(unsigned)}: they cannot be published yet",
+                hint="add a public key to keys/ and list it in keys/trust.yaml",
+            )
+        )
+
+
+def _follow(repo: ConfigRepo, name: str) -> None:
+    loaded = repo.channels[name]
+    seen = [name]
+    current = loaded.value
+    while current.follow is not None:
+        nxt = repo.channels.get(current.follow)
+        if nxt is None:
+            repo.problems.append(
+                loaded.doc.problem(
+                    ("follow",),
+                    f"follows unknown channel {current.follow!r}",
+                    _suggest(current.follow, repo.channels),
+                )
+            )
+            return
+        if nxt.value.name in seen:
+            cycle = " -> ".join([*seen, nxt.value.name])
+            repo.problems.append(
+                loaded.doc.problem(("follow",), f"channels follow in a cycle: {cycle}")
+            )
+            return
+        if nxt.value.image != loaded.value.image:
+            repo.problems.append(
+                loaded.doc.problem(
+                    ("follow",),
+                    f"follows channel {nxt.value.name!r} of image {nxt.value.image!r},"
+                    f" but this channel is for {loaded.value.image!r}",
+                )
+            )
+            return
+        seen.append(nxt.value.name)
+        current = nxt.value
+
+
+def _formats_for_target(repo: ConfigRepo, channel_name: str, index: int, target: str) -> None:
+    loaded = repo.channels[channel_name]
+    image = repo.image(loaded.value.image)
+    kind = repo.targets[target].type
+    accepted = set(ACCEPTS[kind])
+    stack = {"aws-ami": "aws", "gce-image": "gce"}.get(kind)
+    variants = [v for v in image.variants if stack is None or image.stack_of(v) == stack]
+    if stack is not None and not variants:
+        repo.problems.append(
+            loaded.doc.problem(
+                ("targets", index),
+                f"target {target!r} ({kind}) needs a {stack} variant,"
+                f" but image {image.name!r} has none",
+                f"add a `{stack}` variant to the image or drop the target",
+            )
+        )
+        return
+    for variant in variants:
+        if not accepted.intersection(image.formats_for(variant)):
+            repo.problems.append(
+                loaded.doc.problem(
+                    ("targets", index),
+                    f"target {target!r} ({kind}) takes only {' or '.join(sorted(accepted))},"
+                    f" but image {image.name!r} variant {variant} produces"
+                    f" {', '.join(image.formats_for(variant))}",
+                    "add the format to the image's `formats`",
+                )
+            )
+
+
+def _keys(repo: ConfigRepo) -> None:
+    infos: dict[str, keyfiles.KeyInfo] = {}
+    for name, data in sorted(repo.key_files.items()):
+        path = f"keys/{name}"
+        if keyfiles.looks_secret(data):
+            repo.problems.append(
+                Problem(
+                    path,
+                    "is a PRIVATE key: never commit a private key",
+                    hint="delete it from the repo and its history, and revoke it: it is exposed",
+                )
+            )
+            continue
+        info = keyfiles.inspect(data)
+        if info is None or not keyfiles.is_armored_public(data):
+            repo.problems.append(
+                Problem(
+                    path,
+                    "is not an ASCII-armored OpenPGP public key",
+                    hint="export it with 'gpg --armor --export FINGERPRINT'",
+                )
+            )
+            continue
+        infos[name] = info
+        if not set(info.algorithms) <= keyfiles.RSA_ALGOS:
+            repo.warnings.append(
+                Problem(path, "is not an RSA key: EL6/EL7 clients (gpg 2.0) cannot verify with it")
+            )
+    doc = repo.trust_doc
+    if doc is None:
+        return
+    for keyname, trusted in repo.trust.keys.items():
+        info = infos.get(trusted.file)
+        if trusted.file not in repo.key_files:
+            repo.problems.append(
+                doc.problem(("keys", keyname, "file"), f"no key file keys/{trusted.file}")
+            )
+        elif info is not None and trusted.fingerprint not in info.fingerprints:
+            repo.problems.append(
+                doc.problem(
+                    ("keys", keyname, "fingerprint"),
+                    f"fingerprint {trusted.fingerprint} is not the key in keys/{trusted.file}"
+                    f" (it holds {', '.join(info.fingerprints)})",
+                )
+            )
+
+
+def _versions(repo: ConfigRepo, base: ConfigRepo) -> None:
+    for name, loaded in repo.images.items():
+        old = base.images.get(name)
+        if old is None:
+            continue
+        new_v, old_v = loaded.value.version, old.value.version
+        if version_key(new_v) < version_key(old_v):
+            repo.problems.append(
+                loaded.doc.problem(
+                    ("version",),
+                    f"version goes backwards: {new_v} < {old_v} at the base revision",
+                    "versions only grow; bump to a version above the base's",
+                )
+            )
+        elif new_v == old_v and loaded.value != old.value:
+            repo.problems.append(
+                loaded.doc.problem(
+                    ("version",),
+                    f"the definition changed but its version is still {new_v}",
+                    "bump the version: a released version is immutable",
+                )
+            )

@@ -1,0 +1,64 @@
+"""`release doctor`: which external tools the configured pipeline needs, and which are here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from release import runner, tools
+from release.config.loader import ConfigRepo
+
+
+@dataclass(frozen=True)
+class ToolStatus:
+    tool: tools.Tool
+    stages: tuple[str, ...]
+    path: str | None
+    version: str | None
+    required: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.tool.name,
+            "purpose": self.tool.purpose,
+            "stages": list(self.stages),
+            "found": self.path is not None,
+            "path": self.path,
+            "version": self.version,
+            "required": self.required,
+            "debian_package": self.tool.debian,
+            "fedora_package": self.tool.fedora,
+        }
+
+
+def needed_stages(config: ConfigRepo | None) -> set[str]:
+    """The pipeline stages this config uses; every stage when there is no config."""
+    every = {tools.CORE, tools.BUILD, tools.CONVERT, tools.SIGN, tools.PUBLISH_RSYNC}
+    if config is None or not config.images:
+        return every
+    stages = {tools.CORE, tools.SIGN}
+    images = [loaded.value for loaded in config.images.values()]
+    if any(image.builder == "installroot" for image in images):
+        stages.add(tools.BUILD)
+    if any(image.formats for image in images):
+        stages.add(tools.CONVERT)
+    if any(target.type == "rsync" for target in config.targets.values()):
+        stages.add(tools.PUBLISH_RSYNC)
+    return stages
+
+
+def doctor(config: ConfigRepo | None) -> list[ToolStatus]:
+    stages = needed_stages(config)
+    every_stage = stages | {tools.BOOT_TEST}
+    report = []
+    for tool in tools.tools_for(every_stage):
+        tool_stages = tools.stages_of(tool)
+        report.append(
+            ToolStatus(
+                tool=tool,
+                stages=tool_stages,
+                path=runner.which(tool.name),
+                version=runner.version(tool.name, tool.version_argv),
+                required=bool(stages.intersection(tool_stages)),
+            )
+        )
+    return report
