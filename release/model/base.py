@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 
 from release.names import check_name
 
@@ -47,7 +47,20 @@ def parse_size(value: object) -> int:
     )
 
 
-ByteSize = Annotated[int, BeforeValidator(parse_size)]
+ByteSize = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string", "pattern": r"^\d+\s?([KMGT](iB)?)?$"},
+            ],
+            "description": "bytes, or a number with K/M/G/T or KiB/MiB/GiB/TiB (binary)",
+            "examples": ["8GiB", "512MiB"],
+        }
+    ),
+]
 
 _DURATION = re.compile(r"(\d+)([smhdw])")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -64,7 +77,20 @@ def parse_duration(value: object) -> int:
     raise ValueError(f"{value!r} is not a duration: write e.g. 30d, 12h, 90m or 2w")
 
 
-Duration = Annotated[int, BeforeValidator(parse_duration)]
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string", "pattern": r"^\d+[smhdw]$"},
+            ],
+            "description": "seconds, or a number with s, m, h, d or w",
+            "examples": ["30d", "12h"],
+        }
+    ),
+]
 
 _VERSION = re.compile(r"[0-9][0-9A-Za-z._+~-]{0,63}")
 

@@ -1,0 +1,101 @@
+"""The CLI as a user runs it: exit codes, no tracebacks for user errors, doctor, schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+from ruamel.yaml import YAML
+
+from release.model.schema import KINDS, schema
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def release(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "release", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_check_on_shipped_config_exits_0() -> None:
+    result = release("check")
+    assert result.returncode == 0, result.stderr
+    assert "ok: 2 images, 4 channels, 1 targets" in result.stdout
+
+
+def test_user_error_is_one_line_and_exit_2(config_repo: Path) -> None:
+    (config_repo / "images/centos-7-genericcloud.yaml").write_text("name: [\n")
+    result = release("check", "--repo", str(config_repo))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "malformed YAML" in result.stdout
+    assert "problems found" in result.stderr
+
+
+def test_verbose_shows_the_traceback(config_repo: Path) -> None:
+    (config_repo / "images/centos-7-genericcloud.yaml").write_text("name: [\n")
+    result = release("--verbose", "check", "--repo", str(config_repo))
+    assert result.returncode == 2 and "Traceback" in result.stderr
+
+
+def test_missing_repo_is_invalid_input(tmp_path: Path) -> None:
+    result = release("check", "--repo", str(tmp_path / "nope"))
+    assert result.returncode == 2
+    assert "no such directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_option_is_a_usage_error() -> None:
+    assert release("check", "--nope").returncode == 2
+
+
+def test_doctor_reports_tools_truthfully() -> None:
+    result = release("doctor", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    tools = {t["name"]: t for t in json.loads(result.stdout)}
+    for name in ("git", "gpg", "qemu-img", "tar", "rpm", "dnf"):
+        assert tools[name]["found"] is True
+        assert tools[name]["version"]
+    assert "qemu-img version" in tools["qemu-img"]["version"]
+
+
+def test_doctor_names_packages_of_missing_tools(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to("/usr/bin/git")
+    result = release("doctor", env={"PATH": str(bin_dir)})
+    assert result.returncode == 1
+    assert "MISSING  qemu-img" in result.stdout
+    assert "Debian/Ubuntu: qemu-utils; Fedora/EL: qemu-img" in result.stdout
+    assert "ok       git" in result.stdout
+    assert "missing tools:" in result.stderr
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shipped_schema_is_current(kind: str) -> None:
+    shipped = json.loads((ROOT / "docs/schema" / f"{kind}.schema.json").read_text())
+    assert shipped == schema(kind), "run: release schema --out docs/schema"
+
+
+@pytest.mark.parametrize(
+    ("kind", "folder"), [("image", "images"), ("channel", "channels"), ("target", "targets")]
+)
+def test_shipped_files_validate_against_the_schema(kind: str, folder: str) -> None:
+    validator = jsonschema.Draft202012Validator(schema(kind))
+    for path in sorted((ROOT / folder).glob("*.yaml")):
+        data = YAML(typ="safe").load(path.read_text())
+        if kind == "channel":
+            data.setdefault("name", path.stem)
+        validator.validate(data)
