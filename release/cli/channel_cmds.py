@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from release.channels.plan import plan
+from release.channels.promote import PinResult, promote, rollback
 from release.channels.render import FORMATS, MATRICES, render
+from release.cli.output import emit, json_option
 
 REPO_OPTION = click.option(
     "--repo",
@@ -42,4 +44,60 @@ def plan_cmd(
     click.echo(render(result, fmt, matrix), nl=fmt != "markdown")
 
 
-COMMANDS: list[click.Command] = [plan_cmd]
+BRANCH_OPTION = click.option(
+    "--branch", help="Name of the new branch (default: promote/<channel>-<version>)."
+)
+CURRENT_OPTION = click.option(
+    "--on-current-branch", "current", is_flag=True,
+    help="Commit on the checked-out branch instead of a new one.",
+)  # fmt: skip
+
+
+@click.command("promote")
+@REPO_OPTION
+@click.option("--from", "source", required=True, help="The channel whose release to take.")
+@click.option("--to", "target", required=True, help="The channel to pin to that release.")
+@BRANCH_OPTION
+@CURRENT_OPTION
+@json_option
+def promote_cmd(
+    repo: str, source: str, target: str, branch: str | None, current: bool, as_json: bool
+) -> None:
+    """Pin the release SOURCE has now into TARGET's channel file, as a commit ready for a PR.
+
+    Only the version line of the channel file changes; comments and layout are kept.
+    """
+    result = promote(repo, source, target, branch, current)
+    emit(result.to_dict(), as_json, lambda: _pin_text(result))
+
+
+@click.command("rollback")
+@REPO_OPTION
+@click.option("--channel", required=True, help="The channel to roll back.")
+@click.option("--to", "version", required=True, help="An earlier version of the channel's image.")
+@BRANCH_OPTION
+@CURRENT_OPTION
+@json_option
+def rollback_cmd(
+    repo: str, channel: str, version: str, branch: str | None, current: bool, as_json: bool
+) -> None:
+    """Pin CHANNEL back to an earlier VERSION of its image (no rebuild), as a commit.
+
+    VERSION must be one the image definition had in git history.
+    """
+    result = rollback(repo, channel, version, branch, current)
+    emit(result.to_dict(), as_json, lambda: _pin_text(result))
+
+
+def _pin_text(result: PinResult) -> str:
+    pin = result.pin
+    line = (
+        f"{pin.channel}: {pin.previous.version} -> {pin.release.version} ({pin.release.image}),"
+        f" commit {result.commit[:12]} on {result.branch}"
+    )
+    if result.on_current_branch:
+        return line
+    return f"{line}\nnext: git push origin {result.branch}, then open a pull request"
+
+
+COMMANDS: list[click.Command] = [plan_cmd, promote_cmd, rollback_cmd]
