@@ -11,8 +11,8 @@ from pathlib import Path
 import git
 
 from release.config.checks import check_repo
-from release.config.history import source_versions
-from release.config.loader import ConfigRepo, load
+from release.config.history import commit_of, folder_versions
+from release.config.loader import IMAGES, ConfigRepo, load
 from release.config.source import open_source
 from release.errors import ConfigError, InvalidInput, Problem
 
@@ -37,11 +37,15 @@ def load_state(repo: str, rev: str) -> ConfigRepo:
     """The validated config at `rev`; pinned versions are checked against the image's history."""
     with open_source(repo, rev) as source:
         config = load(source)
-        paths = {name: loaded.doc.path for name, loaded in config.images.items()}
+        commit = commit_of(source)
 
         @functools.cache
+        def every_version() -> dict[str, tuple[str, ...]]:
+            # One `git log` for the whole images/ folder, and only if a pin needs it.
+            return folder_versions(commit, IMAGES) if commit is not None else {}
+
         def history(image: str) -> tuple[str, ...]:
-            return tuple(source_versions(source, paths[image]))
+            return every_version().get(config.images[image].doc.path, ())
 
         check_repo(config, None, history)
     if config.problems:
