@@ -204,3 +204,26 @@ def test_unknown_base_revision_is_invalid_input(released: Path) -> None:
     out = CliRunner().invoke(plan_cmd, ["--repo", str(released), "--base", "nope"])
     assert out.exit_code != 0
     assert "'nope' is not a revision" in str(out.exception)
+
+
+def test_ttl_change_reindexes_and_a_dropped_target_retires_the_index(released: Path) -> None:
+    (released / "targets/mirror2.yaml").write_text("type: filesystem\npath: mirror2\n")
+    git(released, "add", "targets/mirror2.yaml")
+    merge_feature(
+        released,
+        "targets",
+        [
+            (STABLE, "targets: [local]", "targets: [mirror2]"),
+            ("channels/el6-stable.yaml", "targets: [local]", "targets: [local]\nindex_ttl: 7d"),
+        ],
+    )
+    result = plan(str(released))
+    assert result.builds == ()
+    assert [(u.channel, u.targets, u.reason) for u in result.index_updates] == [
+        ("el7-stable", ("mirror2",), "publish"),
+        ("el6-stable", ("local",), "ttl"),
+        ("el7-stable", ("local",), "retired"),
+    ]
+    assert result.channel_matrix() == {
+        "include": [{"channel": "el6-stable"}, {"channel": "el7-stable"}]
+    }

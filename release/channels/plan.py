@@ -61,7 +61,7 @@ class IndexUpdate:
 
     channel: str
     targets: tuple[str, ...]
-    reason: str  # "publish", "keys", "ttl", "retired"
+    reason: str  # "publish", "keys", "ttl", "retired" (channel deleted or target dropped)
 
 
 @dataclass(frozen=True)
@@ -231,9 +231,14 @@ def _index_updates(
     updates = [IndexUpdate(p.channel, p.targets, "publish") for p in publishes]
     for name in sorted(head.channels):
         before = base.channels.get(name)
-        if name in published or before is None:
+        if before is None:
             continue
         channel, was = head.channel(name), before.value
+        dropped = tuple(sorted(set(was.targets) - set(channel.targets)))
+        if dropped:
+            updates.append(IndexUpdate(name, dropped, "retired"))  # gone from those targets
+        if name in published:
+            continue
         if channel.keys != was.keys:
             updates.append(IndexUpdate(name, channel.targets, "keys"))
         elif channel.index_ttl != was.index_ttl:
