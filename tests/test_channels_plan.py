@@ -185,7 +185,7 @@ def test_markdown_for_a_pr_comment(remote: Remote, released: Path) -> None:
     assert out.exit_code == 0, out.output
     assert "### Release plan: `release/1 (" in out.output
     assert f"| {C7_NAME} | {V2} | gce |" in out.output
-    assert f"| el7-testing | {C7_NAME} {V2} | {C7_NAME} {V1} | local | release |" in out.output
+    assert f"| el7-testing | {C7_NAME} {V2} | {V1} | local | release |" in out.output
     data = json.loads(
         CliRunner().invoke(plan_cmd, ["--repo", str(released), "--format", "json"]).output
     )

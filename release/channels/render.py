@@ -11,6 +11,8 @@ from release.channels.resolve import Release
 FORMATS = ("text", "markdown", "json", "github-matrix")
 MATRICES = ("builds", "channels")
 
+Row = tuple[str, ...]
+
 
 def render(plan: Plan, fmt: str, matrix: str = "builds") -> str:
     if fmt == "text":
@@ -21,9 +23,8 @@ def render(plan: Plan, fmt: str, matrix: str = "builds") -> str:
         return json.dumps(plan.to_dict(), indent=2, sort_keys=True)
     if fmt == "github-matrix":
         chosen = plan.build_matrix() if matrix == "builds" else plan.channel_matrix()
-        return json.dumps(
-            chosen, separators=(",", ":"), sort_keys=True
-        )  # one line for $GITHUB_OUTPUT
+        # One line, no spaces: it goes into $GITHUB_OUTPUT and is compared as a string.
+        return json.dumps(chosen, separators=(",", ":"), sort_keys=True)
     raise ValueError(f"unknown format {fmt!r}")
 
 
@@ -34,8 +35,29 @@ def _ref(ref: str | None, revision: str | None) -> str:
     return f"{ref} ({short})" if ref and ref != revision else short
 
 
-def _was(release: Release | None) -> str:
-    return str(release) if release else "-"
+def _was(previous: Release | None, now: Release) -> str:
+    """The previous release, as its version alone when the image is the same."""
+    if previous is None:
+        return "-"
+    return previous.version if previous.image == now.image else str(previous)
+
+
+def _sections(plan: Plan) -> list[tuple[str, Row, list[Row]]]:
+    """(title, column names, rows) for each kind of action, shared by text and markdown."""
+    return [
+        ("Builds", ("image", "version", "variant"),
+         [(b.image, b.version, b.variant) for b in plan.builds]),
+        ("Channels to publish", ("channel", "release", "was", "targets", "why"),
+         [(p.channel, str(p.release), _was(p.previous, p.release), ", ".join(p.targets),
+           ", ".join(p.reasons)) for p in plan.publishes]),
+        ("Promotions", ("channel", "release", "from", "was"),
+         [(p.channel, str(p.release), p.source, _was(p.previous, p.release))
+          for p in plan.promotions]),
+        ("Rollbacks", ("channel", "release", "was"),
+         [(r.channel, str(r.release), r.previous.version) for r in plan.rollbacks]),
+        ("Index updates", ("channel", "targets", "why"),
+         [(u.channel, ", ".join(u.targets), u.reason) for u in plan.index_updates]),
+    ]  # fmt: skip
 
 
 def text(plan: Plan) -> str:
@@ -44,37 +66,16 @@ def text(plan: Plan) -> str:
     if plan.empty:
         lines.append("nothing to do: no builds, no channels to publish")
         return "\n".join(lines)
-    sections: list[tuple[str, list[str]]] = [
-        ("build", [f"{b.image} {b.version} {b.variant}" for b in plan.builds]),
-        (
-            "publish",
-            [
-                f"{p.channel}: {p.release} (was {_was(p.previous)}) to {', '.join(p.targets)}"
-                f" [{', '.join(p.reasons)}]"
-                for p in plan.publishes
-            ],
-        ),
-        (
-            "promote",
-            [
-                f"{p.channel}: {p.release} from {p.source} (was {_was(p.previous)})"
-                for p in plan.promotions
-            ],
-        ),
-        ("rollback", [f"{r.channel}: {r.release} (was {r.previous})" for r in plan.rollbacks]),
-        (
-            "index",
-            [f"{u.channel} on {', '.join(u.targets)} [{u.reason}]" for u in plan.index_updates],
-        ),
-    ]
-    for title, items in sections:
-        if items:
-            lines.append(f"{title} ({len(items)}):")
-            lines += [f"  {item}" for item in items]
+    for title, headers, rows in _sections(plan):
+        if rows:
+            lines.append(f"{title.lower()} ({len(rows)}):")
+            lines += ["  " + "  ".join(f"{h}={v}" if i else v for i, (h, v) in
+                                        enumerate(zip(headers, row, strict=True)))
+                      for row in rows]  # fmt: skip
     return "\n".join(lines)
 
 
-def _table(headers: Sequence[str], rows: list[Sequence[str]]) -> list[str]:
+def _table(headers: Sequence[str], rows: list[Row]) -> list[str]:
     out = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
     out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return out
@@ -92,21 +93,8 @@ def markdown(plan: Plan) -> str:
         out.append("")
     if plan.empty:
         out.append("Nothing to do: no builds, no channels to publish.")
-        return "\n".join(out)
-    tables: list[tuple[str, Sequence[str], list[Sequence[str]]]] = [
-        ("Builds", ("image", "version", "variant"),
-         [(b.image, b.version, b.variant) for b in plan.builds]),
-        ("Channels to publish", ("channel", "release", "was", "targets", "why"),
-         [(p.channel, str(p.release), _was(p.previous), ", ".join(p.targets), ", ".join(p.reasons))
-          for p in plan.publishes]),
-        ("Promotions", ("channel", "release", "from", "was"),
-         [(p.channel, str(p.release), p.source, _was(p.previous)) for p in plan.promotions]),
-        ("Rollbacks", ("channel", "release", "was"),
-         [(r.channel, str(r.release), str(r.previous)) for r in plan.rollbacks]),
-        ("Index updates", ("channel", "targets", "why"),
-         [(u.channel, ", ".join(u.targets), u.reason) for u in plan.index_updates]),
-    ]  # fmt: skip
-    for title, headers, rows in tables:
+        return "\n".join(out) + "\n"
+    for title, headers, rows in _sections(plan):
         if rows:
             out += [f"**{title}** ({len(rows)})", "", *_table(headers, rows), ""]
     return "\n".join(out).rstrip() + "\n"
