@@ -17,7 +17,7 @@ from release.channels.yamledit import EditError, set_version
 from release.cli.channel_cmds import promote_cmd, rollback_cmd
 from release.errors import InvalidInput, OperationError
 from tests.conftest import git
-from tests.gitops import V1, V2, V3, Remote, bump, merge_feature, tag_release
+from tests.gitops import C7, V1, V2, V3, Remote, bump, merge_feature, tag_release
 
 STABLE = "channels/el7-stable.yaml"
 C7_NAME = "centos-7-genericcloud"
@@ -30,10 +30,11 @@ def remote(config_repo: Path, tmp_path: Path) -> Remote:
 
 @pytest.fixture
 def bumped(remote: Remote) -> Path:
-    """A clone after release/1, where a merged PR bumped CentOS 7 to V2 (testing has V2)."""
+    """A clone where a merged PR bumped CentOS 7 to V2 and that was released (testing has V2)."""
     user = remote.clone("maintainer")
     tag_release(user, "release/1")
     merge_feature(user, "bump-c7", [bump(V2)])
+    tag_release(user, "release/2")
     return user
 
 
@@ -66,11 +67,11 @@ def test_promote_commits_on_a_new_branch_and_leaves_the_work_tree(
     ]
     subject = git(bumped, "log", "-1", "--format=%B", result.branch)
     assert subject.startswith(
-        f"Promote el7-stable to {C7_NAME} {V2}\n\nFrom el7-testing (was {V1})"
+        f"Promote el7-stable to {C7_NAME} {V2}\n\n"
+        f"From el7-testing as released at release/2 (was {V1})"
     )
     # The PR is merged: the plan shows a promotion and nothing to build.
     git(bumped, "push", "-q", "origin", result.branch)
-    tag_release(bumped, "release/2")
     reviewer = remote.clone("reviewer")
     git(reviewer, "merge", "-q", "--no-ff", f"origin/{result.branch}", "-m", "Merge promotion")
     after = plan(str(reviewer))
@@ -126,10 +127,31 @@ def test_promote_refuses_bad_channels(bumped: Path, source: str, target: str, me
     assert git(bumped, "branch", "--list", "promote/*") == ""
 
 
+def test_promote_takes_what_was_released_not_what_is_merged(bumped: Path) -> None:
+    merge_feature(bumped, "bump3", [(C7, f'version: "{V2}"', f'version: "{V3}"')])
+    assert promote(str(bumped), "el7-testing", "el7-stable").pin.release.version == V2
+    at_head = promote(str(bumped), "el7-testing", "el7-stable", branch="b3", at="HEAD")
+    assert at_head.pin.release.version == V3
+
+
+def test_promote_from_a_channel_never_released_is_refused(remote: Remote, bumped: Path) -> None:
+    never = remote.clone("never")
+    git(never, "tag", "-d", "release/1", "release/2")
+    with pytest.raises(InvalidInput, match="'el7-testing' is empty: nothing was released yet"):
+        promote(str(never), "el7-testing", "el7-stable")
+    (bumped / "channels/el7-new.yaml").write_text("image: centos-7-genericcloud\nversion: latest\n")
+    git(bumped, "add", "-A")
+    git(bumped, "commit", "-q", "-m", "new channel, not released yet")
+    with pytest.raises(InvalidInput, match="'el7-new' is empty: it had no release at release/2"):
+        promote(str(bumped), "el7-new", "el7-stable")
+    assert git(bumped, "branch", "--list", "promote/*") == ""
+
+
 def test_promote_with_nothing_to_do_exits_2(remote: Remote) -> None:
     user = remote.clone()
     out = CliRunner().invoke(
-        promote_cmd, ["--repo", str(user), "--from", "el7-testing", "--to", "el7-stable"]
+        promote_cmd,
+        ["--repo", str(user), "--from", "el7-testing", "--to", "el7-stable", "--at", "HEAD"],
     )
     assert isinstance(out.exception, NothingToDo)
     assert out.exception.exit_code == 2

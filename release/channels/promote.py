@@ -21,7 +21,7 @@ from gitdb.base import IStream  # type: ignore[import-untyped]
 
 from release import fsutil
 from release.channels.resolve import Release, Unresolved, is_pinned, resolve
-from release.channels.state import load_state
+from release.channels.state import last_released, load_state
 from release.channels.yamledit import EditError, set_version
 from release.config.history import versions_in_history
 from release.config.loader import ConfigRepo
@@ -65,14 +65,26 @@ class PinResult:
         }
 
 
-def promotion(config: ConfigRepo, source: str, target: str) -> Pin:
-    """Pin `target` to the release `source` has now. Pure."""
+def promotion(
+    config: ConfigRepo,
+    source: str,
+    target: str,
+    released: ConfigRepo | None = None,
+    released_at: str = "HEAD",
+) -> Pin:
+    """Pin `target` (in `config`, the state at HEAD) to the release `source` has in `released`,
+    the state users have now (default: `config` itself). Pure."""
     if source == target:
         raise InvalidInput(f"--from and --to are both {source!r}: name two channels")
     _known(config, source)
     _known(config, target)
+    released = released or config
+    if source not in released.channels:
+        raise InvalidInput(
+            f"channel {source!r} is empty: it had no release at {released_at}, nothing to promote"
+        )
     try:
-        release = _resolve(config, source)
+        release = _resolve(released, source)
     except Unresolved as exc:
         raise InvalidInput(f"channel {source!r} is empty, nothing to promote: {exc}") from exc
     channel = config.channel(target)
@@ -88,7 +100,10 @@ def promotion(config: ConfigRepo, source: str, target: str) -> Pin:
         path=config.channels[target].doc.path,
         release=release,
         previous=previous,
-        message=f"Promote {target} to {release}\n\nFrom {source} (was {previous.version}).\n",
+        message=(
+            f"Promote {target} to {release}\n\n"
+            f"From {source} as released at {released_at} (was {previous.version}).\n"
+        ),
         branch=branch_name("promote", target, release.version),
     )
 
@@ -145,11 +160,27 @@ def _not_pinned_already(config: ConfigRepo, name: str, release: Release) -> None
 
 
 def promote(
-    repo: str, source: str, target: str, branch: str | None = None, current: bool = False
+    repo: str,
+    source: str,
+    target: str,
+    branch: str | None = None,
+    current: bool = False,
+    at: str | None = None,
 ) -> PinResult:
-    """Commit the promotion of `source`'s release into `target` (see `commit_pin`)."""
+    """Commit the promotion of `source`'s release into `target` (see `commit_pin`).
+
+    The source's release is the one users have: as of the last release (the newest
+    `release/*` tag behind HEAD), or as of revision `at` (e.g. "HEAD").
+    """
     config = load_state(repo, "HEAD")
-    return commit_pin(repo, promotion(config, source, target), branch, current)
+    ref = at or last_released(repo, "HEAD")
+    if ref is None:
+        raise InvalidInput(
+            f"channel {source!r} is empty: nothing was released yet (no release/* tag behind"
+            " HEAD); give --at HEAD to promote what the config at HEAD says"
+        )
+    released = config if ref == "HEAD" else load_state(repo, ref)
+    return commit_pin(repo, promotion(config, source, target, released, ref), branch, current)
 
 
 def rollback(

@@ -57,17 +57,28 @@ CURRENT_OPTION = click.option(
 @REPO_OPTION
 @click.option("--from", "source", required=True, help="The channel whose release to take.")
 @click.option("--to", "target", required=True, help="The channel to pin to that release.")
+@click.option(
+    "--at",
+    help="Take the source's release at this revision (default: the last release/* tag;"
+    " HEAD: the config as committed, released or not).",
+)
 @BRANCH_OPTION
 @CURRENT_OPTION
 @json_option
 def promote_cmd(
-    repo: str, source: str, target: str, branch: str | None, current: bool, as_json: bool
+    repo: str,
+    source: str,
+    target: str,
+    at: str | None,
+    branch: str | None,
+    current: bool,
+    as_json: bool,
 ) -> None:
-    """Pin the release SOURCE has now into TARGET's channel file, as a commit ready for a PR.
+    """Pin the release users of --from have into --to's channel file, as a commit for a PR.
 
     Only the version line of the channel file changes; comments and layout are kept.
     """
-    result = promote(repo, source, target, branch, current)
+    result = promote(repo, source, target, branch, current, at)
     emit(result.to_dict(), as_json, lambda: _pin_text(result))
 
 
