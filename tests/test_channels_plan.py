@@ -227,3 +227,16 @@ def test_ttl_change_reindexes_and_a_dropped_target_retires_the_index(released: P
     assert result.channel_matrix() == {
         "include": [{"channel": "el6-stable"}, {"channel": "el7-stable"}]
     }
+
+
+def test_a_revision_compared_with_itself_is_nothing_to_do(released: Path) -> None:
+    merge_feature(released, "bump-c7", [bump(V2)])
+    assert plan(str(released), base="HEAD").empty
+    assert plan(str(released), base="HEAD~1", head="HEAD~1").empty
+
+
+def test_an_invalid_base_says_how_to_go_on(released: Path) -> None:
+    merge_feature(released, "broken", [bump("not a version")])
+    merge_feature(released, "fixed", [(C7, 'version: "not a version"', f'version: "{V2}"')])
+    with pytest.raises(StateInvalid, match=r"(?s)at HEAD~1:.*give another --base, or --empty-base"):
+        plan(str(released), base="HEAD~1")

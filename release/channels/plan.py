@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from release.channels.resolve import Release, is_pinned, resolve_all
-from release.channels.state import empty_state, last_released, load_state
+from release.channels.state import StateInvalid, empty_state, last_released, load_state
 from release.config.loader import ConfigRepo
 from release.model.base import version_key
 from release.model.channel import Channel
@@ -111,8 +111,19 @@ def plan(
     """
     head_state = load_state(repo, head)
     base_ref = None if empty_base else (base or last_released(repo, head))
-    base_state = load_state(repo, base_ref) if base_ref else empty_state()
+    base_state = _load_base(repo, base_ref) if base_ref else empty_state()
     return compare(base_state, head_state, base_ref=base_ref, head_ref=head)
+
+
+def _load_base(repo: str, ref: str) -> ConfigRepo:
+    try:
+        return load_state(repo, ref)
+    except StateInvalid as exc:
+        exc.args = (
+            f"{exc}\nthe base does not validate: give another --base, or --empty-base to"
+            " plan as a first release",
+        )
+        raise
 
 
 def compare(
