@@ -45,7 +45,7 @@ def plan_cmd(
 
 
 BRANCH_OPTION = click.option(
-    "--branch", help="Name of the new branch (default: promote/<channel>-<version>)."
+    "--branch", help="Name of the new branch (default: promote/ or rollback/<channel>-<version>)."
 )
 CURRENT_OPTION = click.option(
     "--on-current-branch", "current", is_flag=True,
