@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import git
-
 from release.config.checks import check_repo
+from release.config.history import source_versions
 from release.config.loader import ConfigRepo, load
-from release.config.source import ConfigSource, GitRevision, WorkTree, open_source
-from release.config.yamldoc import parse
+from release.config.source import ConfigSource, open_source
 from release.errors import Problem
 
 
@@ -66,23 +64,4 @@ def _load_base(repo: str, base: str) -> ConfigRepo:
 
 def _history(source: ConfigSource, repo: ConfigRepo, image: str) -> Iterator[str]:
     """Every version the image's definition file had in the history behind this revision."""
-    path = repo.images[image].doc.path
-    if isinstance(source, GitRevision):
-        commit = source.commit
-    elif isinstance(source, WorkTree) and source.root is not None:
-        try:
-            commit = git.Repo(source.root).head.commit
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
-            return
-    else:
-        return
-    for old in commit.repo.iter_commits(commit, paths=path):
-        try:
-            raw = (old.tree / path).data_stream.read()
-        except KeyError:
-            continue
-        doc = parse(path, raw)
-        if not isinstance(doc, Problem) and isinstance(doc.data, dict):
-            version = doc.data.get("version")
-            if isinstance(version, str):
-                yield version
+    return source_versions(source, repo.images[image].doc.path)

@@ -79,19 +79,22 @@ class GitRevision:
                 f"{rev!r} is not a revision of {repo.git_dir}: name a branch, tag or commit"
             ) from exc
         self._root = Path(repo.working_tree_dir) if repo.working_tree_dir else None
+        self._listed: dict[str, git.Blob] = {}  # blobs seen by `entries`: no second tree walk
 
     def entries(self, folder: str) -> list[Entry]:
         try:
             tree = self._commit.tree / folder
         except KeyError:
             return []
+        self._listed.update((str(blob.path), blob) for blob in tree.blobs)
         return sorted(
             (Entry(str(blob.path), blob.mode == _SYMLINK_MODE) for blob in tree.blobs),
             key=lambda e: e.path,
         )
 
     def read(self, path: str) -> bytes:
-        data: bytes = (self._commit.tree / path).data_stream.read()
+        blob = self._listed.get(path) or self._commit.tree / path
+        data: bytes = blob.data_stream.read()
         return data
 
     @property

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -43,6 +45,24 @@ def dotted(loc: Loc) -> str:
 
 
 def parse(path: str, raw: bytes) -> Document | Problem:
+    """The document in `raw`, with the line of every key and item, or the Problem.
+
+    Results are cached by content (planning loads two revisions whose files are mostly the
+    same, and round-trip parsing costs milliseconds a file); each call gets its own copy.
+    """
+    parsed = _parse_cached(path, raw)
+    if isinstance(parsed, Problem):
+        return parsed
+    return Document(parsed.path, copy.deepcopy(parsed.data), dict(parsed.lines))
+
+
+def clear_cache() -> None:
+    """Forget parsed files (benchmarks measure a cold start with it)."""
+    _parse_cached.cache_clear()
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_cached(path: str, raw: bytes) -> Document | Problem:
     yaml = YAML(typ="rt")
     try:
         text = raw.decode("utf-8")
