@@ -17,7 +17,7 @@ from pathlib import Path
 import git
 
 # gitdb is gitpython's own object-store dependency; it ships no type information.
-from gitdb.base import IStream  # type: ignore[import-untyped]
+from gitdb.base import IStream
 
 from release import fsutil
 from release.channels.resolve import Release, Unresolved, is_pinned, resolve

@@ -39,10 +39,11 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from release.cli import config_cmds
+    from release.cli import channel_cmds, config_cmds
 
-    for command in config_cmds.COMMANDS:
-        cli.add_command(command)
+    for module in (config_cmds, channel_cmds):
+        for command in module.COMMANDS:
+            cli.add_command(command)
 
 
 _register()
