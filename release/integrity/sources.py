@@ -1,0 +1,187 @@
+"""Where a release directory is read from: a local directory or an http(s) URL.
+
+A small interface so the publish work can add s3:// and gs:// (register a factory in
+SOURCES). Sources never read more than they are allowed: small metadata files up to a cap,
+artifacts up to their signed size (a longer file is refused before its body is read).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable
+from http.client import HTTPResponse
+from pathlib import Path
+from typing import Protocol
+
+from release.errors import InvalidInput
+from release.integrity.digests import ALGORITHMS, Digests, digest_stream
+
+TIMEOUT = 60.0
+
+
+class SourceProblem(Exception):
+    """A file of the release could not be read as expected; the message says why."""
+
+
+class Source(Protocol):
+    @property
+    def location(self) -> str: ...
+
+    def read_small(self, name: str, limit: int) -> bytes | None:
+        """The whole file, None when it does not exist; SourceProblem above `limit` bytes."""
+
+    def digest(self, name: str, size: int, algorithms: Iterable[str] = ALGORITHMS) -> Digests:
+        """Digests of the file, which must be exactly `size` bytes; never reads past it."""
+
+
+class LocalSource:
+    def __init__(self, directory: Path) -> None:
+        if not directory.is_dir():
+            raise InvalidInput(f"{directory}: not a directory")
+        self._directory = directory
+
+    @property
+    def location(self) -> str:
+        return str(self._directory)
+
+    def _open(self, name: str) -> int | None:
+        path = self._directory / name
+        try:
+            # O_NOFOLLOW: a symlink could point anywhere (/dev/zero, a file outside the release).
+            return os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise SourceProblem(f"{name} is a symlink: refused") from None
+            raise SourceProblem(f"{name}: {error.strerror}") from None
+
+    def _regular(self, fd: int, name: str) -> int:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceProblem(f"{name} is not a regular file")
+        return info.st_size
+
+    def read_small(self, name: str, limit: int) -> bytes | None:
+        fd = self._open(name)
+        if fd is None:
+            return None
+        with os.fdopen(fd, "rb") as stream:
+            if self._regular(stream.fileno(), name) > limit:
+                raise SourceProblem(f"{name} is larger than {limit} bytes")
+            return stream.read(limit)
+
+    def digest(self, name: str, size: int, algorithms: Iterable[str] = ALGORITHMS) -> Digests:
+        fd = self._open(name)
+        if fd is None:
+            raise SourceProblem(f"{name} is missing")
+        with os.fdopen(fd, "rb", buffering=0) as stream:
+            actual = self._regular(stream.fileno(), name)
+            if actual != size:
+                raise SourceProblem(_size_message(name, actual, size))
+            digests = digest_stream(stream, algorithms, limit=size)
+        if digests.size != size:
+            raise SourceProblem(_size_message(name, digests.size, size))
+        return digests
+
+
+def _size_message(name: str, actual: int, size: int) -> str:
+    what = "truncated" if actual < size else "longer than signed"
+    return f"{name} is {actual} bytes, the signed size is {size} ({what})"
+
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+
+
+class HttpSource:
+    """A release directory served over http(s); uses Range requests to bound downloads."""
+
+    def __init__(self, url: str) -> None:
+        self._base = url if url.endswith("/") else url + "/"
+
+    @property
+    def location(self) -> str:
+        return self._base
+
+    def _get(self, name: str, headers: dict[str, str]) -> HTTPResponse | None:
+        url = urllib.parse.urljoin(self._base, urllib.parse.quote(name))
+        # The base URL's scheme was checked (http/https); redirects stay within http(s)/ftp.
+        request = urllib.request.Request(  # noqa: S310
+            url, headers={"User-Agent": "image-release", **headers}
+        )
+        try:
+            response: HTTPResponse = urllib.request.urlopen(request, timeout=TIMEOUT)  # noqa: S310
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return None
+            raise SourceProblem(f"{name}: HTTP {error.code} {error.reason}") from None
+        except (urllib.error.URLError, OSError) as error:
+            raise SourceProblem(f"{name}: cannot download from {url}: {error}") from None
+        return response
+
+    def read_small(self, name: str, limit: int) -> bytes | None:
+        response = self._get(name, {})
+        if response is None:
+            return None
+        with response:
+            length = response.headers.get("Content-Length")
+            if length is not None and int(length) > limit:
+                raise SourceProblem(f"{name} is larger than {limit} bytes")
+            data = response.read(limit + 1)
+        if len(data) > limit:
+            raise SourceProblem(f"{name} is larger than {limit} bytes")
+        return data
+
+    def digest(self, name: str, size: int, algorithms: Iterable[str] = ALGORITHMS) -> Digests:
+        headers = {"Range": f"bytes=0-{size - 1}"} if size > 0 else {}
+        response = self._get(name, headers)
+        if response is None:
+            raise SourceProblem(f"{name} is missing")
+        with response:
+            self._check_length(response, name, size)
+            digests = digest_stream(response, algorithms, limit=size)
+        if digests.size != size:
+            raise SourceProblem(_size_message(name, digests.size, size))
+        return digests
+
+    @staticmethod
+    def _check_length(response: HTTPResponse, name: str, size: int) -> None:
+        """Learn the server's full size before reading: refuse a longer file unread."""
+        headers = response.headers
+        status = response.status
+        total: int | None = None
+        if status == 206:
+            match = _CONTENT_RANGE.fullmatch(headers.get("Content-Range", ""))
+            if not match:
+                raise SourceProblem(f"{name}: the server sent a partial answer without its size")
+            total = int(match.group(3))
+        elif headers.get("Content-Length") is not None:
+            total = int(headers["Content-Length"])
+        if total is None:
+            raise SourceProblem(f"{name}: the server does not say the file's size; refused")
+        if total != size:
+            raise SourceProblem(_size_message(name, total, size))
+
+
+SOURCES: dict[str, Callable[[str], Source]] = {
+    "http": HttpSource,
+    "https": HttpSource,
+}
+
+
+def open_source(location: str) -> Source:
+    """A source for a local path or a URL whose scheme has a registered factory."""
+    scheme = urllib.parse.urlsplit(location).scheme
+    if scheme and len(scheme) > 1:  # 'c:' style drive letters are not schemes
+        factory = SOURCES.get(scheme)
+        if factory is None:
+            known = ", ".join(f"{s}://" for s in sorted(SOURCES))
+            raise InvalidInput(f"{location}: cannot read {scheme}:// releases (supported: {known})")
+        return factory(location)
+    return LocalSource(Path(location))
