@@ -179,11 +179,20 @@ class KeySource:
                 return name
         return fingerprint
 
-    def key(self, fingerprint: str) -> KeyInfo | None:
+    def key(self, key_id_or_fingerprint: str) -> KeyInfo | None:
+        """The key with this fingerprint or 16-hex-digit key ID (primary or subkey)."""
+        wanted = key_id_or_fingerprint.upper()
         for key in self.keys:
-            if fingerprint == key.fingerprint or fingerprint in key.subkeys:
+            if any(fpr.endswith(wanted) for fpr in (key.fingerprint, *key.subkeys)):
                 return key
         return None
+
+    def describe(self, key_id_or_fingerprint: str) -> str:
+        """A trust name when the key is known, else 'key ID ...'."""
+        key = self.key(key_id_or_fingerprint)
+        if key is None:
+            return f"key ID {key_id_or_fingerprint}"
+        return self.name_of(key.fingerprint)
 
 
 def _refuse_private_keys(paths: list[Path]) -> None:
@@ -354,29 +363,31 @@ class _Judge:
         return Signature(sig.status, key_id, fingerprint, primary, "good signature", True)
 
     def _reason(self, status: str, key_id: str, primary: str | None, args: list[str]) -> str:
-        who = self.source.name_of(primary) if primary else f"key ID {key_id}"
+        who = self.source.describe(primary or key_id)
         if status == "ERRSIG":
             if len(args) >= 6 and args[5] == "9":
                 return (
-                    f"made by key ID {key_id}, which is not among the trusted keys of"
+                    f"signed by key ID {key_id}, which is not among the trusted keys of"
                     f" {self.source.origin} (unknown signer)"
                 )
-            return f"cannot be checked (gpg error code {args[5] if len(args) > 5 else '?'})"
+            return (
+                f"signature cannot be checked (gpg error code {args[5] if len(args) > 5 else '?'})"
+            )
         if status == "BADSIG":
             return f"BAD signature by {who}: the file was changed after it was signed"
         if status == "EXPKEYSIG":
-            return f"made by {who}, whose key has expired"
+            return f"signed by {who}, whose key has expired"
         if status == "REVKEYSIG":
-            return f"made by {who}, whose key has been revoked"
+            return f"signed by {who}, whose key has been revoked"
         if status == "EXPSIG":
-            return f"signature by {who} has expired"
+            return f"the signature by {who} has expired"
         if primary is None:
             return f"gpg reported no fingerprint for key ID {key_id}"
         if primary not in self.allowed:
             scope = f"channel {self.channel!r}" if self.channel else "any channel"
             if primary in {k.fingerprint for k in self.source.trust.keys.values()}:
-                return f"made by {who} ({primary}), which trust.yaml does not allow for {scope}"
-            return f"made by {primary}, which is not in trust.yaml (not allowed for {scope})"
+                return f"signed by {who} ({primary}), which trust.yaml does not allow for {scope}"
+            return f"signed by {primary}, which is not in trust.yaml (not allowed for {scope})"
         return ""
 
 
@@ -445,7 +456,7 @@ class Keyring:
             problems.append(f"{file}.asc holds no signature gpg can read (garbage?)")
         elif returncode != 0 and all(s.ok for s in signatures):
             problems.append(f"gpgv failed (exit {returncode}) on {file}.asc")
-        problems.extend(f"{file}.asc: signature {s.reason}" for s in signatures if not s.ok)
+        problems.extend(f"{file}.asc: {s.reason}" for s in signatures if not s.ok)
         return SignatureCheck(file, signatures, tuple(problems))
 
 
