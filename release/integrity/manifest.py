@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationError
 
 from release import __version__
-from release.errors import VerificationError
+from release.errors import InvalidInput, VerificationError
 from release.integrity.checksums import unsafe_name
 from release.integrity.digests import ALGORITHMS, HEX_LENGTH, Digests
 from release.model.base import Model, Name, Version
@@ -175,14 +175,14 @@ def parse_packages(text: str, file: str) -> tuple[Package, ...]:
             continue
         fields = line.split()
         if len(fields) != 5:
-            raise ValueError(
+            raise InvalidInput(
                 f"{file}:{number}: expected 'NAME EPOCH VERSION RELEASE ARCH', got {line!r}"
             )
         name, epoch, version, release, arch = fields
         if epoch == "(none)":
             epoch = "0"
         if not epoch.isdigit():
-            raise ValueError(f"{file}:{number}: epoch {epoch!r} is not a number")
+            raise InvalidInput(f"{file}:{number}: epoch {epoch!r} is not a number")
         packages.append(
             Package(name=name, epoch=int(epoch), version=version, release=release, arch=arch)
         )
