@@ -38,7 +38,6 @@ _CATALOGUE: dict[str, tuple[Tool, tuple[str, ...]]] = {
         (Tool("git", "reads the config repo", "git", "git"), (CORE,)),
         (Tool("gpg", "signs and verifies", "gnupg", "gnupg2"), (SIGN,)),
         (Tool("gpgconf", "stops the agents of temporary keyrings", "gnupg", "gnupg2"), (SIGN,)),
-        (Tool("gpgv", "verifies signatures with a pinned keyring", "gpgv", "gnupg2"), (SIGN,)),
         (Tool("dnf", "installs packages into the image root", "dnf", "dnf"), (BUILD,)),
         (Tool("rpm", "reads the image's package database", "rpm", "rpm"), (BUILD,)),
         (Tool("sfdisk", "writes the partition table", "fdisk", "util-linux"), (BUILD,)),
@@ -102,6 +101,7 @@ _CATALOGUE: dict[str, tuple[Tool, tuple[str, ...]]] = {
             Tool("qemu-system-x86_64", "boot-tests images", "qemu-system-x86", "qemu-system-x86"),
             (BOOT_TEST,),
         ),
+        (Tool("gpgv", "verifies signatures with a pinned keyring", "gpgv", "gnupg2"), (SIGN,)),
     ]
 }
 

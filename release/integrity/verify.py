@@ -24,6 +24,7 @@ from release.integrity.keyring import (
     open_keyring,
 )
 from release.integrity.manifest import MANIFEST, Manifest
+from release.integrity.manifest import MAX_SIZE as MANIFEST_MAX_SIZE
 from release.integrity.sources import Source, SourceProblem, open_source
 
 SIGNED_FILES: tuple[str, ...] = (*CHECKSUM_FILES.values(), MANIFEST)
@@ -100,7 +101,7 @@ def _fetch_signed(
 ) -> _Trusted:
     trusted = _Trusted()
     for name in SIGNED_FILES:
-        limit = checksums.MAX_SIZE if name != MANIFEST else 64 << 20
+        limit = checksums.MAX_SIZE if name != MANIFEST else MANIFEST_MAX_SIZE
         try:
             data = source.read_small(name, limit)
             signature = source.read_small(name + ".asc", MAX_SIGNATURE_SIZE)
