@@ -250,14 +250,12 @@ def _load_keys_dir(directory: Path) -> KeySource:
             files.append(directory / trusted.file)
     if problems:
         raise ConfigError(problems)
-    keys: list[KeyInfo] = []
+    by_file: dict[Path, list[KeyInfo]] = {}
     for file in files:
-        found = read_key_file(file)
-        _refuse_secret(file, found)
-        keys.extend(found)
+        by_file[file] = read_key_file(file)
+        _refuse_secret(file, by_file[file])
     for name, trusted in trust.keys.items():
-        in_file = read_key_file(directory / trusted.file)
-        if trusted.fingerprint not in {k.fingerprint for k in in_file}:
+        if trusted.fingerprint not in {k.fingerprint for k in by_file[directory / trusted.file]}:
             problems.append(
                 Problem(
                     str(directory / TRUST_FILE),
@@ -268,6 +266,7 @@ def _load_keys_dir(directory: Path) -> KeySource:
             )
     if problems:
         raise ConfigError(problems)
+    keys = [key for found in by_file.values() for key in found]
     return KeySource(str(directory), trust, tuple(files), tuple(keys))
 
 
@@ -356,11 +355,10 @@ class _Judge:
         valid = group.get("VALIDSIG", [])
         fingerprint = valid[0] if valid else None
         primary = valid[9] if len(valid) >= 10 else fingerprint
-        sig = Signature(status, key_id, fingerprint, primary)
         reason = self._reason(status, key_id, primary, args)
         if reason:
             return Signature(status, key_id, fingerprint, primary, reason, False)
-        return Signature(sig.status, key_id, fingerprint, primary, "good signature", True)
+        return Signature(status, key_id, fingerprint, primary, "good signature", True)
 
     def _reason(self, status: str, key_id: str, primary: str | None, args: list[str]) -> str:
         who = self.source.describe(primary or key_id)
