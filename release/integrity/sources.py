@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from http.client import HTTPResponse
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from release.errors import InvalidInput
 from release.integrity.digests import ALGORITHMS, Digests, digest_stream
@@ -62,27 +62,33 @@ class LocalSource:
                 raise SourceProblem(f"{name} is a symlink: refused") from None
             raise SourceProblem(f"{name}: {error.strerror}") from None
 
-    def _regular(self, fd: int, name: str) -> int:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise SourceProblem(f"{name} is not a regular file")
-        return info.st_size
-
-    def read_small(self, name: str, limit: int) -> bytes | None:
+    def _open_regular(self, name: str) -> tuple[BinaryIO, int] | None:
+        """The open file and its size; refuses anything but a regular file."""
         fd = self._open(name)
         if fd is None:
             return None
-        with os.fdopen(fd, "rb") as stream:
-            if self._regular(stream.fileno(), name) > limit:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise SourceProblem(f"{name} is not a regular file")
+        return os.fdopen(fd, "rb", buffering=0), info.st_size
+
+    def read_small(self, name: str, limit: int) -> bytes | None:
+        opened = self._open_regular(name)
+        if opened is None:
+            return None
+        stream, size = opened
+        with stream:
+            if size > limit:
                 raise SourceProblem(f"{name} is larger than {limit} bytes")
             return stream.read(limit)
 
     def digest(self, name: str, size: int, algorithms: Iterable[str] = ALGORITHMS) -> Digests:
-        fd = self._open(name)
-        if fd is None:
+        opened = self._open_regular(name)
+        if opened is None:
             raise SourceProblem(f"{name} is missing")
-        with os.fdopen(fd, "rb", buffering=0) as stream:
-            actual = self._regular(stream.fileno(), name)
+        stream, actual = opened
+        with stream:
             if actual != size:
                 raise SourceProblem(_size_message(name, actual, size))
             digests = digest_stream(stream, algorithms, limit=size)

@@ -11,7 +11,14 @@ import pytest
 
 from release.errors import InvalidInput, OperationError
 from release.integrity.keyring import KeyInfo, load_key_source, open_keyring
-from release.integrity.signing import SigningConfig, expiry_warning, key_problem, open_signer
+from release.integrity.signing import (
+    GpgSigner,
+    SigningConfig,
+    _secret_keys,
+    expiry_warning,
+    key_problem,
+    open_signer,
+)
 from tests.integrity.gpgkit import PASSPHRASE, Keys
 
 DATA = b"0123  some-file\n"
@@ -156,3 +163,15 @@ def test_key_rules_without_gpg() -> None:
 def _agents() -> set[str]:
     out = subprocess.run(["pgrep", "-a", "gpg-agent"], capture_output=True, text=True, check=False)
     return {line for line in out.stdout.splitlines() if "rel-sign-" in line}
+
+
+def test_signature_by_another_key_is_discarded(keys: Keys) -> None:
+    """gpg falls back silently to another secret key when --default-key is unusable."""
+    expired = next(k for k in _secret_keys(keys.home) if k.fingerprint == keys.fpr["expired"])
+    signer = GpgSigner(keys.home, expired, None)  # past open_signer's checks, on purpose
+    with pytest.raises(OperationError) as caught:
+        signer.sign_detached(DATA)
+    message = str(caught.value)
+    assert message.startswith("gpg signed with ")
+    assert f"not with the configured key {keys.fpr['expired']}" in message
+    assert "signature discarded" in message

@@ -220,3 +220,16 @@ def _dearmor(keys: Keys, armored: bytes) -> bytes:
         check=True,
     )
     return proc.stdout
+
+
+def test_artifact_that_is_not_a_regular_file(release_dir: Path, keys_dir: Path) -> None:
+    (release_dir / QCOW2).unlink()
+    (release_dir / QCOW2).mkdir()
+    assert f"{QCOW2}: {QCOW2} is not a regular file" in failures(verify(release_dir, keys_dir))
+
+
+def test_unsigned_file_listed_nowhere_is_not_trusted(release_dir: Path, keys_dir: Path) -> None:
+    # A file dropped beside a release is not part of it: verify checks what was signed only.
+    (release_dir / "extra.qcow2").write_bytes(b"x")
+    result = verify_release(str(release_dir), load_key_source(keys_dir), files=["extra.qcow2"])
+    assert "extra.qcow2 is not listed in the signed checksum files" in failures(result)
