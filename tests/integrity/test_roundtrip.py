@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from release.integrity.checksums import ChecksumFileError, parse
 from release.integrity.keyring import load_key_source
+from release.integrity.manifest import Manifest, ManifestError
 from release.integrity.verify import verify_release
 from tests.integrity.conftest import IMAGE, VERSION
+from tests.integrity.gpgkit import Keys, destroy_home, gpg, new_home
 
 
 def test_sealed_release_verifies(release_dir: Path, keys_dir: Path) -> None:
@@ -60,3 +67,53 @@ def test_manifest_records_everything(release_dir: Path) -> None:
         "release": "35.el7_9",
         "arch": "x86_64",
     }
+
+
+def test_stock_gpg_verifies_every_signature(release_dir: Path, keys: Keys) -> None:
+    """The README's commands, verbatim: `gpg --verify X.asc X` with only the public key."""
+    home = new_home()
+    try:
+        gpg(home, "--import", input=keys.public["good"])
+        for name in ("md5sum.txt", "sha1sum.txt", "sha256sum.txt", "manifest.json"):
+            proc = subprocess.run(
+                [
+                    "gpg",
+                    "--homedir",
+                    str(home),
+                    "--status-fd",
+                    "1",
+                    "--verify",
+                    f"{name}.asc",
+                    name,
+                ],
+                cwd=release_dir,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert proc.returncode == 0, proc.stderr
+            assert f"VALIDSIG {keys.fpr['good']}" in proc.stdout
+    finally:
+        destroy_home(home)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_checksum_parser_fails_only_with_its_own_error(data: bytes) -> None:
+    with contextlib.suppress(ChecksumFileError):
+        parse(data, "sha256", "sha256sum.txt")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3)
+        ),
+        max_leaves=10,
+    )
+)
+def test_manifest_parser_fails_only_with_its_own_error(value: object) -> None:
+    with contextlib.suppress(ManifestError):
+        Manifest.parse(json.dumps(value).encode())
