@@ -13,8 +13,8 @@ from release import runner
 from release.cli.output import emit, json_option
 from release.errors import ConfigError, InvalidInput, VerificationError
 from release.fsutil import write_bytes
-from release.integrity.keyring import KeySource, load_key_source
 from release.integrity.keys import check_keys, export_public_keys, key_statuses
+from release.integrity.keysource import KeySource, load_key_source
 from release.integrity.manifest import MANIFEST, Manifest
 from release.integrity.releasedir import ReleaseInfo, seal
 from release.integrity.signing import SigningConfig, open_signer

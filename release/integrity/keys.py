@@ -10,7 +10,9 @@ from typing import Any
 from release import runner
 from release.errors import InvalidInput, Problem
 from release.integrity.gpghome import temporary_home
-from release.integrity.keyring import TRUST_FILE, KeyInfo, KeySource, export_argv, import_argv
+from release.integrity.keyinfo import KeyInfo
+from release.integrity.keyring import export_argv, import_argv
+from release.integrity.keysource import TRUST_FILE, KeySource
 from release.integrity.signing import EXPIRY_WARNING
 
 

@@ -20,7 +20,8 @@ from release.errors import InvalidInput
 from release.integrity import checksums, manifest
 from release.integrity.checksums import CHECKSUM_FILES, Entry
 from release.integrity.digests import Digests, digest_bytes, digest_file
-from release.integrity.keyring import load_key_source, open_keyring
+from release.integrity.keyring import open_keyring
+from release.integrity.keysource import load_key_source
 from release.integrity.manifest import MANIFEST, Artifact, BuildInfo, FileRecord, Manifest
 from release.integrity.signing import Signer
 from release.model.target import Format

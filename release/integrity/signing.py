@@ -23,7 +23,7 @@ import gnupg
 from release import runner
 from release.errors import InvalidInput, OperationError
 from release.integrity.gpghome import temporary_home
-from release.integrity.keyring import KeyInfo, parse_colons
+from release.integrity.keyinfo import KeyInfo, parse_colons
 from release.model.trust import normalize_fingerprint
 
 log = logging.getLogger(__name__)

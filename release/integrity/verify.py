@@ -16,13 +16,8 @@ from release.errors import VerificationError
 from release.integrity import checksums
 from release.integrity.checksums import CHECKSUM_FILES
 from release.integrity.digests import ALGORITHMS, Digests, digest_bytes
-from release.integrity.keyring import (
-    MAX_SIGNATURE_SIZE,
-    Keyring,
-    KeySource,
-    SignatureCheck,
-    open_keyring,
-)
+from release.integrity.keyring import MAX_SIGNATURE_SIZE, Keyring, SignatureCheck, open_keyring
+from release.integrity.keysource import KeySource
 from release.integrity.manifest import MANIFEST, Manifest
 from release.integrity.manifest import MAX_SIZE as MANIFEST_MAX_SIZE
 from release.integrity.sources import Source, SourceProblem, open_source

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from release.errors import InvalidInput
-from release.integrity.keyring import load_key_source
+from release.integrity.keysource import load_key_source
 from release.integrity.sources import open_source
 from release.integrity.verify import verify_release
 from tests.integrity.conftest import IMAGE, VERSION

@@ -7,13 +7,8 @@ from pathlib import Path
 import pytest
 
 from release.errors import ConfigError, InvalidInput
-from release.integrity.keyring import (
-    armor_problem,
-    gpgv_argv,
-    load_key_source,
-    open_keyring,
-    parse_status,
-)
+from release.integrity.keyring import armor_problem, gpgv_argv, open_keyring, parse_status
+from release.integrity.keysource import load_key_source
 from tests.integrity.gpgkit import Keys, write_keys_dir
 
 DATA = b"release bytes\n"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from release.integrity.checksums import ChecksumFileError, parse
-from release.integrity.keyring import load_key_source
+from release.integrity.keysource import load_key_source
 from release.integrity.manifest import Manifest, ManifestError
 from release.integrity.verify import verify_release
 from tests.integrity.conftest import IMAGE, VERSION

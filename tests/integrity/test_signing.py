@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from release.errors import InvalidInput, OperationError
-from release.integrity.keyring import KeyInfo, load_key_source, open_keyring
+from release.integrity.keyinfo import KeyInfo
+from release.integrity.keyring import open_keyring
+from release.integrity.keysource import load_key_source
 from release.integrity.signing import (
     GpgSigner,
     SigningConfig,

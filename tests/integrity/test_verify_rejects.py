@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from release.integrity.keyring import load_key_source
+from release.integrity.keysource import load_key_source
 from release.integrity.releasedir import SIGNED_FILES, seal
 from release.integrity.signing import SigningConfig, open_signer
 from release.integrity.verify import VerifyResult, verify_release
