@@ -1,4 +1,4 @@
-"""The release record `manifest.json`, package lists and SPDX 2.3 SBOMs. Pure: no IO.
+"""The release record `manifest.json`, file naming and package lists. Pure: no IO.
 
 The manifest is a contract with downstream users (docs/release-directory.md): fields are
 only ever added. It is rendered deterministically (sorted keys, fixed indent) so sealing the
@@ -8,7 +8,6 @@ same release twice writes the same bytes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -17,7 +16,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError
 
-from release import __version__
 from release.errors import InvalidInput, VerificationError
 from release.integrity.checksums import unsafe_name
 from release.integrity.digests import ALGORITHMS, HEX_LENGTH, Digests
@@ -187,88 +185,6 @@ def parse_packages(text: str, file: str) -> tuple[Package, ...]:
             Package(name=name, epoch=int(epoch), version=version, release=release, arch=arch)
         )
     return tuple(sorted(packages, key=lambda p: (p.name, p.arch, p.evr())))
-
-
-def _spdx_id(text: str) -> str:
-    return "SPDXRef-" + re.sub(r"[^A-Za-z0-9.-]", "-", text)
-
-
-def _purl(package: Package) -> str:
-    qualifiers = f"arch={package.arch}"
-    if package.epoch:
-        qualifiers += f"&epoch={package.epoch}"
-    return f"pkg:rpm/{package.name}@{package.version}-{package.release}?{qualifiers}"
-
-
-def spdx_document(
-    image: str,
-    version: str,
-    variant: str,
-    packages: tuple[Package, ...],
-    created: dt.datetime,
-) -> dict[str, Any]:
-    """An SPDX 2.3 JSON document: the image as the described package, containing the rpms."""
-    listing = "\n".join(f"{p.name} {p.evr()} {p.arch}" for p in packages).encode()
-    namespace_id = hashlib.sha256(listing).hexdigest()[:16]
-    root_id = _spdx_id(f"Image-{image}-{version}-{variant}")
-    spdx_packages: list[dict[str, Any]] = [
-        {
-            "SPDXID": root_id,
-            "name": f"{image}-{variant}",
-            "versionInfo": version,
-            "downloadLocation": "NOASSERTION",
-            "filesAnalyzed": False,
-            "primaryPackagePurpose": "OPERATING-SYSTEM",
-        }
-    ]
-    relationships = [
-        {
-            "spdxElementId": "SPDXRef-DOCUMENT",
-            "relationshipType": "DESCRIBES",
-            "relatedSpdxElement": root_id,
-        }
-    ]
-    for index, package in enumerate(packages, start=1):
-        # An index keeps ids unique: several kernels of one name and arch are common.
-        package_id = _spdx_id(f"Package-{index}-{package.name}")
-        spdx_packages.append(
-            {
-                "SPDXID": package_id,
-                "name": package.name,
-                "versionInfo": package.evr(),
-                "downloadLocation": "NOASSERTION",
-                "filesAnalyzed": False,
-                "externalRefs": [
-                    {
-                        "referenceCategory": "PACKAGE-MANAGER",
-                        "referenceType": "purl",
-                        "referenceLocator": _purl(package),
-                    }
-                ],
-            }
-        )
-        relationships.append(
-            {
-                "spdxElementId": root_id,
-                "relationshipType": "CONTAINS",
-                "relatedSpdxElement": package_id,
-            }
-        )
-    return {
-        "spdxVersion": "SPDX-2.3",
-        "dataLicense": "CC0-1.0",
-        "SPDXID": "SPDXRef-DOCUMENT",
-        "name": f"{image}-{version}-{variant}",
-        "documentNamespace": (
-            f"https://spdx.org/spdxdocs/image-release/{image}/{version}/{variant}-{namespace_id}"
-        ),
-        "creationInfo": {
-            "created": created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "creators": [f"Tool: image-release-{__version__}"],
-        },
-        "packages": spdx_packages,
-        "relationships": relationships,
-    }
 
 
 def render_json(data: Mapping[str, Any]) -> bytes:

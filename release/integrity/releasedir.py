@@ -17,7 +17,7 @@ from pathlib import Path
 
 from release import fsutil, progress
 from release.errors import InvalidInput
-from release.integrity import checksums, manifest
+from release.integrity import checksums, manifest, sbom
 from release.integrity.checksums import CHECKSUM_FILES, Entry
 from release.integrity.digests import Digests, digest_bytes, digest_file
 from release.integrity.keyring import open_keyring
@@ -205,7 +205,7 @@ def seal(directory: Path, info: ReleaseInfo, signer: Signer) -> SealResult:
     }
     sboms = {
         manifest.sbom_name(info.image, info.version, variant): manifest.render_json(
-            manifest.spdx_document(
+            sbom.spdx_document(
                 info.image, info.version, variant, package_lists[variant], info.build_time
             )
         )
