@@ -15,7 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
-from http.client import HTTPResponse
+from http.client import HTTPException, HTTPResponse
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -91,7 +91,10 @@ class LocalSource:
         with stream:
             if actual != size:
                 raise SourceProblem(_size_message(name, actual, size))
-            digests = digest_stream(stream, algorithms, limit=size)
+            try:
+                digests = digest_stream(stream, algorithms, limit=size)
+            except OSError as error:
+                raise SourceProblem(f"{name}: cannot read: {error.strerror}") from None
         if digests.size != size:
             raise SourceProblem(_size_message(name, digests.size, size))
         return digests
@@ -151,7 +154,10 @@ class HttpSource:
             raise SourceProblem(f"{name} is missing")
         with response:
             self._check_length(response, name, size)
-            digests = digest_stream(response, algorithms, limit=size)
+            try:
+                digests = digest_stream(response, algorithms, limit=size)
+            except (OSError, HTTPException) as error:
+                raise SourceProblem(f"{name}: download interrupted: {error}") from None
         if digests.size != size:
             raise SourceProblem(_size_message(name, digests.size, size))
         return digests

@@ -158,7 +158,7 @@ def _selection(trusted: _Trusted, files: Iterable[str] | None, result: VerifyRes
     if not files:
         return sorted(listed)
     chosen = []
-    for name in files:
+    for name in dict.fromkeys(files):  # once each, in the order given
         if name in listed:
             chosen.append(name)
         else:

@@ -27,6 +27,7 @@ class Served:
     ranges: bool = True  # honour Range headers (most static servers do)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
     sent: dict[str, int] = field(default_factory=dict)  # bytes the client accepted, by path
+    cut_after: int | None = None  # drop the connection after this many body bytes
     url: str = ""
 
 
@@ -50,6 +51,9 @@ def _handler(served: Served) -> type[BaseHTTPRequestHandler]:
                 self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
+            if served.cut_after is not None and len(data) > served.cut_after:
+                data = data[: served.cut_after]  # the length promised above is never delivered
+                self.close_connection = True
             # The client may stop reading: what it should do on a bad size.
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 for start in range(0, len(data), 1 << 16):
@@ -123,3 +127,11 @@ def test_tampered_and_missing_over_http(served: Served, keys_dir: Path, release_
 def test_unknown_scheme_is_refused() -> None:
     with pytest.raises(InvalidInput, match=r"cannot read ftp:// releases \(supported: http"):
         open_source("ftp://example.org/r/")
+
+
+def test_connection_dropped_mid_download(served: Served, keys_dir: Path) -> None:
+    served.cut_after = 100_000  # metadata files are smaller: only artifacts are cut
+    failures = verify_release(served.url, load_key_source(keys_dir)).failures()
+    assert [f for f in failures if f.startswith(f"{QCOW2}: ")] == [
+        f"{QCOW2}: {QCOW2} is 100000 bytes, the signed size is 300000 (truncated)"
+    ]
