@@ -44,7 +44,8 @@ def render_verify(result: VerifyResult) -> str:
     lines = [f"release {result.location} ({scope})", "signatures:"]
     for check in result.signatures:
         if check.ok:
-            lines.append(f"  ok    {check.file}.asc  signed by {', '.join(check.signers)}")
+            good = "; ".join(f"{s.reason} ({s.primary})" for s in check.signatures)
+            lines.append(f"  ok    {check.file}.asc  {good}")
         else:
             lines.extend(f"  FAIL  {problem}" for problem in check.problems)
     lines.append("files:")
@@ -52,7 +53,7 @@ def render_verify(result: VerifyResult) -> str:
         if file.ok:
             lines.append(f"  ok    {file.name}  ({', '.join(file.passed)})")
         else:
-            lines.append(f"  FAIL  {file.name}: {'; '.join(file.problems)}")
+            lines.append(f"  FAIL  {file.name}  {'; '.join(file.problems)}")
     if result.problems:
         lines.append("problems:")
         lines.extend(f"  FAIL  {problem}" for problem in result.problems)

@@ -106,7 +106,8 @@ class _Judge:
         reason = self._reason(status, key_id, primary, args)
         if reason:
             return Signature(status, key_id, fingerprint, primary, reason, False)
-        return Signature(status, key_id, fingerprint, primary, "good signature", True)
+        who = self.source.describe(primary or key_id)
+        return Signature(status, key_id, fingerprint, primary, f"good signature by {who}", True)
 
     def _reason(self, status: str, key_id: str, primary: str | None, args: list[str]) -> str:
         who = self.source.describe(primary or key_id)

@@ -26,7 +26,8 @@ TIMEOUT = 60.0
 
 
 class SourceProblem(Exception):
-    """A file of the release could not be read as expected; the message says why."""
+    """A file of the release could not be read as expected; the message says why (the
+    caller names the file)."""
 
 
 class Source(Protocol):
@@ -59,8 +60,8 @@ class LocalSource:
             return None
         except OSError as error:
             if error.errno == errno.ELOOP:
-                raise SourceProblem(f"{name} is a symlink: refused") from None
-            raise SourceProblem(f"{name}: {error.strerror}") from None
+                raise SourceProblem("refused: it is a symlink") from None
+            raise SourceProblem(f"cannot open: {error.strerror}") from None
 
     def _open_regular(self, name: str) -> tuple[BinaryIO, int] | None:
         """The open file and its size; refuses anything but a regular file."""
@@ -70,7 +71,7 @@ class LocalSource:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
-            raise SourceProblem(f"{name} is not a regular file")
+            raise SourceProblem("refused: not a regular file")
         return os.fdopen(fd, "rb", buffering=0), info.st_size
 
     def read_small(self, name: str, limit: int) -> bytes | None:
@@ -80,29 +81,29 @@ class LocalSource:
         stream, size = opened
         with stream:
             if size > limit:
-                raise SourceProblem(f"{name} is larger than {limit} bytes")
+                raise SourceProblem(f"larger than {limit} bytes: refused")
             return stream.read(limit)
 
     def digest(self, name: str, size: int, algorithms: Iterable[str] = ALGORITHMS) -> Digests:
         opened = self._open_regular(name)
         if opened is None:
-            raise SourceProblem(f"{name} is missing")
+            raise SourceProblem("missing")
         stream, actual = opened
         with stream:
             if actual != size:
-                raise SourceProblem(_size_message(name, actual, size))
+                raise SourceProblem(_size_message(actual, size))
             try:
                 digests = digest_stream(stream, algorithms, limit=size)
             except OSError as error:
-                raise SourceProblem(f"{name}: cannot read: {error.strerror}") from None
+                raise SourceProblem(f"cannot read: {error.strerror}") from None
         if digests.size != size:
-            raise SourceProblem(_size_message(name, digests.size, size))
+            raise SourceProblem(_size_message(digests.size, size))
         return digests
 
 
-def _size_message(name: str, actual: int, size: int) -> str:
+def _size_message(actual: int, size: int) -> str:
     what = "truncated" if actual < size else "longer than signed"
-    return f"{name} is {actual} bytes, the signed size is {size} ({what})"
+    return f"size {actual} bytes, signed size {size} ({what})"
 
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
@@ -129,9 +130,9 @@ class HttpSource:
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return None
-            raise SourceProblem(f"{name}: HTTP {error.code} {error.reason}") from None
+            raise SourceProblem(f"HTTP {error.code} {error.reason} from {url}") from None
         except (urllib.error.URLError, OSError) as error:
-            raise SourceProblem(f"{name}: cannot download from {url}: {error}") from None
+            raise SourceProblem(f"cannot download {url}: {error}") from None
         return response
 
     def read_small(self, name: str, limit: int) -> bytes | None:
@@ -141,25 +142,25 @@ class HttpSource:
         with response:
             length = response.headers.get("Content-Length")
             if length is not None and int(length) > limit:
-                raise SourceProblem(f"{name} is larger than {limit} bytes")
+                raise SourceProblem(f"larger than {limit} bytes: refused")
             data = response.read(limit + 1)
         if len(data) > limit:
-            raise SourceProblem(f"{name} is larger than {limit} bytes")
+            raise SourceProblem(f"larger than {limit} bytes: refused")
         return data
 
     def digest(self, name: str, size: int, algorithms: Iterable[str] = ALGORITHMS) -> Digests:
         headers = {"Range": f"bytes=0-{size - 1}"} if size > 0 else {}
         response = self._get(name, headers)
         if response is None:
-            raise SourceProblem(f"{name} is missing")
+            raise SourceProblem("missing")
         with response:
             self._check_length(response, name, size)
             try:
                 digests = digest_stream(response, algorithms, limit=size)
             except (OSError, HTTPException) as error:
-                raise SourceProblem(f"{name}: download interrupted: {error}") from None
+                raise SourceProblem(f"download interrupted: {error}") from None
         if digests.size != size:
-            raise SourceProblem(_size_message(name, digests.size, size))
+            raise SourceProblem(_size_message(digests.size, size))
         return digests
 
     @staticmethod
@@ -171,14 +172,14 @@ class HttpSource:
         if status == 206:
             match = _CONTENT_RANGE.fullmatch(headers.get("Content-Range", ""))
             if not match:
-                raise SourceProblem(f"{name}: the server sent a partial answer without its size")
+                raise SourceProblem("the server sent a partial answer without its size")
             total = int(match.group(3))
         elif headers.get("Content-Length") is not None:
             total = int(headers["Content-Length"])
         if total is None:
-            raise SourceProblem(f"{name}: the server does not say the file's size; refused")
+            raise SourceProblem("refused: the server does not say the file's size")
         if total != size:
-            raise SourceProblem(_size_message(name, total, size))
+            raise SourceProblem(_size_message(total, size))
 
 
 SOURCES: dict[str, Callable[[str], Source]] = {

@@ -97,15 +97,9 @@ def _fetch_signed(
     trusted = _Trusted()
     for name in SIGNED_FILES:
         limit = checksums.MAX_SIZE if name != MANIFEST else MANIFEST_MAX_SIZE
-        try:
-            data = source.read_small(name, limit)
-            signature = source.read_small(name + ".asc", MAX_SIGNATURE_SIZE)
-        except SourceProblem as problem:
-            result.problems.append(str(problem))
-            continue
+        data = _read_required(source, name, limit, result)
+        signature = _read_required(source, name + ".asc", MAX_SIGNATURE_SIZE, result)
         if data is None or signature is None:
-            missing = name if data is None else name + ".asc"
-            result.problems.append(f"{missing} is missing: a release must carry it")
             continue
         check = keyring.verify(data, signature, name, channel)
         result.signatures.append(check)
@@ -114,6 +108,18 @@ def _fetch_signed(
             trusted.raw[name + ".asc"] = signature
             _parse(name, data, trusted, result)
     return trusted
+
+
+def _read_required(source: Source, name: str, limit: int, result: VerifyResult) -> bytes | None:
+    """The file's bytes; None, with the reason recorded, when missing or unreadable."""
+    try:
+        data = source.read_small(name, limit)
+    except SourceProblem as problem:
+        result.problems.append(f"{name}: {problem}")
+        return None
+    if data is None:
+        result.problems.append(f"{name} is missing: a release must carry it")
+    return data
 
 
 def _parse(name: str, data: bytes, trusted: _Trusted, result: VerifyResult) -> None:

@@ -99,7 +99,7 @@ def test_longer_file_is_refused_unread(
         out.write(b"\0" * (64 << 20))
     result = verify_release(served.url, load_key_source(keys_dir))
     size = 300_000 + (64 << 20)
-    assert f"{QCOW2}: {QCOW2} is {size} bytes, the signed size is 300000 (longer than signed)" in (
+    assert f"{QCOW2}: size {size} bytes, signed size 300000 (longer than signed)" in (
         result.failures()
     )
     # Refused from the headers: at most what socket buffers swallow was ever sent.
@@ -109,9 +109,7 @@ def test_longer_file_is_refused_unread(
 def test_truncated_over_http(served: Served, keys_dir: Path, release_dir: Path) -> None:
     (release_dir / QCOW2).write_bytes(b"short")
     result = verify_release(served.url, load_key_source(keys_dir))
-    assert f"{QCOW2}: {QCOW2} is 5 bytes, the signed size is 300000 (truncated)" in (
-        result.failures()
-    )
+    assert f"{QCOW2}: size 5 bytes, signed size 300000 (truncated)" in (result.failures())
 
 
 def test_tampered_and_missing_over_http(served: Served, keys_dir: Path, release_dir: Path) -> None:
@@ -121,7 +119,7 @@ def test_tampered_and_missing_over_http(served: Served, keys_dir: Path, release_
     (release_dir / f"{IMAGE}-{VERSION}-gce.tar.gz").unlink()
     failures = verify_release(served.url, load_key_source(keys_dir)).failures()
     assert any(f.startswith(f"{QCOW2}: md5 mismatch") for f in failures)
-    assert f"{IMAGE}-{VERSION}-gce.tar.gz: {IMAGE}-{VERSION}-gce.tar.gz is missing" in failures
+    assert f"{IMAGE}-{VERSION}-gce.tar.gz: missing" in failures
 
 
 def test_unknown_scheme_is_refused() -> None:
@@ -133,5 +131,5 @@ def test_connection_dropped_mid_download(served: Served, keys_dir: Path) -> None
     served.cut_after = 100_000  # metadata files are smaller: only artifacts are cut
     failures = verify_release(served.url, load_key_source(keys_dir)).failures()
     assert [f for f in failures if f.startswith(f"{QCOW2}: ")] == [
-        f"{QCOW2}: {QCOW2} is 100000 bytes, the signed size is 300000 (truncated)"
+        f"{QCOW2}: size 100000 bytes, signed size 300000 (truncated)"
     ]
