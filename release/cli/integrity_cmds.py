@@ -39,6 +39,11 @@ def _key_source(path: Path | None) -> KeySource:
     return load_key_source(path)
 
 
+def _count(result: VerifyResult) -> str:
+    count = len(result.failures())
+    return f"{count} problem{'s' if count != 1 else ''}"
+
+
 def render_verify(result: VerifyResult) -> str:
     scope = f"channel {result.channel}" if result.channel else "any channel"
     lines = [f"release {result.location} ({scope})", "signatures:"]
@@ -60,7 +65,7 @@ def render_verify(result: VerifyResult) -> str:
     if result.ok:
         lines.append(f"OK: {len(result.files)} files match their signed digests")
     else:
-        lines.append(f"FAILED: {len(result.failures())} problems")
+        lines.append(f"FAILED: {_count(result)}")
     return "\n".join(lines)
 
 
@@ -84,9 +89,7 @@ def verify_command(
     result = verify_release(location, _key_source(keys_path), channel=channel, files=files)
     emit(result.to_dict(), as_json, lambda: render_verify(result))
     if not result.ok:
-        raise VerificationError(
-            f"{location}: verification FAILED ({len(result.failures())} problems)"
-        )
+        raise VerificationError(f"{location}: verification FAILED ({_count(result)})")
 
 
 @click.group("keys")

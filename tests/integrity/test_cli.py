@@ -53,7 +53,7 @@ def test_verify_failure_exits_3_and_says_why(release_dir: Path, keys_dir: Path) 
     report = json.loads(proc.stdout)
     bad = next(f for f in report["files"] if f["name"] == QCOW2)
     assert bad["problems"] == ["size 8 bytes, signed size 300000 (truncated)"]
-    assert "error: " in proc.stderr and "verification FAILED (1 problems)" in proc.stderr
+    assert "error: " in proc.stderr and "verification FAILED (1 problem)" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
