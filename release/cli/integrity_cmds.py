@@ -46,7 +46,8 @@ def _count(result: VerifyResult) -> str:
 
 def render_verify(result: VerifyResult) -> str:
     scope = f"channel {result.channel}" if result.channel else "any channel"
-    lines = [f"release {result.location} ({scope})", "signatures:"]
+    what = f"{result.image} {result.version}" if result.image else "release"
+    lines = [f"{what} at {result.location} ({scope})", "signatures:"]
     for check in result.signatures:
         if check.ok:
             good = "; ".join(f"{s.reason} ({s.primary})" for s in check.signatures)

@@ -45,7 +45,7 @@ class LocalSource:
     def __init__(self, directory: Path) -> None:
         if not directory.is_dir():
             raise InvalidInput(f"{directory}: not a directory")
-        self._directory = directory
+        self._directory = directory.absolute()  # `.` still names its image/version
 
     @property
     def location(self) -> str:

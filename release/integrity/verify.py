@@ -8,6 +8,7 @@ signed size. The result says per file what passed and what failed.
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from release.integrity.checksums import CHECKSUM_FILES
 from release.integrity.digests import ALGORITHMS, Digests, digest_bytes
 from release.integrity.keyring import MAX_SIGNATURE_SIZE, Keyring, SignatureCheck, open_keyring
 from release.integrity.keysource import KeySource
-from release.integrity.manifest import MANIFEST, Manifest
+from release.integrity.manifest import MANIFEST, Manifest, artifact_name
 from release.integrity.manifest import MAX_SIZE as MANIFEST_MAX_SIZE
 from release.integrity.sources import Source, SourceProblem, open_source
 
@@ -46,6 +47,8 @@ class VerifyResult:
     signatures: list[SignatureCheck] = field(default_factory=list)
     files: list[FileResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    image: str | None = None  # as the signed manifest says
+    version: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -67,6 +70,8 @@ class VerifyResult:
         return {
             "location": self.location,
             "channel": self.channel,
+            "image": self.image,
+            "version": self.version,
             "ok": self.ok,
             "signatures": [
                 {
@@ -157,6 +162,27 @@ def _cross_check(trusted: _Trusted, result: VerifyResult) -> None:
                 )
 
 
+def _check_identity(record: Manifest, location: str, result: VerifyResult) -> None:
+    """A signed release served under another release's name is a replay: refuse it.
+
+    Artifacts must carry the manifest's image and version in their names; and a location laid
+    out as `<image>/<version>/` must be that release (an old, validly signed release put in
+    the place of a new one would pass every signature check).
+    """
+    for artifact in record.artifacts:
+        expected = artifact_name(record.image, record.version, artifact.variant, artifact.format)
+        if artifact.name != expected:
+            result.problems.append(
+                f"{MANIFEST}: artifact {artifact.name} should be named {expected}"
+            )
+    parts = urllib.parse.urlsplit(location).path.rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] == record.image and parts[-1] != record.version:
+        result.problems.append(
+            f"{location} should hold {record.image} {parts[-1]}, but its signed manifest is"
+            f" {record.image} {record.version} (an older release served under a newer name?)"
+        )
+
+
 def _selection(trusted: _Trusted, files: Iterable[str] | None, result: VerifyResult) -> list[str]:
     listed: set[str] = set().union(*trusted.sums.values()) if trusted.sums else set()
     if trusted.manifest is not None:
@@ -213,6 +239,9 @@ def verify_release(
     with open_keyring(keys) as keyring:
         trusted = _fetch_signed(source, keyring, channel, result)
     _cross_check(trusted, result)
+    if trusted.manifest is not None:
+        result.image, result.version = trusted.manifest.image, trusted.manifest.version
+        _check_identity(trusted.manifest, source.location, result)
     for name in _selection(trusted, files, result):
         result.files.append(_check_file(source, name, trusted))
     if not result.files and not result.problems:

@@ -233,3 +233,26 @@ def test_unsigned_file_listed_nowhere_is_not_trusted(release_dir: Path, keys_dir
     (release_dir / "extra.qcow2").write_bytes(b"x")
     result = verify_release(str(release_dir), load_key_source(keys_dir), files=["extra.qcow2"])
     assert "extra.qcow2 is not listed in the signed checksum files" in failures(result)
+
+
+def test_old_release_served_under_a_new_name(release_dir: Path, keys_dir: Path) -> None:
+    """Every signature is valid, but the release is not the one its location promises."""
+    replayed = release_dir.parent / "20261231.1"
+    release_dir.rename(replayed)
+    text = failures(verify(replayed, keys_dir))
+    assert (
+        f"should hold {IMAGE} 20261231.1, but its signed manifest is {IMAGE} {VERSION}"
+        " (an older release served under a newer name?)"
+    ) in text
+
+
+def test_artifact_not_named_for_its_release(release_dir: Path, keys_dir: Path, keys: Keys) -> None:
+    manifest = json.loads((release_dir / "manifest.json").read_text())
+    manifest["version"] = "20200101.1"
+    (release_dir / "manifest.json").write_text(json.dumps(manifest))
+    keys.sign_release_file(release_dir, "manifest.json")
+    text = failures(verify(release_dir, keys_dir))
+    assert (
+        f"manifest.json: artifact {QCOW2} should be named {IMAGE}-20200101.1-openstack.qcow2"
+        in (text)
+    )
