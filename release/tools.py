@@ -101,6 +101,7 @@ _CATALOGUE: dict[str, tuple[Tool, tuple[str, ...]]] = {
             Tool("qemu-system-x86_64", "boot-tests images", "qemu-system-x86", "qemu-system-x86"),
             (BOOT_TEST,),
         ),
+        (Tool("gpgv", "verifies signatures with a pinned keyring", "gpgv", "gnupg2"), (SIGN,)),
     ]
 }
 

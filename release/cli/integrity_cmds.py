@@ -1,0 +1,215 @@
+"""Commands about release integrity: verify, keys list|check|export, seal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socket
+from pathlib import Path
+
+import click
+
+from release import runner
+from release.cli.output import emit, json_option
+from release.errors import ConfigError, InvalidInput, VerificationError
+from release.fsutil import write_bytes
+from release.integrity.keys import check_keys, export_public_keys, key_statuses
+from release.integrity.keysource import KeySource, load_key_source
+from release.integrity.manifest import MANIFEST, Manifest
+from release.integrity.releasedir import ReleaseInfo, seal
+from release.integrity.signing import SigningConfig, open_signer
+from release.integrity.verify import VerifyResult, verify_release
+
+log = logging.getLogger(__name__)
+
+_KEYS_HELP = (
+    "A keys directory (public *.asc + trust.yaml) or one public key file."
+    " Default: keys/ of the config repo in the current directory."
+)
+
+
+def _key_source(path: Path | None) -> KeySource:
+    if path is None:
+        path = Path("keys")
+        if not path.is_dir():
+            raise InvalidInput(
+                "no keys: pass --keys with the release's public key file or a keys directory"
+                " (or run inside the config repo, which has keys/)"
+            )
+    return load_key_source(path)
+
+
+def _count(result: VerifyResult) -> str:
+    count = len(result.failures())
+    return f"{count} problem{'s' if count != 1 else ''}"
+
+
+def render_verify(result: VerifyResult) -> str:
+    scope = f"channel {result.channel}" if result.channel else "any channel"
+    what = f"{result.image} {result.version}" if result.image else "release"
+    lines = [f"{what} at {result.location} ({scope})", "signatures:"]
+    for check in result.signatures:
+        if check.ok:
+            good = "; ".join(f"{s.reason} ({s.primary})" for s in check.signatures)
+            lines.append(f"  ok    {check.file}.asc  {good}")
+        else:
+            lines.extend(f"  FAIL  {problem}" for problem in check.problems)
+    lines.append("files:")
+    for file in result.files:
+        if file.ok:
+            lines.append(f"  ok    {file.name}  ({', '.join(file.passed)})")
+        else:
+            lines.append(f"  FAIL  {file.name}  {'; '.join(file.problems)}")
+    if result.problems:
+        lines.append("problems:")
+        lines.extend(f"  FAIL  {problem}" for problem in result.problems)
+    if result.ok:
+        lines.append(f"OK: {len(result.files)} files match their signed digests")
+    else:
+        lines.append(f"FAILED: {_count(result)}")
+    return "\n".join(lines)
+
+
+@click.command("verify")
+@click.argument("location")
+@click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=_KEYS_HELP)
+@click.option("--channel", help="Accept only keys trust.yaml allows for this channel.")
+@click.option("--file", "files", multiple=True, help="Check only this file (repeatable).")
+@json_option
+def verify_command(
+    location: str,
+    keys_path: Path | None,
+    channel: str | None,
+    files: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Verify a release directory (path or http(s) URL): signatures, sizes, digests.
+
+    Exit code 3 when anything does not check out.
+    """
+    result = verify_release(location, _key_source(keys_path), channel=channel, files=files)
+    emit(result.to_dict(), as_json, lambda: render_verify(result))
+    if not result.ok:
+        raise VerificationError(f"{location}: verification FAILED ({_count(result)})")
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """The signing keys downstream users verify with (keys/ and trust.yaml)."""
+
+
+@keys_group.command("list")
+@click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=_KEYS_HELP)
+@json_option
+def keys_list(keys_path: Path | None, as_json: bool) -> None:
+    """List the trusted keys: fingerprint, channels, expiry, state."""
+    now = dt.datetime.now(dt.UTC)
+    statuses = key_statuses(_key_source(keys_path))
+
+    def text() -> str:
+        lines = []
+        for s in statuses:
+            row = s.to_dict(now)
+            lines.append(
+                f"{s.name}  {s.fingerprint}  {row['state']}  channels={','.join(s.channels)}"
+                f"  expires={row['expires'] or 'never'}  not_after={row['not_after'] or '-'}"
+            )
+        return "\n".join(lines) or "no trusted keys"
+
+    emit([s.to_dict(now) for s in statuses], as_json, text)
+
+
+@keys_group.command("check")
+@click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=_KEYS_HELP)
+@json_option
+def keys_check(keys_path: Path | None, as_json: bool) -> None:
+    """Check the keys: none expired, revoked, retired, non-RSA or private (exit 2 if so)."""
+    problems, warnings = check_keys(_key_source(keys_path))
+    data = {"problems": [p.to_dict() for p in problems], "warnings": warnings}
+    emit(data, as_json, lambda: "\n".join([*(f"warning: {w}" for w in warnings), "keys: ok"]))
+    if problems:
+        raise ConfigError(problems)
+
+
+@keys_group.command("export")
+@click.argument("names", nargs=-1)
+@click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=_KEYS_HELP)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
+def keys_export(names: tuple[str, ...], keys_path: Path | None, output: Path | None) -> None:
+    """Print the armored public keys downstream users need (all trusted keys by default)."""
+    armored = export_public_keys(_key_source(keys_path), names)
+    if output is None:
+        click.echo(armored.decode("ascii"), nl=False)
+    else:
+        write_bytes(output, armored)
+
+
+def _existing_build_time(directory: Path) -> dt.datetime | None:
+    """Reuse the recorded build time so resealing writes the same manifest."""
+    path = directory / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return Manifest.parse(path.read_bytes()).build.time
+    except VerificationError:
+        return None
+
+
+@click.command("seal")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--image", required=True)
+@click.option("--version", "version", required=True)
+@click.option("--variant", "variants", multiple=True, required=True)
+@click.option("--commit", required=True, help="The config repo commit the release came from.")
+@click.option("--builder", default=socket.gethostname, show_default="this host's name")
+@click.option("--tool", "tools", multiple=True, help="NAME=VERSION of a build tool (repeatable).")
+@click.option("--gnupghome", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--fingerprint", help="The signing key (required with --gnupghome).")
+@click.option("--key-env", default="RELEASE_SIGNING_KEY", show_default=True)
+@click.option("--passphrase-file", type=click.Path(path_type=Path, dir_okay=False))
+@json_option
+def seal_command(
+    directory: Path,
+    image: str,
+    version: str,
+    variants: tuple[str, ...],
+    commit: str,
+    builder: str,
+    tools: tuple[str, ...],
+    gnupghome: Path | None,
+    fingerprint: str | None,
+    key_env: str,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Write checksums, manifest.json, SBOMs and signatures of a release directory."""
+    tool_versions = dict(t.split("=", 1) for t in tools if "=" in t)
+    for name in ("gpg", "qemu-img"):
+        tool_versions.setdefault(name, runner.version(name) or "not installed")
+    info = ReleaseInfo(
+        image=image,
+        version=version,
+        variants=variants,
+        commit=commit,
+        builder=builder,
+        build_time=_existing_build_time(directory)
+        or dt.datetime.now(dt.UTC).replace(microsecond=0),
+        tools=tool_versions,
+    )
+    config = SigningConfig(
+        gnupghome=gnupghome,
+        fingerprint=fingerprint,
+        key_env=key_env,
+        passphrase_file=passphrase_file,
+    )
+    with open_signer(config) as signer:
+        result = seal(directory, info, signer)
+    data = {
+        "directory": str(directory),
+        "written": list(result.written),
+        "signed": list(result.signed),
+    }
+    emit(data, as_json, lambda: f"sealed {directory}: {len(result.written)} files written")
+
+
+COMMANDS: list[click.Command] = [verify_command, keys_group, seal_command]

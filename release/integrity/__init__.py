@@ -1,0 +1,1 @@
+"""Checksums, signed manifests and verification of release directories."""
