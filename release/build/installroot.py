@@ -1,0 +1,227 @@
+"""The installroot builder's root tree: `dnf --installroot` from the definition's repos, then
+the cloud template applied, with the host tools' traces removed.
+
+Runs as root, or inside `unshare -r` (a user namespace) otherwise. The dnf argv is a pure
+function of the definition; only `install_tree` and `finish_tree` touch the disk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from release import runner
+from release.build import manifest, rootfs
+from release.build.features import Rendering
+from release.errors import InvalidInput, OperationError, ToolError
+from release.model.image import ImageDefinition, PackageSource
+
+DNF_CACHE = "/var/cache/dnf"  # dnf puts its cachedir under the installroot
+# What dnf and Debian's rpm leave in the tree that an EL6/EL7 system never has.
+HOST_TRACES = ("var/cache/dnf", "var/lib/dnf", "var/log/dnf.log", "var/log/dnf.librepo.log")
+HOST_TRACE_GLOBS = ("var/log/dnf*.log", "var/log/hawkey.log")
+
+
+def repo_options(source: PackageSource) -> list[str]:
+    opts = [
+        f"--repofrompath={source.name},{source.baseurl}",
+        f"--setopt={source.name}.gpgcheck={1 if source.gpgcheck else 0}",
+        f"--setopt={source.name}.skip_if_unavailable=False",
+    ]
+    if source.gpgkey:
+        opts.append(f"--setopt={source.name}.gpgkey={source.gpgkey}")
+    return opts
+
+
+def dnf_argv(
+    image: ImageDefinition, variant: str, root: Path, packages: Sequence[str]
+) -> list[str]:
+    """Install `packages` into `root` from exactly the variant's repos: no host repo
+    (`reposdir=/dev/null`), no weak dependencies, no docs."""
+    sources = image.sources_for(variant)
+    argv = [
+        "dnf",
+        "-y",
+        f"--installroot={root}",
+        f"--releasever={image.el}",
+        f"--forcearch={image.arch}",
+        "--setopt=reposdir=/dev/null",
+        "--setopt=install_weak_deps=False",
+        "--setopt=tsflags=nodocs",
+        f"--setopt=cachedir={DNF_CACHE}",
+        "--setopt=keepcache=False",
+        "--disablerepo=*",
+    ]
+    for source in sources:
+        argv += repo_options(source)
+    argv += [f"--enablerepo={s.name}" for s in sources]
+    argv += [f"--exclude={name}" for name in image.excludes_for(variant)]
+    argv += ["install", *packages]
+    return argv
+
+
+def packages_to_install(image: ImageDefinition, variant: str, part: Rendering) -> list[str]:
+    wanted = list(image.packages_for(variant))
+    wanted += [p for p in part.packages if p not in wanted]
+    return wanted
+
+
+def rpm_home(base: Path) -> dict[str, str]:
+    """A HOME whose .rpmmacros puts the rpmdb at /var/lib/rpm: Debian's rpm defaults to
+    ~/.rpmdb, where an EL system would never look."""
+    base.mkdir(parents=True, exist_ok=True)
+    (base / ".rpmmacros").write_text(f"%_dbpath {manifest.DBPATH}\n")
+    return {"HOME": str(base)}
+
+
+def privilege_wrap(euid: int, userns_ok: bool) -> list[str]:
+    if euid == 0:
+        return []
+    if userns_ok:
+        return ["unshare", "-r"]
+    raise OperationError(
+        "building needs root, or user namespaces for `unshare -r`, and this host allows neither:"
+        " run the build as root, or enable unprivileged user namespaces"
+        " (sysctl kernel.unprivileged_userns_clone=1 / user.max_user_namespaces > 0)"
+    )
+
+
+def userns_available() -> bool:
+    if runner.which("unshare") is None:
+        return False
+    try:
+        runner.run(["unshare", "-r", "true"], timeout=20)
+    except ToolError:
+        return False
+    return True
+
+
+def explain_dnf_failure(error: ToolError, image: ImageDefinition, variant: str) -> Exception:
+    """Turn dnf's stderr into an error that says what to fix in the definition."""
+    text = error.stderr
+    where = f"image {image.name}, variant {variant}"
+    missing = re.findall(r"No match for argument: (\S+)", text)
+    if missing:
+        return InvalidInput(
+            f"{where}: no repo has the package(s) {', '.join(sorted(set(missing)))}:"
+            " fix `packages` in the image definition or add the repo that has them"
+        )
+    repo = re.search(r"Failed to download metadata for repo '([^']+)'", text) or re.search(
+        r"Cannot download repomd.xml.*?'([^']+)'", text
+    )
+    if repo or "Cannot download repomd" in text:
+        name = repo.group(1) if repo else "?"
+        return OperationError(
+            f"{where}: repo {name!r} is unreachable or broken (dnf could not read its"
+            " metadata): check its baseurl and that the mirror serves repodata/repomd.xml"
+        )
+    if re.search(r"GPG check FAILED|is not signed|Public key for .* is not installed", text):
+        return OperationError(
+            f"{where}: packages failed their signature check (gpgcheck is on): check the repo's"
+            " gpgkey, or that the repo is the one you meant; see dnf's message:\n"
+            + "\n".join(text.strip().splitlines()[-5:])
+        )
+    return error
+
+
+def install_tree(
+    image: ImageDefinition,
+    variant: str,
+    root: Path,
+    packages: Sequence[str],
+    home: Path,
+    wrap: Sequence[str] = (),
+) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    env = rpm_home(home)
+    try:
+        runner.run([*wrap, *dnf_argv(image, variant, root, packages)], env=env)
+    except ToolError as exc:
+        raise explain_dnf_failure(exc, image, variant) from exc
+    if not (root / manifest.DBPATH.lstrip("/")).is_dir():
+        raise OperationError(f"dnf left no rpmdb at {manifest.DBPATH} in {root}")
+
+
+def remove_host_traces(root: Path) -> None:
+    for rel in HOST_TRACES:
+        path = root / rel
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    for pattern in HOST_TRACE_GLOBS:
+        for found in root.glob(pattern):
+            found.unlink()
+
+
+def check_rpmdb(root: Path, el: int, host_backend: str) -> str:
+    """The rpmdb backend the image ends with. Debian's rpm writes sqlite; EL6/EL7's rpm reads
+    only BerkeleyDB. An image without its own rpm is fine (our manifest reads it); one with
+    rpm would carry a database its own rpm cannot open, so the build stops and says why."""
+    if host_backend in ("bdb", "ndb") or el >= 8:
+        return host_backend
+    names = {p.name for p in manifest.read_tree(root)}
+    if "rpm" in names:
+        raise OperationError(
+            f"the image installs rpm, and EL{el}'s rpm reads only BerkeleyDB rpmdbs, but this"
+            f" host's rpm writes {host_backend}: the image would carry an rpmdb its own rpm"
+            " cannot read. Build on an EL/Fedora host whose rpm writes bdb, or use"
+            " `builder: kickstart`"
+        )
+    return host_backend
+
+
+def host_rpm_backend() -> str:
+    return runner.run(["rpm", "--eval", "%{?_db_backend}%{!?_db_backend:bdb}"]).text.strip()
+
+
+def kernel_files(root: Path) -> tuple[str, str | None, str] | None:
+    """(vmlinuz name, initramfs name or None, kernel version) of the newest kernel in /boot."""
+    kernels = sorted((root / "boot").glob("vmlinuz-*"))
+    if not kernels:
+        return None
+    name = kernels[-1].name
+    kver = name.removeprefix("vmlinuz-")
+    for candidate in (f"initramfs-{kver}.img", f"initrd-{kver}.img", f"initrd.img-{kver}"):
+        if (root / "boot" / candidate).is_file():
+            return name, candidate, kver
+    return name, None, kver
+
+
+def finish_tree(root: Path, part: Rendering, root_uuid: str, relabel_build: bool) -> None:
+    """Apply the template, write fstab and the GRUB menu, relabel and rebuild the initramfs
+    where the image can (its own setfiles and dracut, in a chroot)."""
+    remove_host_traces(root)
+    rootfs.apply_edit(root, part.edit)
+    (root / "etc" / "fstab").write_text(rootfs.fstab(root_uuid))
+    kernel = kernel_files(root)
+    if kernel is not None:
+        vmlinuz, initrd, kver = kernel
+        dracut = next((p for p in ("usr/bin/dracut", "sbin/dracut") if (root / p).exists()), None)
+        if dracut and (root / "lib" / "modules" / kver).is_dir():
+            # Puts the paravirt drivers of /etc/dracut.conf.d into the initramfs.
+            initramfs = f"/boot/initramfs-{kver}.img"
+            runner.run(["chroot", str(root), "/" + dracut, "-f", "--no-hostonly", initramfs, kver])
+        grub = root / "boot" / "grub"
+        grub.mkdir(parents=True, exist_ok=True)
+        (grub / "grub.cfg").write_text(
+            rootfs.grub_cfg(root_uuid, vmlinuz, initrd, part.kernel_args)
+        )
+    if relabel_build:
+        relabel(root)
+    os.sync()
+
+
+def relabel(root: Path) -> None:
+    contexts = "/etc/selinux/targeted/contexts/files/file_contexts"
+    setfiles = root / "usr" / "sbin" / "setfiles"
+    if not setfiles.exists():
+        raise OperationError(
+            "relabel: build needs the image's own setfiles (policycoreutils) to label files at"
+            " build time, and the image has none: add policycoreutils, or set relabel:"
+            " first-boot in the template"
+        )
+    runner.run(["chroot", str(root), "/usr/sbin/setfiles", "-F", contexts, "/"])
