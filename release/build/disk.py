@@ -98,6 +98,8 @@ def mkfs_argv(raw: Path, tree: Path, el: EL, layout: Layout, uuid: str) -> list[
         str(BLOCK),
         "-I",
         "256",
+        "-i",
+        "16384",  # explicit: the host's mke2fs.conf gives small disks 4x the inodes
         "-O",
         ",".join(("none", *EXT4_FEATURES[el])),
         "-E",
@@ -172,7 +174,8 @@ def assemble(tree: Path, raw: Path, el: EL, size: int, uuid: str, wrap: Sequence
         except OperationError as exc:
             if "Could not allocate" in str(exc) or "No space" in str(exc):
                 raise InvalidInput(
-                    f"the root tree does not fit on a {size >> 20} MiB disk: raise disk.size"
+                    f"the root tree does not fit on a {size >> 20} MiB disk (mkfs.ext4 ran out"
+                    " of blocks or inodes): raise disk.size in the image definition"
                 ) from exc
             raise
         runner.run(e2fsck_argv(tmp, layout))

@@ -103,26 +103,24 @@ def explain_dnf_failure(error: ToolError, image: ImageDefinition, variant: str) 
     """Turn dnf's stderr into an error that says what to fix in the definition."""
     text = error.stderr
     where = f"image {image.name}, variant {variant}"
-    missing = re.findall(r"No match for argument: (\S+)", text)
-    if missing:
-        return InvalidInput(
-            f"{where}: no repo has the package(s) {', '.join(sorted(set(missing)))}:"
-            " fix `packages` in the image definition or add the repo that has them"
-        )
-    repo = re.search(r"Failed to download metadata for repo '([^']+)'", text) or re.search(
-        r"Cannot download repomd.xml.*?'([^']+)'", text
-    )
-    if repo or "Cannot download repomd" in text:
-        name = repo.group(1) if repo else "?"
+    repo = re.search(r"Failed to download metadata for repo '([^']+)'", text)
+    if repo:
         return OperationError(
-            f"{where}: repo {name!r} is unreachable or broken (dnf could not read its"
-            " metadata): check its baseurl and that the mirror serves repodata/repomd.xml"
+            f"{where}: repo {repo.group(1)!r} is unreachable or broken (dnf could not read its"
+            " metadata): check its baseurl and that the mirror serves a valid repodata/"
         )
     if re.search(r"GPG check FAILED|is not signed|Public key for .* is not installed", text):
         return OperationError(
             f"{where}: packages failed their signature check (gpgcheck is on): check the repo's"
-            " gpgkey, or that the repo is the one you meant; see dnf's message:\n"
-            + "\n".join(text.strip().splitlines()[-5:])
+            " gpgkey, or that the repo is the one you meant; dnf said:\n"
+            + "\n".join(line for line in text.splitlines() if "signed" in line or "GPG" in line)
+        )
+    missing = re.findall(r"Unable to find a match: (.+)", text)
+    if missing:
+        names = sorted({name for found in missing for name in found.split()})
+        return InvalidInput(
+            f"{where}: no repo has the package(s) {', '.join(names)}:"
+            " fix `packages` in the image definition or add the repo that has them"
         )
     return error
 
