@@ -99,7 +99,7 @@ class InstallrootBuilder:
         fs_uuid = root_uuid(build_id)
         with progress.task(f"{variant}: apply the cloud template"):
             relabel_build = template.selinux != "disabled" and template.relabel == "build"
-            installroot.finish_tree(tree, part, fs_uuid, relabel_build)
+            installroot.finish_tree(tree, part, fs_uuid, image.el, relabel_build, wrap)
         with progress.task(f"{variant}: assemble the disk", image.disk.size, nbytes=True) as t:
             disk.assemble(tree, work / "disk.raw", image.el, image.disk.size, fs_uuid, wrap)
             t.advance(image.disk.size)

@@ -44,6 +44,10 @@ _EXT4_BASE = (
 EXT4_FEATURES: dict[int, tuple[str, ...]] = {6: _EXT4_BASE, 7: (*_EXT4_BASE, "64bit")}
 
 GRUB_DIR = Path("/usr/lib/grub/i386-pc")
+# Where each EL keeps its GRUB menu: EL7's grubby and grub2-mkconfig update
+# /boot/grub2/grub.cfg, so a kernel update inside the instance reaches our bootloader. EL6's
+# grubby writes GRUB legacy's grub.conf, which GRUB 2 does not read (see docs/build.md).
+GRUB_PREFIX: dict[int, str] = {6: "/boot/grub", 7: "/boot/grub2"}
 # Embedded in core.img so GRUB needs nothing from the disk but its grub.cfg.
 GRUB_MODULES = (
     "biosdisk",
@@ -53,6 +57,7 @@ GRUB_MODULES = (
     "normal",
     "configfile",
     "linux",
+    "linux16",  # what EL7's grub2-mkconfig writes
     "echo",
     "test",
 )
@@ -119,7 +124,7 @@ def e2fsck_argv(raw: Path, layout: Layout) -> list[str]:
     return ["e2fsck", "-fn", f"{raw}{layout.fs_spec}"]
 
 
-def grub_mkimage_argv(out: Path, prefix: str = "(hd0,msdos1)/boot/grub") -> list[str]:
+def grub_mkimage_argv(out: Path, prefix_dir: str) -> list[str]:
     return [
         "grub-mkimage",
         "-O",
@@ -127,7 +132,7 @@ def grub_mkimage_argv(out: Path, prefix: str = "(hd0,msdos1)/boot/grub") -> list
         "-d",
         str(GRUB_DIR),
         "-p",
-        prefix,
+        f"(hd0,msdos1){prefix_dir}",
         "-o",
         str(out),
         *GRUB_MODULES,
@@ -180,10 +185,10 @@ def assemble(tree: Path, raw: Path, el: EL, size: int, uuid: str, wrap: Sequence
             raise
         runner.run(e2fsck_argv(tmp, layout))
         if has_kernel(tree):
-            install_grub(tmp)
+            install_grub(tmp, GRUB_PREFIX[el])
 
 
-def install_grub(raw: Path) -> None:
+def install_grub(raw: Path, prefix_dir: str) -> None:
     """boot.img's code in sector 0 (the partition table stays), core.img from sector 1:
     what grub-install does, done with plain writes since nothing is mounted."""
     if not (GRUB_DIR / "boot.img").is_file():
@@ -193,7 +198,7 @@ def install_grub(raw: Path) -> None:
         )
     core = raw.with_name(raw.name + ".core.img")
     try:
-        runner.run(grub_mkimage_argv(core))
+        runner.run(grub_mkimage_argv(core, prefix_dir))
         data = core.read_bytes()
     finally:
         core.unlink(missing_ok=True)
@@ -207,14 +212,25 @@ def install_grub(raw: Path) -> None:
         fh.write(data)
 
 
+def grub_modules(dest: Path) -> None:
+    """GRUB's modules in the tree (`$prefix/i386-pc`), as grub-install leaves them, so an
+    `insmod` in a menu the image writes later finds what core.img does not embed."""
+    if not GRUB_DIR.is_dir():
+        raise OperationError(
+            f"{GRUB_DIR} is missing: install grub-pc-bin (Debian) or grub2-pc-modules"
+            " (Fedora) to make bootable images"
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    for module in GRUB_DIR.iterdir():
+        if module.suffix in (".mod", ".lst"):
+            (dest / module.name).write_bytes(module.read_bytes())
+
+
 def copy_sparse(src: Path, dst: Path) -> None:
-    """Hard link when possible (same filesystem, instant), else a sparse copy."""
-    dst.unlink(missing_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        with fsutil.atomic_path(dst) as tmp:
-            runner.run(["cp", "--sparse=always", "--reflink=auto", str(src), str(tmp)])
+    """A copy (reflinked where the filesystem can) that keeps holes: never a hard link, so
+    nothing done to an output can change the cached build."""
+    with fsutil.atomic_path(dst) as tmp:
+        runner.run(["cp", "--sparse=always", "--reflink=auto", str(src), str(tmp)])
 
 
 def partition_offset(raw: Path) -> int:

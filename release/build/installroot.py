@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from release import runner
-from release.build import manifest, rootfs
+from release.build import disk, manifest, rootfs
 from release.build.features import Rendering
 from release.errors import InvalidInput, OperationError, ToolError
 from release.model.image import ImageDefinition, PackageSource
+from release.model.template import EL
 
 DNF_CACHE = "/var/cache/dnf"  # dnf puts its cachedir under the installroot
 # What dnf and Debian's rpm leave in the tree that an EL6/EL7 system never has.
@@ -189,7 +190,14 @@ def kernel_files(root: Path) -> tuple[str, str | None, str] | None:
     return name, None, kver
 
 
-def finish_tree(root: Path, part: Rendering, root_uuid: str, relabel_build: bool) -> None:
+def finish_tree(
+    root: Path,
+    part: Rendering,
+    root_uuid: str,
+    el: EL,
+    relabel_build: bool,
+    wrap: Sequence[str] = (),
+) -> None:
     """Apply the template, write fstab and the GRUB menu, relabel and rebuild the initramfs
     where the image can (its own setfiles and dracut, in a chroot)."""
     remove_host_traces(root)
@@ -202,18 +210,19 @@ def finish_tree(root: Path, part: Rendering, root_uuid: str, relabel_build: bool
         if dracut and (root / "lib" / "modules" / kver).is_dir():
             # Puts the paravirt drivers of /etc/dracut.conf.d into the initramfs.
             initramfs = f"/boot/initramfs-{kver}.img"
-            runner.run(["chroot", str(root), "/" + dracut, "-f", "--no-hostonly", initramfs, kver])
-        grub = root / "boot" / "grub"
-        grub.mkdir(parents=True, exist_ok=True)
+            argv = ["chroot", str(root), "/" + dracut, "-f", "--no-hostonly", initramfs, kver]
+            runner.run([*wrap, *argv])
+        grub = root / disk.GRUB_PREFIX[el].lstrip("/")
+        disk.grub_modules(grub / "i386-pc")
         (grub / "grub.cfg").write_text(
             rootfs.grub_cfg(root_uuid, vmlinuz, initrd, part.kernel_args)
         )
     if relabel_build:
-        relabel(root)
+        relabel(root, wrap)
     os.sync()
 
 
-def relabel(root: Path) -> None:
+def relabel(root: Path, wrap: Sequence[str] = ()) -> None:
     contexts = "/etc/selinux/targeted/contexts/files/file_contexts"
     setfiles = root / "usr" / "sbin" / "setfiles"
     if not setfiles.exists():
@@ -222,4 +231,4 @@ def relabel(root: Path) -> None:
             " build time, and the image has none: add policycoreutils, or set relabel:"
             " first-boot in the template"
         )
-    runner.run(["chroot", str(root), "/usr/sbin/setfiles", "-F", contexts, "/"])
+    runner.run([*wrap, "chroot", str(root), "/usr/sbin/setfiles", "-F", contexts, "/"])

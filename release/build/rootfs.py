@@ -113,7 +113,7 @@ def fstab(root_uuid: str) -> str:
 
 
 def grub_cfg(root_uuid: str, kernel: str, initrd: str | None, args: tuple[str, ...]) -> str:
-    """The GRUB 2 menu the installroot builder's bootloader reads (`/boot/grub/grub.cfg`)."""
+    """The GRUB 2 menu the installroot builder's bootloader reads (`disk.GRUB_PREFIX`)."""
     cmdline = " ".join((f"root=UUID={root_uuid}", "ro", *args))
     lines = [
         "set timeout=1",

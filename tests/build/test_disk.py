@@ -128,3 +128,21 @@ def test_assembly_is_reproducible(tmp_path: Path) -> None:
     disk.assemble(tree, b, 7, 64 << 20, UUID)
     assert disk.partition_offset(a) == 1 << 20
     assert a.read_bytes()[:512] == b.read_bytes()[:512]  # same disk id and table
+
+
+def test_grub_prefix_per_el(tmp_path: Path) -> None:
+    argv = disk.grub_mkimage_argv(tmp_path / "core.img", disk.GRUB_PREFIX[7])
+    assert argv[argv.index("-p") + 1] == "(hd0,msdos1)/boot/grub2"
+    assert argv[argv.index("-O") + 1] == "i386-pc"
+    assert {"biosdisk", "part_msdos", "ext2", "linux16"} <= set(argv)
+
+
+def test_outputs_are_copies_not_links(tmp_path: Path) -> None:
+    src = tmp_path / "a.raw"
+    with src.open("wb") as fh:
+        fh.truncate(1 << 30)
+        fh.write(b"data")
+    dst = tmp_path / "b.raw"
+    disk.copy_sparse(src, dst)
+    assert dst.read_bytes()[:4] == b"data" and dst.stat().st_ino != src.stat().st_ino
+    assert dst.stat().st_blocks * 512 < 1 << 20  # holes kept

@@ -10,6 +10,7 @@ import pytest
 
 from release.build import kickstart
 from release.build.builder import build
+from release.build.disk import GRUB_PREFIX
 from release.build.features import FEATURES, Feature, Rendering, render_all
 from release.build.rootfs import set_line
 from release.model.image import ImageDefinition
@@ -62,7 +63,7 @@ def assert_in_kickstart(ks: str, part: Rendering, feature: Feature) -> None:
 
 
 def assert_in_tree(
-    root: Path, part: Rendering, feature: Feature, installed: set[str], full: Rendering
+    root: Path, part: Rendering, feature: Feature, installed: set[str], full: Rendering, el: int
 ) -> None:
     def at(path: str) -> Path:
         return root / path.lstrip("/")
@@ -84,7 +85,7 @@ def assert_in_tree(
         assert not list(root.glob(pattern.lstrip("/"))), f"{feature.name}: {pattern} left"
     for package in part.packages:
         assert package in installed, f"{feature.name}: {package} not installed"
-    grub = at("/boot/grub/grub.cfg").read_text()
+    grub = at(f"{GRUB_PREFIX[el]}/grub.cfg").read_text()
     for arg in part.kernel_args:
         assert f" {arg}" in grub, f"{feature.name}: kernel argument {arg} not in grub.cfg"
     for path, text in part.forbidden_tree.items():
@@ -122,7 +123,7 @@ def test_every_feature_is_in_every_built_variant(
         full = render_all(template, image.el)
         for feature in FEATURES:
             part = feature.render(template, image.el)
-            assert_in_tree(root, part, feature, installed, full)
+            assert_in_tree(root, part, feature, installed, full, el)
 
 
 def test_the_stacks_differ_in_login_policy(make_image: ImageFactory) -> None:
