@@ -224,7 +224,7 @@ def _build_entry(
             "packages": len(packages),
         }
         fsutil.write_text(work / "build.json", json.dumps(record, indent=2, sort_keys=True))
-        for leftover in ("home", "installer", "tree"):
+        for leftover in ("home", "dnf-cache", "installer", "tree"):
             shutil.rmtree(work / leftover, ignore_errors=True)
         store.commit(build_id, work)
     except BaseException:

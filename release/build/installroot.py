@@ -20,7 +20,6 @@ from release.errors import InvalidInput, OperationError, ToolError
 from release.model.image import ImageDefinition, PackageSource
 from release.model.template import EL
 
-DNF_CACHE = "/var/cache/dnf"  # dnf puts its cachedir under the installroot
 # What dnf and Debian's rpm leave in the tree that an EL6/EL7 system never has.
 HOST_TRACES = ("var/cache/dnf", "var/lib/dnf", "var/log/dnf.log", "var/log/dnf.librepo.log")
 HOST_TRACE_GLOBS = ("var/log/dnf*.log", "var/log/hawkey.log")
@@ -38,10 +37,16 @@ def repo_options(source: PackageSource) -> list[str]:
 
 
 def dnf_argv(
-    image: ImageDefinition, variant: str, root: Path, packages: Sequence[str]
+    image: ImageDefinition,
+    variant: str,
+    root: Path,
+    packages: Sequence[str],
+    cachedir: Path = Path("/var/cache/dnf"),
 ) -> list[str]:
     """Install `packages` into `root` from exactly the variant's repos: no host repo
-    (`reposdir=/dev/null`), no weak dependencies, no docs."""
+    (`reposdir=/dev/null`), no weak dependencies, no docs. dnf keeps its metadata lock at
+    `cachedir` on the host and the metadata at `cachedir` inside the root, so an absolute
+    work path works unprivileged too (the host's /var/cache/dnf is root's)."""
     sources = image.sources_for(variant)
     argv = [
         "dnf",
@@ -52,7 +57,7 @@ def dnf_argv(
         "--setopt=reposdir=/dev/null",
         "--setopt=install_weak_deps=False",
         "--setopt=tsflags=nodocs",
-        f"--setopt=cachedir={DNF_CACHE}",
+        f"--setopt=cachedir={cachedir}",
         "--setopt=keepcache=False",
         "--disablerepo=*",
     ]
@@ -136,12 +141,25 @@ def install_tree(
 ) -> None:
     root.mkdir(parents=True, exist_ok=True)
     env = rpm_home(home)
+    cachedir = home.parent.resolve() / "dnf-cache"
     try:
-        runner.run([*wrap, *dnf_argv(image, variant, root, packages)], env=env)
+        runner.run([*wrap, *dnf_argv(image, variant, root, packages, cachedir)], env=env)
     except ToolError as exc:
         raise explain_dnf_failure(exc, image, variant) from exc
+    _remove_inside(root, cachedir)
     if not (root / manifest.DBPATH.lstrip("/")).is_dir():
         raise OperationError(f"dnf left no rpmdb at {manifest.DBPATH} in {root}")
+
+
+def _remove_inside(root: Path, path: Path) -> None:
+    """Remove `root/path` and the parents it leaves empty (dnf's metadata in the tree)."""
+    inside = root / path.relative_to("/")
+    if inside.is_dir() and not inside.is_symlink():
+        shutil.rmtree(inside)
+    parent = inside.parent
+    while parent != root and parent.is_dir() and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
 
 
 def remove_host_traces(root: Path) -> None:

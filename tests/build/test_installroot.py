@@ -3,18 +3,23 @@ and the manifest parser."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from release.build import installroot, manifest
+from release.build import disk, installroot, manifest
 from release.build.kickstart import rendering_for
 from release.config.loader import load_valid
 from release.config.source import open_source
 from release.errors import OperationError
 from release.model.image import ImageDefinition
+from tests.build.conftest import definition
 
 ROOT = Path(__file__).resolve().parents[2]
+UUID = "0b5c6c8e-1111-4222-8333-444455556666"
 
 
 def shipped(name: str) -> ImageDefinition:
@@ -100,3 +105,47 @@ def test_host_traces_are_removed(tmp_path: Path) -> None:
     assert not (tmp_path / "var/cache/dnf").exists()
     assert not (tmp_path / "var/lib/dnf").exists()
     assert not (tmp_path / "var/log/dnf.rpm.log").exists()
+
+
+def test_unprivileged_install_and_assembly_under_unshare(
+    el_repos: dict[int, Path], tmp_path: Path
+) -> None:
+    """dnf and mkfs.ext4 run as an unprivileged user inside `unshare -r` (the builder's path
+    when not root): the tree installs, and the image's files are owned by root."""
+    if not installroot.userns_available():
+        pytest.skip("this host has no user namespaces")
+    base = Path(tempfile.mkdtemp(dir="/tmp", prefix="unpriv-"))
+    try:
+        shutil.copytree(el_repos[7], base / "repo")
+        (base / "work").mkdir()
+        subprocess.run(["chown", "-R", "nobody:nogroup", str(base)], check=True)
+        base.chmod(0o755)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        wrap = [*as_nobody, *installroot.privilege_wrap(65534, True)]
+        image = definition(base / "repo", 7)
+        work = base / "work"
+        home, tree = work / "home", work / "tree"
+        for folder in (home, tree):  # what an unprivileged build would have made itself
+            folder.mkdir()
+            subprocess.run(["chown", "nobody", str(folder)], check=True)
+        installroot.install_tree(
+            image, "aws", tree, ["filesystem", "busybox", "openssh-server"], home, wrap
+        )
+        assert (tree / "etc" / "ssh" / "sshd_config").stat().st_uid == 65534
+        assert not (tree / str(work).lstrip("/")).exists()  # dnf's metadata removed
+        raw = work / "d.raw"
+        subprocess.run([*as_nobody, "truncate", "-s", "0", str(raw)], check=True)
+        with raw.open("r+b") as fh:
+            fh.truncate(64 << 20)
+        subprocess.run(
+            [*wrap, *disk.mkfs_argv(raw, tree, 7, disk.Layout(64 << 20), UUID)], check=True
+        )
+        owner = subprocess.run(
+            ["debugfs", "-R", "stat /etc/ssh/sshd_config", f"{raw}?offset={disk.PART_START}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        assert "User:     0   Group:     0" in owner
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
