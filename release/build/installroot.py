@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Sequence
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from release import runner
+from release import keyfiles, runner
 from release.build import disk, manifest, rootfs
 from release.build.features import Rendering
-from release.errors import InvalidInput, OperationError, ToolError
+from release.errors import InvalidInput, OperationError, ToolError, VerificationError
 from release.model.image import ImageDefinition, PackageSource
 from release.model.template import EL
 
@@ -25,15 +27,50 @@ HOST_TRACES = ("var/cache/dnf", "var/lib/dnf", "var/log/dnf.log", "var/log/dnf.l
 HOST_TRACE_GLOBS = ("var/log/dnf*.log", "var/log/hawkey.log")
 
 
-def repo_options(source: PackageSource) -> list[str]:
+def repo_options(source: PackageSource, key: Path | None = None) -> list[str]:
+    """dnf options for one repo; `key` is the local, fingerprint-checked copy of its gpgkey."""
     opts = [
         f"--repofrompath={source.name},{source.baseurl}",
         f"--setopt={source.name}.gpgcheck={1 if source.gpgcheck else 0}",
         f"--setopt={source.name}.skip_if_unavailable=False",
     ]
-    if source.gpgkey:
+    if key is not None:
+        opts.append(f"--setopt={source.name}.gpgkey=file://{key}")
+    elif source.gpgkey:
         opts.append(f"--setopt={source.name}.gpgkey={source.gpgkey}")
     return opts
+
+
+def fetch_keys(sources: Sequence[PackageSource], dest: Path) -> dict[str, Path]:
+    """Download each repo's gpgkey once, check it against `gpgkey_fingerprint` when pinned,
+    and keep a local copy for dnf, so the key dnf imports is the key that was checked."""
+    keys: dict[str, Path] = {}
+    for source in sources:
+        if not (source.gpgcheck and source.gpgkey):
+            continue
+        data = _download(source.gpgkey, f"the gpgkey of repo {source.name!r}")
+        if source.gpgkey_fingerprint:
+            info = keyfiles.inspect(data)
+            found = info.fingerprints if info else ()
+            if source.gpgkey_fingerprint not in found:
+                raise VerificationError(
+                    f"repo {source.name!r}: the key at {source.gpgkey} has fingerprint(s)"
+                    f" {', '.join(found) or 'none (not an OpenPGP key)'}, not the pinned"
+                    f" {source.gpgkey_fingerprint}: the key was replaced, or the pin is wrong"
+                )
+        dest.mkdir(parents=True, exist_ok=True)
+        keys[source.name] = dest / f"{source.name}.asc"
+        keys[source.name].write_bytes(data)
+    return keys
+
+
+def _download(url: str, what: str) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - http(s)/file URLs from the definition
+            data: bytes = response.read()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise OperationError(f"cannot download {what} from {url}: {exc}") from exc
+    return data
 
 
 def dnf_argv(
@@ -42,6 +79,7 @@ def dnf_argv(
     root: Path,
     packages: Sequence[str],
     cachedir: Path = Path("/var/cache/dnf"),
+    keys: Mapping[str, Path] | None = None,
 ) -> list[str]:
     """Install `packages` into `root` from exactly the variant's repos: no host repo
     (`reposdir=/dev/null`), no weak dependencies, no docs. dnf keeps its metadata lock at
@@ -62,7 +100,7 @@ def dnf_argv(
         "--disablerepo=*",
     ]
     for source in sources:
-        argv += repo_options(source)
+        argv += repo_options(source, (keys or {}).get(source.name))
     argv += [f"--enablerepo={s.name}" for s in sources]
     argv += [f"--exclude={name}" for name in image.excludes_for(variant)]
     argv += ["install", *packages]
@@ -142,8 +180,10 @@ def install_tree(
     root.mkdir(parents=True, exist_ok=True)
     env = rpm_home(home)
     cachedir = home.parent.resolve() / "dnf-cache"
+    keys = fetch_keys(image.sources_for(variant), home.resolve() / "keys")
+    argv = dnf_argv(image, variant, root, packages, cachedir, keys)
     try:
-        runner.run([*wrap, *dnf_argv(image, variant, root, packages, cachedir)], env=env)
+        runner.run([*wrap, *argv], env=env)
     except ToolError as exc:
         raise explain_dnf_failure(exc, image, variant) from exc
     _remove_inside(root, cachedir)

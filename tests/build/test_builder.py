@@ -3,6 +3,7 @@ half-written where the finished image would be."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
@@ -10,9 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from release import keyfiles
 from release.build import builder, cache, installroot
 from release.build.builder import build
-from release.errors import ExitCode, InvalidInput, OperationError, ReleaseError, ToolMissing
+from release.errors import (
+    ExitCode,
+    InvalidInput,
+    OperationError,
+    ReleaseError,
+    ToolMissing,
+    VerificationError,
+)
 from tests.build.conftest import ImageFactory
 
 
@@ -100,10 +109,29 @@ def test_packages_failing_their_signature_check(
     make_image: ImageFactory, el_repos: dict[int, Path], tmp_path: Path
 ) -> None:
     key = _throwaway_public_key(tmp_path / "key.asc")
-    sources = [{"name": "signed", "baseurl": f"file://{el_repos[7]}", "gpgkey": f"file://{key}"}]
+    info = keyfiles.inspect(key.read_bytes())
+    assert info is not None
+    source = {"name": "signed", "baseurl": f"file://{el_repos[7]}", "gpgkey": f"file://{key}"}
+    pinned = {**source, "gpgkey_fingerprint": info.fingerprints[0]}
     with pytest.raises(OperationError, match="failed their signature check") as caught:
-        build(make_image(7, sources=sources), "aws", tmp_path / "out", tmp_path / "cache")
+        build(make_image(7, sources=[pinned]), "aws", tmp_path / "out", tmp_path / "cache")
     assert "is not signed" in str(caught.value)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_gpgkey_that_is_not_the_pinned_one(
+    make_image: ImageFactory, el_repos: dict[int, Path], tmp_path: Path
+) -> None:
+    key = _throwaway_public_key(tmp_path / "key.asc")
+    source = {
+        "name": "signed",
+        "baseurl": f"file://{el_repos[7]}",
+        "gpgkey": f"file://{key}",
+        "gpgkey_fingerprint": "6341 AB27 53D7 8A78 A7C2  7BB1 24C6 A8A7 F4A8 0EB5",
+    }
+    with pytest.raises(VerificationError, match="not the pinned 6341AB27") as caught:
+        build(make_image(7, sources=[source]), "aws", tmp_path / "out", tmp_path / "cache")
+    assert caught.value.exit_code == ExitCode.VERIFY
     assert leftovers(tmp_path) == []
 
 
@@ -198,3 +226,21 @@ def _throwaway_public_key(out: Path) -> Path:
         subprocess.run(["gpgconf", "--homedir", home, "--kill", "all"], check=False)
         subprocess.run(["rm", "-rf", home], check=False)
     return out
+
+
+def test_a_built_image_checks_clean_and_its_partition_grows(
+    make_image: ImageFactory, tmp_path: Path
+) -> None:
+    result = build(make_image(6), "openstack", tmp_path / "out", tmp_path / "cache")
+    spec = f"{result.raw_path}?offset={1 << 20}"
+    subprocess.run(["e2fsck", "-fn", spec], check=True, capture_output=True)
+    grown = tmp_path / "grown.raw"
+    subprocess.run(["cp", "--sparse=always", str(result.raw_path), str(grown)], check=True)
+    subprocess.run(["qemu-img", "resize", "-f", "raw", str(grown), "1G"], check=True)
+    subprocess.run(["growpart", str(grown), "1"], check=True, capture_output=True)
+    table = json.loads(
+        subprocess.run(["sfdisk", "-J", str(grown)], check=True, capture_output=True).stdout
+    )
+    part = table["partitiontable"]["partitions"][0]
+    assert part["start"] == 2048 and part["size"] > (1 << 30) // 512 - 4096
+    subprocess.run(["e2fsck", "-fn", f"{grown}?offset={1 << 20}"], check=True, capture_output=True)

@@ -149,3 +149,12 @@ def test_unprivileged_install_and_assembly_under_unshare(
         assert "User:     0   Group:     0" in owner
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_checked_key_is_handed_to_dnf_as_a_local_file() -> None:
+    image = shipped("centos-7-genericcloud")
+    keys = {"base": Path("/w/home/keys/base.asc")}
+    argv = installroot.dnf_argv(image, "aws", Path("/r"), ["x"], Path("/w/c"), keys)
+    assert "--setopt=base.gpgkey=file:///w/home/keys/base.asc" in argv
+    assert "--setopt=updates.gpgkey=https://vault.centos.org/RPM-GPG-KEY-CentOS-7" in argv
+    assert "--setopt=cachedir=/w/c" in argv
