@@ -86,16 +86,12 @@ class InstallrootBuilder:
         part = kickstart.rendering_for(image, variant)
         tree = work / "tree"
         template = image.template_for(variant)
+        packages = installroot.packages_to_install(image, variant, part)
+        host_backend = installroot.host_rpm_backend()
+        installroot.precheck_rpmdb(packages, image.el, host_backend)
         with progress.task(f"{variant}: install packages"):
-            installroot.install_tree(
-                image,
-                variant,
-                tree,
-                installroot.packages_to_install(image, variant, part),
-                work / "home",
-                wrap,
-            )
-        backend = installroot.check_rpmdb(tree, image.el, installroot.host_rpm_backend())
+            installroot.install_tree(image, variant, tree, packages, work / "home", wrap)
+        backend = installroot.check_rpmdb(tree, image.el, host_backend)
         fs_uuid = root_uuid(build_id)
         with progress.task(f"{variant}: apply the cloud template"):
             relabel_build = template.selinux != "disabled" and template.relabel == "build"

@@ -158,3 +158,12 @@ def test_a_checked_key_is_handed_to_dnf_as_a_local_file() -> None:
     assert "--setopt=base.gpgkey=file:///w/home/keys/base.asc" in argv
     assert "--setopt=updates.gpgkey=https://vault.centos.org/RPM-GPG-KEY-CentOS-7" in argv
     assert "--setopt=cachedir=/w/c" in argv
+
+
+def test_the_shipped_definitions_are_refused_before_any_download_on_a_sqlite_host() -> None:
+    image = shipped("centos-7-genericcloud")
+    packages = list(image.packages_for("aws"))
+    with pytest.raises(OperationError, match=r"EL7's rpm reads only BerkeleyDB"):
+        installroot.precheck_rpmdb(packages, 7, "sqlite")
+    installroot.precheck_rpmdb(packages, 7, "bdb")  # an EL/Fedora build host
+    installroot.precheck_rpmdb(["filesystem"], 6, "sqlite")
