@@ -20,8 +20,8 @@ from pathlib import Path
 
 from release.build import disk
 from release.build.builder import build
-from tests.build.conftest import definition
 from tests.fixtures.rpmrepo import build_repo
+from tests.test_build.conftest import definition
 
 GIB = 1 << 30
 UUID = "0b5c6c8e-1111-4222-8333-444455556666"

@@ -11,9 +11,9 @@ import pytest
 
 from release.build.builder import build, root_uuid
 from release.model.template import EL
-from tests.build.bootkit import kernel_rpm
-from tests.build.conftest import definition
 from tests.fixtures.rpmrepo import build_repo
+from tests.test_build.bootkit import kernel_rpm
+from tests.test_build.conftest import definition
 
 MARKER = "IMAGE-RELEASE-BOOT-MARKER"
 

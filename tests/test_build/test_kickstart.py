@@ -16,7 +16,7 @@ from release.build.installroot import install_tree
 from release.config.loader import ConfigRepo, load_valid
 from release.config.source import open_source
 from release.errors import ExitCode, InvalidInput
-from tests.build.conftest import ImageFactory
+from tests.test_build.conftest import ImageFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"

@@ -13,7 +13,7 @@ import pytest
 from release.build import kickstart_builder
 from release.build.builder import build
 from release.errors import OperationError
-from tests.build.conftest import ImageFactory
+from tests.test_build.conftest import ImageFactory
 
 FAKE = Path(__file__).parent / "fake_installer.py"
 

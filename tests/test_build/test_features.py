@@ -15,8 +15,8 @@ from release.build.features import FEATURES, Feature, Rendering, render_all
 from release.build.rootfs import set_line
 from release.model.image import ImageDefinition
 from release.model.template import Template
-from tests.build.conftest import ImageFactory
-from tests.build.diskview import dump_root
+from tests.test_build.conftest import ImageFactory
+from tests.test_build.diskview import dump_root
 
 VARIANTS = ("openstack", "cloudstack", "aws", "gce")
 # Template values that are not the defaults, so a feature that ignores its field fails.

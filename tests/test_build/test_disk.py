@@ -12,7 +12,7 @@ import pytest
 from release.build import disk
 from release.errors import InvalidInput
 from release.model.template import EL
-from tests.build.diskview import fs_spec, partitions
+from tests.test_build.diskview import fs_spec, partitions
 
 UUID = "0b5c6c8e-1111-4222-8333-444455556666"
 

@@ -16,7 +16,7 @@ from release.config.loader import load_valid
 from release.config.source import open_source
 from release.errors import OperationError
 from release.model.image import ImageDefinition
-from tests.build.conftest import definition
+from tests.test_build.conftest import definition
 
 ROOT = Path(__file__).resolve().parents[2]
 UUID = "0b5c6c8e-1111-4222-8333-444455556666"

@@ -22,7 +22,7 @@ from release.errors import (
     ToolMissing,
     VerificationError,
 )
-from tests.build.conftest import ImageFactory
+from tests.test_build.conftest import ImageFactory
 
 
 def leftovers(tmp_path: Path) -> list[Path]:
