@@ -157,7 +157,9 @@ def explain_dnf_failure(error: ToolError, image: ImageDefinition, variant: str) 
         return OperationError(
             f"{where}: packages failed their signature check (gpgcheck is on): check the repo's"
             " gpgkey, or that the repo is the one you meant; dnf said:\n"
-            + "\n".join(line for line in text.splitlines() if "signed" in line or "GPG" in line)
+            + "\n".join(
+                line for line in text.splitlines() if re.search(r"signed|GPG|Public key", line)
+            )
         )
     missing = re.findall(r"Unable to find a match: (.+)", text)
     if missing:

@@ -3,14 +3,18 @@ session) and small image definitions that use them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from release.model.image import ImageDefinition
-from tests.fixtures.rpmrepo import build_repo
+from tests.fixtures.rpmrepo import build_repo, make_key, signed_copy
 
 ImageFactory = Callable[..., ImageDefinition]
 
@@ -21,6 +25,31 @@ BASE_PACKAGES = ("filesystem", "busybox", "kernel", "openssh-server", "initscrip
 @pytest.fixture(scope="session")
 def el_repos(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     return {el: build_repo(tmp_path_factory.mktemp(f"el{el}-repo"), f".el{el}") for el in (6, 7)}
+
+
+@dataclass(frozen=True)
+class SignedRepo:
+    repo: Path
+    key: Path  # the armored public key that signed it
+    fingerprint: str
+
+
+@pytest.fixture(scope="session")
+def signed_repo(
+    el_repos: dict[int, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SignedRepo]:
+    """The EL7 fixture packages, signed with a throwaway RSA key."""
+    base = tmp_path_factory.mktemp("signed")
+    home = Path(tempfile.mkdtemp(dir="/tmp", prefix="gh-"))  # short: gpg-agent's socket path
+    try:
+        uid = "Fixture Signer <signer@example.invalid>"
+        public, fingerprint = make_key(home, uid)
+        repo = signed_copy(el_repos[7], base / "repo", home, uid)
+        (base / "key.asc").write_bytes(public)
+        yield SignedRepo(repo, base / "key.asc", fingerprint)
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def definition(repo: Path, el: int, **changes: Any) -> ImageDefinition:

@@ -22,7 +22,7 @@ from release.errors import (
     ToolMissing,
     VerificationError,
 )
-from tests.test_build.conftest import ImageFactory
+from tests.test_build.conftest import ImageFactory, SignedRepo
 
 
 def leftovers(tmp_path: Path) -> list[Path]:
@@ -105,17 +105,41 @@ def test_broken_repo(make_image: ImageFactory, tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
-def test_packages_failing_their_signature_check(
-    make_image: ImageFactory, el_repos: dict[int, Path], tmp_path: Path
+def test_signed_packages_with_the_pinned_key_build(
+    make_image: ImageFactory, signed_repo: SignedRepo, tmp_path: Path
 ) -> None:
-    key = _throwaway_public_key(tmp_path / "key.asc")
+    source = {
+        "name": "signed",
+        "baseurl": f"file://{signed_repo.repo}",
+        "gpgkey": f"file://{signed_repo.key}",
+        "gpgkey_fingerprint": signed_repo.fingerprint,
+    }
+    result = build(make_image(7, sources=[source]), "aws", tmp_path / "out", tmp_path / "cache")
+    names = [line.split()[0] for line in result.manifest_path.read_text().splitlines()]
+    assert "gpg-pubkey" in names and "filesystem" in names  # dnf imported the checked key
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["other-key", "unsigned"])
+def test_packages_failing_their_signature_check(
+    make_image: ImageFactory,
+    el_repos: dict[int, Path],
+    signed_repo: SignedRepo,
+    tmp_path: Path,
+    signed: bool,
+) -> None:
+    key = _throwaway_public_key(tmp_path / "key.asc")  # not the key that signed them
     info = keyfiles.inspect(key.read_bytes())
     assert info is not None
-    source = {"name": "signed", "baseurl": f"file://{el_repos[7]}", "gpgkey": f"file://{key}"}
-    pinned = {**source, "gpgkey_fingerprint": info.fingerprints[0]}
+    repo = signed_repo.repo if signed else el_repos[7]
+    source = {
+        "name": "repo",
+        "baseurl": f"file://{repo}",
+        "gpgkey": f"file://{key}",
+        "gpgkey_fingerprint": info.fingerprints[0],
+    }
     with pytest.raises(OperationError, match="failed their signature check") as caught:
-        build(make_image(7, sources=[pinned]), "aws", tmp_path / "out", tmp_path / "cache")
-    assert "is not signed" in str(caught.value)
+        build(make_image(7, sources=[source]), "aws", tmp_path / "out", tmp_path / "cache")
+    assert ("is not signed" in str(caught.value)) == (not signed)
     assert leftovers(tmp_path) == []
 
 
