@@ -174,10 +174,9 @@ def build(
     record = json.loads((entry / "build.json").read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
     raw, text, js = output_names(image, variant, out_dir)
-    for src, dst in zip(
-        ("disk.raw", "manifest.txt", "manifest.json"), (raw, text, js), strict=True
-    ):
-        disk.copy_sparse(entry / src, dst)
+    disk.copy_sparse(entry / "disk.raw", raw)
+    for src, dst in (("manifest.txt", text), ("manifest.json", js)):
+        fsutil.write_bytes(dst, (entry / src).read_bytes())
     return BuildResult(
         image=image.name,
         version=image.version,
