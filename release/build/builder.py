@@ -143,6 +143,12 @@ def check_variant(image: ImageDefinition, variant: str) -> None:
             f"image {image.name}, variant {variant}: the template contradicts itself: "
             + "; ".join(why for _, why in problems)
         )
+    if image.builder == "installroot" and image.template_for(variant).swap:
+        raise InvalidInput(
+            f"image {image.name}, variant {variant}: swap: true is not supported by the"
+            " installroot builder (it makes one root partition): add a swap file at boot,"
+            " or use builder: kickstart"
+        )
 
 
 def output_names(image: ImageDefinition, variant: str, out_dir: Path) -> tuple[Path, Path, Path]:

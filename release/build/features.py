@@ -49,7 +49,6 @@ def _growroot(t: Template, el: EL) -> Rendering:
         else ("cloud-utils-growpart",)
     )
     return Rendering(
-        commands=("part / --fstype=ext4 --size=1024 --grow --asprimary",),
         packages=packages,
         edit=TreeEdit(
             files={

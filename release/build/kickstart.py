@@ -89,6 +89,9 @@ def render(image: ImageDefinition, variant: str) -> str:
         "firstboot --disabled",
         "zerombr",
         "clearpart --all --initlabel",
+        # One root partition filling the install disk; growing it on the instance's larger
+        # disk is the growroot feature's business.
+        "part / --fstype=ext4 --size=1024 --grow --asprimary",
         f'bootloader --location=mbr --timeout=1 --append="{" ".join(part.kernel_args)}"',
         *part.commands,
         "poweroff",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from release import keyfiles
-from release.build import builder, cache, installroot
+from release.build import builder, cache, installroot, kickstart
 from release.build.builder import build
 from release.errors import (
     ExitCode,
@@ -268,3 +268,13 @@ def test_a_built_image_checks_clean_and_its_partition_grows(
     part = table["partitiontable"]["partitions"][0]
     assert part["start"] == 2048 and part["size"] > (1 << 30) // 512 - 4096
     subprocess.run(["e2fsck", "-fn", f"{grown}?offset={1 << 20}"], check=True, capture_output=True)
+
+
+def test_swap_needs_the_kickstart_builder(make_image: ImageFactory, tmp_path: Path) -> None:
+    template = {"growroot": False, "swap": True}
+    image = make_image(7, template=template)
+    with pytest.raises(InvalidInput, match="swap: true is not supported by the installroot"):
+        build(image, "aws", tmp_path / "out", tmp_path / "cache")
+    assert leftovers(tmp_path) == []
+    ks = kickstart.render_valid(make_image(7, template=template, builder="kickstart"), "aws")
+    assert "part swap --size=1024" in ks.splitlines()
