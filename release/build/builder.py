@@ -166,6 +166,8 @@ def build(
 ) -> BuildResult:
     """Build (or reuse from the cache) one variant; put disk and manifests in `out_dir`."""
     started = time.monotonic()
+    # dnf wants an absolute installroot; relative --out/--cache are the CLI's everyday case.
+    out_dir, cache_dir = out_dir.absolute(), cache_dir.absolute()
     check_variant(image, variant)
     chosen = builder or builder_for(image)
     require_tools(chosen.tools)

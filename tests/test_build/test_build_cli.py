@@ -98,3 +98,15 @@ def test_build_bad_input(
     )
     assert isinstance(result.exception, InvalidInput)
     assert message in str(result.exception)
+
+
+def test_build_with_relative_paths(
+    tmp_path: Path, el_repos: dict[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_with_fixture_image(tmp_path, el_repos[7])
+    monkeypatch.chdir(tmp_path)
+    args = ["build", "tiny", "--repo", "config", "--out", "out", "--variant", "openstack"]
+    result = CliRunner().invoke(group, args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "tiny-1.0.0-openstack.raw").is_file()
+    assert any((tmp_path / "config" / ".release" / "cache" / "builds").iterdir())
