@@ -86,6 +86,8 @@ class InstallrootBuilder:
         part = kickstart.rendering_for(image, variant)
         tree = work / "tree"
         template = image.template_for(variant)
+        relabel_build = template.selinux != "disabled" and template.relabel == "build"
+        installroot.check_relabel(os.geteuid(), relabel_build)
         packages = installroot.packages_to_install(image, variant, part)
         host_backend = installroot.host_rpm_backend()
         installroot.precheck_rpmdb(packages, image.el, host_backend)
@@ -94,7 +96,6 @@ class InstallrootBuilder:
         backend = installroot.check_rpmdb(tree, image.el, host_backend)
         fs_uuid = root_uuid(build_id)
         with progress.task(f"{variant}: apply the cloud template"):
-            relabel_build = template.selinux != "disabled" and template.relabel == "build"
             installroot.finish_tree(tree, part, fs_uuid, image.el, relabel_build, wrap)
         with progress.task(f"{variant}: assemble the disk", image.disk.size, nbytes=True) as t:
             disk.assemble(tree, work / "disk.raw", image.el, image.disk.size, fs_uuid, wrap)

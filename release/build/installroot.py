@@ -133,6 +133,16 @@ def privilege_wrap(euid: int, userns_ok: bool) -> list[str]:
     )
 
 
+def check_relabel(euid: int, relabel_build: bool) -> None:
+    """Labels are `security.selinux` attributes, which only real root may set (not root in a
+    user namespace): refuse before building rather than fail in setfiles."""
+    if relabel_build and euid != 0:
+        raise OperationError(
+            "relabel: build writes SELinux labels, which needs real root (a user namespace"
+            " cannot set security.selinux): run the build as root, or set relabel: first-boot"
+        )
+
+
 def userns_available() -> bool:
     if runner.which("unshare") is None:
         return False

@@ -208,6 +208,13 @@ def test_not_root_and_no_user_namespaces() -> None:
     assert caught.value.exit_code == ExitCode.FAILED
 
 
+def test_relabel_at_build_time_needs_real_root() -> None:
+    installroot.check_relabel(0, True)
+    installroot.check_relabel(1000, False)
+    with pytest.raises(OperationError, match=r"needs real root.*relabel: first-boot"):
+        installroot.check_relabel(1000, True)
+
+
 def test_unknown_variant(make_image: ImageFactory, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="no variant 'azure'"):
         build(make_image(7), "azure", tmp_path / "out", tmp_path / "cache")
