@@ -107,6 +107,7 @@ def test_a_tree_larger_than_the_disk_is_refused(tmp_path: Path) -> None:
     assert list((tmp_path / "out").iterdir()) == []  # no half-written image, no temp file
 
 
+@pytest.mark.slow
 def test_mkfs_running_out_of_space_is_a_clear_error(tmp_path: Path) -> None:
     tree = small_tree(tmp_path)
     many = tree / "many"
