@@ -31,6 +31,7 @@ CONVERT = "convert"
 SIGN = "sign"
 PUBLISH_RSYNC = "publish-rsync"
 BOOT_TEST = "boot-test"
+BUILD_KICKSTART = "build-kickstart"  # builder: kickstart (one installer per definition)
 
 _CATALOGUE: dict[str, tuple[Tool, tuple[str, ...]]] = {
     t.name: (t, stages)
@@ -102,6 +103,45 @@ _CATALOGUE: dict[str, tuple[Tool, tuple[str, ...]]] = {
             (BOOT_TEST,),
         ),
         (Tool("gpgv", "verifies signatures with a pinned keyring", "gpgv", "gnupg2"), (SIGN,)),
+        (
+            Tool(
+                "grub-mkimage",
+                "makes the BIOS bootloader of images that carry a kernel",
+                "grub-pc-bin",
+                "grub2-tools-minimal grub2-pc-modules",
+            ),
+            (BUILD,),
+        ),
+        (
+            Tool("chroot", "runs the image's own setfiles and dracut", "coreutils", "coreutils"),
+            (BUILD,),
+        ),
+        (
+            Tool("cp", "copies cached disks sparsely", "coreutils", "coreutils"),
+            (BUILD,),
+        ),
+        (
+            Tool(
+                "livemedia-creator",
+                "installs a kickstart into a disk image (builder: kickstart)",
+                "lorax",
+                "lorax",
+            ),
+            (BUILD_KICKSTART,),
+        ),
+        (
+            Tool(
+                "virt-install",
+                "installs a kickstart in a VM (builder: kickstart)",
+                "virtinst",
+                "virt-install",
+            ),
+            (BUILD_KICKSTART,),
+        ),
+        (
+            Tool("koji", "runs image-build tasks (builder: kickstart)", "koji", "koji"),
+            (BUILD_KICKSTART,),
+        ),
     ]
 }
 

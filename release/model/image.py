@@ -73,6 +73,8 @@ class Variant(Model):
 
 
 Builder = Literal["installroot", "kickstart"]
+# What the kickstart builder hands the rendered kickstart to.
+Installer = Literal["livemedia-creator", "virt-install", "koji"]
 
 
 class ImageDefinition(Model):
@@ -93,6 +95,8 @@ class ImageDefinition(Model):
     raw_xz: bool = False
     hardware: Hardware = Hardware()
     builder: Builder = "installroot"
+    installer: Installer = "livemedia-creator"  # used by builder: kickstart
+    koji_target: str | None = None  # the koji build target, with installer: koji
 
     @model_validator(mode="after")
     def _consistent(self) -> ImageDefinition:
@@ -104,6 +108,8 @@ class ImageDefinition(Model):
                     f"variant {name!r} is not a cloud stack name: add `stack:` "
                     f"(one of {', '.join(STACKS)})"
                 )
+        if self.builder == "kickstart" and self.installer == "koji" and not self.koji_target:
+            raise ValueError("installer: koji needs koji_target (the koji build target to use)")
         return self
 
     def stack_of(self, variant: str) -> Stack:

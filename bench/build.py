@@ -1,0 +1,160 @@
+"""Build benchmarks, as ratios (`python -m bench.build [--quick]`).
+
+1. Disk assembly grows with the data, not the virtual size: the same tree on a 20 GiB disk
+   takes at most 1.2x as long as on a 2 GiB disk. Reference: the standard tools run by hand
+   on the same tree (truncate + sfdisk + mkfs.ext4 -d with its own defaults).
+2. A rebuild of an unchanged definition (cache hit) costs under 2% of the first build.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from release.build import disk
+from release.build.builder import build
+from tests.fixtures.rpmrepo import build_repo
+from tests.test_build.conftest import definition
+
+GIB = 1 << 30
+UUID = "0b5c6c8e-1111-4222-8333-444455556666"
+
+
+def _timed(fn: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def _tree(base: Path, megabytes: int) -> Path:
+    tree = base / "tree"
+    for i in range(megabytes):
+        folder = tree / "usr" / "share" / f"d{i % 20}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{i}").write_bytes(os.urandom(1 << 20))
+    return tree
+
+
+def _by_hand(tree: Path, raw: Path, size: int) -> None:
+    raw.unlink(missing_ok=True)
+    with raw.open("wb") as fh:
+        fh.truncate(size)
+    script = b"label: dos\nstart=2048, type=83, bootable\n"
+    subprocess.run(["sfdisk", "-q", str(raw)], input=script, check=True)
+    blocks = str((size - (1 << 20)) // 4096)
+    subprocess.run(
+        [
+            "mkfs.ext4",
+            "-q",
+            "-F",
+            "-b",
+            "4096",
+            "-E",
+            "offset=1048576",
+            "-d",
+            str(tree),
+            str(raw),
+            blocks,
+        ],
+        check=True,
+    )
+
+
+def disk_rows(base: Path, quick: bool) -> list[dict[str, object]]:
+    tree = _tree(base, 64 if quick else 256)
+    repeat = 2 if quick else 3
+    rows: list[dict[str, object]] = []
+    ours: dict[int, float] = {}
+    for gib in (2, 20):
+        raw = base / f"d{gib}.raw"
+
+        def assemble(raw: Path = raw, gib: int = gib) -> None:
+            raw.unlink(missing_ok=True)
+            disk.assemble(tree, raw, 7, gib * GIB, UUID)
+
+        def by_hand(raw: Path = raw, gib: int = gib) -> None:
+            _by_hand(tree, raw, gib * GIB)
+
+        ours[gib] = _timed(assemble, repeat)
+        reference = _timed(by_hand, repeat)
+        rows.append(
+            {
+                "what": f"assemble {gib} GiB disk",
+                "ours_s": ours[gib],
+                "reference_s": reference,
+                "ratio": ours[gib] / reference,
+                "goal": "-",
+                "peak_rss_mb": _peak_mb(),
+            }
+        )
+        raw.unlink()
+    rows.append(
+        {
+            "what": "assembly 20 GiB / 2 GiB",
+            "ours_s": ours[20],
+            "reference_s": ours[2],
+            "ratio": ours[20] / ours[2],
+            "goal": "<= 1.2",
+            "peak_rss_mb": _peak_mb(),
+        }
+    )
+    return rows
+
+
+def cache_rows(base: Path, quick: bool) -> list[dict[str, object]]:
+    (base / "repo").mkdir()
+    repo = build_repo(base / "repo", ".el7")
+    image = definition(repo, 7, disk={"size": "2GiB"})
+    started = time.perf_counter()
+    first = build(image, "openstack", base / "out", base / "cache")
+    first_s = time.perf_counter() - started
+    assert not first.cached
+    hit = _timed(lambda: build(image, "openstack", base / "out2", base / "cache"), 5)
+    return [
+        {
+            "what": "rebuild unchanged (cache hit) / first build",
+            "ours_s": hit,
+            "reference_s": first_s,
+            "ratio": hit / first_s,
+            "goal": "< 0.02",
+            "peak_rss_mb": _peak_mb(),
+        }
+    ]
+
+
+def run(quick: bool) -> list[dict[str, object]]:
+    base = Path(tempfile.mkdtemp(prefix="bench-build-", dir="/tmp"))
+    try:
+        return disk_rows(base / "disk", quick) + cache_rows(base, quick)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def main() -> None:
+    rows = run("--quick" in sys.argv)
+    print(f"{'what':<44} {'ours s':>8} {'ref s':>8} {'ratio':>7} {'goal':>7} {'peak MB':>8}")
+    for r in rows:
+        print(
+            f"{r['what']!s:<44} {r['ours_s']:>8.3f} {r['reference_s']:>8.3f}"
+            f" {r['ratio']:>7.3f} {r['goal']!s:>7} {r['peak_rss_mb']:>8.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""Build one variant of an image into a raw disk and its package manifest, cached by id.
+
+`build(image, variant, out_dir)` is the library entry point the CLI calls. The builder is
+chosen per image (`builder: installroot | kickstart`); both sit behind the `Builder`
+protocol and produce `disk.raw` in a work directory that becomes the cache entry only when
+everything (disk, manifest, record) is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from release import fsutil, progress, runner, tools
+from release.build import cache, disk, installroot, kickstart, kickstart_builder, manifest
+from release.errors import InvalidInput, ToolMissing
+from release.model.image import ImageDefinition
+from release.model.template import contradictions
+
+OUT_SUFFIXES = (".raw", ".manifest.txt", ".manifest.json")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image: str
+    version: str
+    variant: str
+    build_id: str
+    cached: bool
+    raw_path: Path
+    manifest_path: Path  # NAME EPOCH VERSION RELEASE ARCH, one per line
+    manifest_json_path: Path
+    tools: dict[str, str]
+    rpmdb_backend: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "image": self.image,
+            "version": self.version,
+            "variant": self.variant,
+            "build_id": self.build_id,
+            "cached": self.cached,
+            "raw": str(self.raw_path),
+            "manifest": str(self.manifest_path),
+            "manifest_json": str(self.manifest_json_path),
+            "tools": self.tools,
+            "rpmdb_backend": self.rpmdb_backend,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Builder(Protocol):
+    name: str
+    tools: tuple[str, ...]
+
+    def build_disk(self, image: ImageDefinition, variant: str, work: Path, build_id: str) -> str:
+        """Write `work/disk.raw`; return the rpmdb backend the image carries."""
+
+
+def root_uuid(build_id: str) -> str:
+    """The filesystem UUID, derived from the build id so a rebuild is reproducible."""
+    return str(uuid.UUID(build_id[:32], version=4))
+
+
+class InstallrootBuilder:
+    name = "installroot"
+    tools: tuple[str, ...] = (
+        "dnf",
+        "rpm",
+        "sfdisk",
+        "mkfs.ext4",
+        "e2fsck",
+        "debugfs",
+        "grub-mkimage",
+    )
+
+    def build_disk(self, image: ImageDefinition, variant: str, work: Path, build_id: str) -> str:
+        wrap = installroot.privilege_wrap(os.geteuid(), installroot.userns_available())
+        part = kickstart.rendering_for(image, variant)
+        tree = work / "tree"
+        template = image.template_for(variant)
+        relabel_build = template.selinux != "disabled" and template.relabel == "build"
+        installroot.check_relabel(os.geteuid(), relabel_build)
+        packages = installroot.packages_to_install(image, variant, part)
+        host_backend = installroot.host_rpm_backend()
+        installroot.precheck_rpmdb(packages, image.el, host_backend)
+        with progress.task(f"{variant}: install packages"):
+            installroot.install_tree(image, variant, tree, packages, work / "home", wrap)
+        backend = installroot.check_rpmdb(tree, image.el, host_backend)
+        fs_uuid = root_uuid(build_id)
+        with progress.task(f"{variant}: apply the cloud template"):
+            installroot.finish_tree(tree, part, fs_uuid, image.el, relabel_build, wrap)
+        with progress.task(f"{variant}: assemble the disk", image.disk.size, nbytes=True) as t:
+            disk.assemble(tree, work / "disk.raw", image.el, image.disk.size, fs_uuid, wrap)
+            t.advance(image.disk.size)
+        shutil.rmtree(tree)
+        return backend
+
+
+class KickstartBuilder:
+    name = "kickstart"
+
+    def __init__(self, installer: str) -> None:
+        self.tools: tuple[str, ...] = (installer, "sfdisk", "debugfs", "rpm")
+
+    def build_disk(self, image: ImageDefinition, variant: str, work: Path, build_id: str) -> str:
+        ks = work / f"{image.name}-{variant}.ks"
+        fsutil.write_text(ks, kickstart.render_valid(image, variant))
+        with progress.task(f"{variant}: run {image.installer}"):
+            made = kickstart_builder.run_installer(image, variant, ks, work)
+        made.replace(work / "disk.raw")
+        return "bdb"  # written by the target's own rpm inside the installer
+
+
+def builder_for(image: ImageDefinition) -> Builder:
+    if image.builder == "kickstart":
+        return KickstartBuilder(image.installer)
+    return InstallrootBuilder()
+
+
+def require_tools(names: tuple[str, ...]) -> None:
+    for name in names:
+        if runner.which(name) is None:
+            tool = tools.lookup(name)
+            hint = tool.install_hint() if tool else "install it and put it on PATH"
+            raise ToolMissing(name, hint)
+
+
+def check_variant(image: ImageDefinition, variant: str) -> None:
+    if variant not in image.variants:
+        raise InvalidInput(
+            f"image {image.name} has no variant {variant!r} (it has: {', '.join(image.variants)})"
+        )
+    problems = contradictions(image.template_for(variant))
+    if problems:
+        raise InvalidInput(
+            f"image {image.name}, variant {variant}: the template contradicts itself: "
+            + "; ".join(why for _, why in problems)
+        )
+    if image.builder == "installroot" and image.template_for(variant).swap:
+        raise InvalidInput(
+            f"image {image.name}, variant {variant}: swap: true is not supported by the"
+            " installroot builder (it makes one root partition): add a swap file at boot,"
+            " or use builder: kickstart"
+        )
+
+
+def output_names(image: ImageDefinition, variant: str, out_dir: Path) -> tuple[Path, Path, Path]:
+    stem = f"{image.name}-{image.version}-{variant}"
+    raw, text, js = (out_dir / f"{stem}{suffix}" for suffix in OUT_SUFFIXES)
+    return raw, text, js
+
+
+def build(
+    image: ImageDefinition,
+    variant: str,
+    out_dir: Path,
+    cache_dir: Path,
+    builder: Builder | None = None,
+) -> BuildResult:
+    """Build (or reuse from the cache) one variant; put disk and manifests in `out_dir`."""
+    started = time.monotonic()
+    # dnf wants an absolute installroot; relative --out/--cache are the CLI's everyday case.
+    out_dir, cache_dir = out_dir.absolute(), cache_dir.absolute()
+    check_variant(image, variant)
+    chosen = builder or builder_for(image)
+    require_tools(chosen.tools)
+    store = cache.BuildCache(cache_dir)
+    versions = cache.tool_versions(chosen.tools, cache_dir / "tools.json")
+    repos = {s.name: cache.repomd_digest(s) for s in image.sources_for(variant)}
+    build_id = cache.build_id(cache.variant_inputs(image, variant), repos, versions)
+    cached = store.done(build_id)
+    if not cached:
+        _build_entry(image, variant, chosen, store, build_id, versions)
+    entry = store.entry(build_id)
+    record = json.loads((entry / "build.json").read_text())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    raw, text, js = output_names(image, variant, out_dir)
+    disk.copy_sparse(entry / "disk.raw", raw)
+    for src, dst in (("manifest.txt", text), ("manifest.json", js)):
+        fsutil.write_bytes(dst, (entry / src).read_bytes())
+    return BuildResult(
+        image=image.name,
+        version=image.version,
+        variant=variant,
+        build_id=build_id,
+        cached=cached,
+        raw_path=raw,
+        manifest_path=text,
+        manifest_json_path=js,
+        tools=versions,
+        rpmdb_backend=str(record["rpmdb_backend"]),
+        seconds=time.monotonic() - started,
+    )
+
+
+def _build_entry(
+    image: ImageDefinition,
+    variant: str,
+    chosen: Builder,
+    store: cache.BuildCache,
+    build_id: str,
+    versions: dict[str, str],
+) -> None:
+    work = store.workdir(build_id)
+    try:
+        backend = chosen.build_disk(image, variant, work, build_id)
+        raw = work / "disk.raw"
+        with progress.task(f"{variant}: read the package manifest"):
+            offset = disk.partition_offset(raw)
+            packages = manifest.read_disk(raw, f"?offset={offset}")
+        manifest.write(packages, work / "manifest.txt", work / "manifest.json")
+        record = {
+            "build_id": build_id,
+            "image": image.name,
+            "version": image.version,
+            "variant": variant,
+            "builder": chosen.name,
+            "tools": versions,
+            "rpmdb_backend": backend,
+            "packages": len(packages),
+        }
+        fsutil.write_text(work / "build.json", json.dumps(record, indent=2, sort_keys=True))
+        for leftover in ("home", "dnf-cache", "installer", "tree"):
+            shutil.rmtree(work / leftover, ignore_errors=True)
+        store.commit(build_id, work)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise

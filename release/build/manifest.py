@@ -1,0 +1,79 @@
+"""The package manifest of a built image, read from the image's own rpmdb.
+
+One line per package, `NAME EPOCH VERSION RELEASE ARCH`, sorted; the same as JSON for the
+release manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from release import fsutil, runner
+from release.errors import OperationError
+
+DBPATH = "/var/lib/rpm"
+_QF = r"%{NAME}\t%{EPOCHNUM}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\n"
+
+
+@dataclass(frozen=True, order=True)
+class Package:
+    name: str
+    epoch: int
+    version: str
+    release: str
+    arch: str
+
+    def line(self) -> str:
+        return f"{self.name} {self.epoch} {self.version} {self.release} {self.arch}"
+
+
+def query_argv(root: Path) -> list[str]:
+    # %{EPOCH} prints "(none)"; EPOCHNUM prints 0.
+    return ["rpm", "--root", str(root), "--dbpath", DBPATH, "-qa", "--qf", _QF]
+
+
+def parse(text: str) -> list[Package]:
+    packages: list[Package] = []
+    for raw in text.splitlines():
+        if not raw.strip():
+            continue
+        fields = raw.split("\t")
+        if len(fields) != 5:
+            raise OperationError(f"unexpected line from rpm -qa: {raw!r}")
+        name, epoch, version, release, arch = fields
+        packages.append(Package(name, int(epoch), version, release, arch))
+    return sorted(packages)
+
+
+def to_text(packages: list[Package]) -> str:
+    return "".join(p.line() + "\n" for p in packages)
+
+
+def to_json(packages: list[Package]) -> str:
+    return json.dumps({"packages": [asdict(p) for p in packages]}, indent=2) + "\n"
+
+
+def read_tree(root: Path) -> list[Package]:
+    return parse(runner.run(query_argv(root)).text)
+
+
+def read_disk(raw: Path, fs_spec: str) -> list[Package]:
+    """Copy the rpmdb out of the image with debugfs (no mount) and query that copy."""
+    with tempfile.TemporaryDirectory(prefix="release-rpmdb-") as tmp:
+        dest = Path(tmp, "var", "lib")
+        dest.mkdir(parents=True)
+        runner.run(["debugfs", "-R", f"rdump {DBPATH} {dest}", f"{raw}{fs_spec}"])
+        if not (dest / "rpm").is_dir():
+            raise OperationError(f"{raw} has no rpmdb at {DBPATH}")
+        packages = read_tree(Path(tmp))
+    if not packages:
+        raise OperationError(f"the rpmdb in {raw} lists no packages")
+    return packages
+
+
+def write(packages: list[Package], text_path: Path, json_path: Path) -> None:
+    fsutil.write_text(text_path, to_text(packages))
+    fsutil.write_text(json_path, to_json(packages))

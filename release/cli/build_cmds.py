@@ -1,0 +1,98 @@
+"""Commands that build images: `release render` (kickstarts) and `release build` (raw disks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from release.build import kickstart
+from release.build.builder import BuildResult, build
+from release.cli.output import emit, json_option
+from release.config.loader import ConfigRepo, load_valid
+from release.config.source import open_source
+from release.errors import InvalidInput
+from release.model.image import ImageDefinition
+
+REPO_OPTION = click.option(
+    "--repo", default=".", show_default=True, help="Config repo: a directory or a git URL."
+)
+VARIANT_OPTION = click.option(
+    "--variant", "variants", multiple=True, help="Only this variant (repeatable); default: all."
+)
+
+
+def _load(repo: str) -> ConfigRepo:
+    with open_source(repo) as source:
+        return load_valid(source)
+
+
+def _image(config: ConfigRepo, name: str) -> ImageDefinition:
+    if name not in config.images:
+        known = ", ".join(sorted(config.images)) or "none"
+        raise InvalidInput(f"no image {name!r} in images/ (known: {known})")
+    return config.image(name)
+
+
+def _variants(image: ImageDefinition, chosen: tuple[str, ...]) -> list[str]:
+    for name in chosen:
+        if name not in image.variants:
+            raise InvalidInput(
+                f"image {image.name} has no variant {name!r} (it has: {', '.join(image.variants)})"
+            )
+    return list(chosen) or list(image.variants)
+
+
+@click.command("render")
+@click.argument("image")
+@VARIANT_OPTION
+@REPO_OPTION
+def render_cmd(image: str, variants: tuple[str, ...], repo: str) -> None:
+    """Print the kickstart of each variant of IMAGE, validated with pykickstart."""
+    definition = _image(_load(repo), image)
+    texts = [kickstart.render_valid(definition, v) for v in _variants(definition, variants)]
+    click.echo("\n".join(texts), nl=False)
+
+
+@click.command("build")
+@click.argument("image")
+@VARIANT_OPTION
+@REPO_OPTION
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Where the raw disks and package manifests go.",
+)
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Build cache (default: .release/cache in the config repo).",
+)
+@json_option
+def build_cmd(
+    image: str,
+    variants: tuple[str, ...],
+    repo: str,
+    out: Path,
+    cache: Path | None,
+    as_json: bool,
+) -> None:
+    """Build a raw disk and a package manifest per variant of IMAGE (cached by content)."""
+    definition = _image(_load(repo), image)
+    cache_dir = cache or Path(repo, ".release", "cache")
+    results = [build(definition, v, out, cache_dir) for v in _variants(definition, variants)]
+    emit([r.to_dict() for r in results], as_json, lambda: _build_text(results))
+
+
+def _build_text(results: list[BuildResult]) -> str:
+    lines = []
+    for r in results:
+        how = "cached" if r.cached else f"built in {r.seconds:.1f} s"
+        lines.append(f"{r.variant:<12} {how:<16} {r.raw_path}  (id {r.build_id[:12]})")
+        lines.append(f"{'':<12} manifest: {r.manifest_path}")
+    return "\n".join(lines)
+
+
+COMMANDS: list[click.Command] = [render_cmd, build_cmd]

@@ -1,0 +1,149 @@
+"""Raw disk assembly: argv, per-EL ext4 features, the partition grows, GRUB in place,
+nothing half-written on failure."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from release.build import disk
+from release.errors import InvalidInput
+from release.model.template import EL
+from tests.test_build.diskview import fs_spec, partitions
+
+UUID = "0b5c6c8e-1111-4222-8333-444455556666"
+
+
+def small_tree(tmp_path: Path, kernel: bool = False) -> Path:
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc" / "hostname").write_text("centos\n")
+    (tree / "boot").mkdir()
+    if kernel:
+        (tree / "boot" / "vmlinuz-1.0").write_bytes(b"not really a kernel")
+    return tree
+
+
+def features(raw: Path) -> set[str]:
+    out = subprocess.run(
+        ["dumpe2fs", "-h", fs_spec(raw)], check=True, capture_output=True, text=True
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("Filesystem features:"))
+    return set(line.split(":", 1)[1].split())
+
+
+def test_mkfs_argv_lists_every_feature_explicitly(tmp_path: Path) -> None:
+    argv = disk.mkfs_argv(tmp_path / "d.raw", tmp_path, 6, disk.Layout(64 << 20), UUID)
+    assert argv[argv.index("-O") + 1].startswith("none,has_journal,")
+    assert "64bit" not in argv[argv.index("-O") + 1]
+    assert argv[-1] == str((64 << 20) // 4096 - 256)  # the partition starts at 1 MiB
+    assert "offset=1048576" in argv[argv.index("-E") + 1]
+
+
+@pytest.mark.parametrize("el", [6, 7])
+def test_ext4_features_the_target_el_accepts(tmp_path: Path, el: EL) -> None:
+    raw = tmp_path / "d.raw"
+    disk.assemble(small_tree(tmp_path), raw, el, 64 << 20, UUID)
+    found = features(raw)
+    assert found == set(disk.EXT4_FEATURES[el])
+    for broken in ("orphan_file", "metadata_csum", "metadata_csum_seed"):
+        assert broken not in found
+    assert ("64bit" in found) == (el == 7)  # EL6's e2fsprogs 1.41 has no 64bit
+    parts = partitions(raw)
+    assert len(parts) == 1 and parts[0]["start"] == 2048 and parts[0].get("bootable")
+    assert parts[0]["start"] + parts[0]["size"] == (64 << 20) // 512  # type: ignore[operator]
+    owner = subprocess.run(
+        ["debugfs", "-R", "stat /etc/hostname", fs_spec(raw)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "User:     0   Group:     0" in owner
+
+
+def test_the_partition_and_filesystem_can_grow(tmp_path: Path) -> None:
+    raw = tmp_path / "d.raw"
+    disk.assemble(small_tree(tmp_path), raw, 7, 64 << 20, UUID)
+    grown = tmp_path / "grown.raw"
+    shutil.copyfile(raw, grown)
+    subprocess.run(["qemu-img", "resize", "-f", "raw", str(grown), "256M"], check=True)
+    subprocess.run(["growpart", str(grown), "1"], check=True, capture_output=True)
+    part = partitions(grown)[0]
+    end = (256 << 20) // 512
+    assert part["start"] == 2048
+    assert isinstance(part["size"], int) and end - 2048 - part["size"] < 2048  # to the end
+    subprocess.run(["e2fsck", "-fn", fs_spec(grown)], check=True, capture_output=True)
+
+
+def test_grub_goes_in_sector_0_and_from_sector_1(tmp_path: Path) -> None:
+    raw = tmp_path / "d.raw"
+    disk.assemble(small_tree(tmp_path, kernel=True), raw, 7, 64 << 20, UUID)
+    head = raw.read_bytes()[: 1 << 20]
+    boot = (disk.GRUB_DIR / "boot.img").read_bytes()
+    assert head[:440] == boot[:440]
+    assert head[510:512] == b"\x55\xaa"
+    assert head[446 + 8 : 446 + 12] == (2048).to_bytes(4, "little")  # partition table kept
+    assert head[512:516] != b"\0\0\0\0"  # core.img's diskboot sector
+    assert b"biosdisk" in head or len(head[512:].rstrip(b"\0")) > 20_000
+
+
+def test_no_bootloader_without_a_kernel(tmp_path: Path) -> None:
+    raw = tmp_path / "d.raw"
+    disk.assemble(small_tree(tmp_path), raw, 7, 64 << 20, UUID)
+    assert raw.read_bytes()[:440] == b"\0" * 440
+
+
+def test_a_tree_larger_than_the_disk_is_refused(tmp_path: Path) -> None:
+    tree = small_tree(tmp_path)
+    with (tree / "big").open("wb") as fh:
+        fh.truncate(80 << 20)  # sparse, but it takes its full size on the image
+    raw = tmp_path / "out" / "d.raw"
+    (tmp_path / "out").mkdir()
+    with pytest.raises(InvalidInput, match=r"needs about 80 MiB.*raise disk.size"):
+        disk.assemble(tree, raw, 7, 64 << 20, UUID)
+    assert list((tmp_path / "out").iterdir()) == []  # no half-written image, no temp file
+
+
+@pytest.mark.slow
+def test_mkfs_running_out_of_space_is_a_clear_error(tmp_path: Path) -> None:
+    tree = small_tree(tmp_path)
+    many = tree / "many"
+    many.mkdir()
+    for i in range(5000):  # more files than a 64 MiB ext4 has inodes (one per 16 KiB)
+        (many / str(i)).touch()
+    raw = tmp_path / "out" / "d.raw"
+    layout = disk.Layout(64 << 20)
+    assert disk.tree_bytes(tree) < layout.part_bytes // 2  # passes the size estimate...
+    with pytest.raises(InvalidInput, match="does not fit"):
+        disk.assemble(tree, raw, 6, 64 << 20, UUID)  # ...but not mkfs
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_assembly_is_reproducible(tmp_path: Path) -> None:
+    tree = small_tree(tmp_path)
+    a, b = tmp_path / "a.raw", tmp_path / "b.raw"
+    disk.assemble(tree, a, 7, 64 << 20, UUID)
+    disk.assemble(tree, b, 7, 64 << 20, UUID)
+    assert disk.partition_offset(a) == 1 << 20
+    assert a.read_bytes()[:512] == b.read_bytes()[:512]  # same disk id and table
+
+
+def test_grub_prefix_per_el(tmp_path: Path) -> None:
+    argv = disk.grub_mkimage_argv(tmp_path / "core.img", disk.GRUB_PREFIX[7])
+    assert argv[argv.index("-p") + 1] == "(hd0,msdos1)/boot/grub2"
+    assert argv[argv.index("-O") + 1] == "i386-pc"
+    assert {"biosdisk", "part_msdos", "ext2", "linux16"} <= set(argv)
+
+
+def test_outputs_are_copies_not_links(tmp_path: Path) -> None:
+    src = tmp_path / "a.raw"
+    with src.open("wb") as fh:
+        fh.truncate(1 << 30)
+        fh.write(b"data")
+    dst = tmp_path / "b.raw"
+    disk.copy_sparse(src, dst)
+    assert dst.read_bytes()[:4] == b"data" and dst.stat().st_ino != src.stat().st_ino
+    assert dst.stat().st_blocks * 512 < 1 << 20  # holes kept

@@ -1,0 +1,129 @@
+"""The kickstart builder: the argv each installer gets (pure), and a whole build against a
+fake installer command that records what it was given."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from release.build import kickstart_builder
+from release.build.builder import build
+from release.errors import OperationError
+from tests.test_build.conftest import ImageFactory
+
+FAKE = Path(__file__).parent / "fake_installer.py"
+
+
+@pytest.fixture
+def fake_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir()
+    for tool in ("livemedia-creator", "virt-install", "koji"):
+        script = bin_dir / tool
+        script.write_text(f"#!{sys.executable}\n" + FAKE.read_text())
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.jsonl"))
+    return tmp_path / "calls.jsonl"
+
+
+@pytest.fixture
+def a_disk(make_image: ImageFactory, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real raw image (from the installroot builder) for the fake installer to hand back."""
+    tmp = tmp_path_factory.mktemp("installer-disk")
+    return build(make_image(7), "openstack", tmp / "out", tmp / "cache").raw_path
+
+
+def calls(log: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("installer", ["livemedia-creator", "virt-install", "koji"])
+def test_kickstart_build_through_each_installer(
+    make_image: ImageFactory,
+    tmp_path: Path,
+    fake_path: Path,
+    a_disk: Path,
+    installer: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAKE_DISK", str(a_disk))
+    image = make_image(7, builder="kickstart", installer=installer, koji_target="el7-images")
+    result = build(image, "cloudstack", tmp_path / "out", tmp_path / "cache")
+    made = calls(fake_path)
+    assert made[0]["tool"] == installer
+    ks = str(made[0]["kickstart"])
+    assert "variant cloudstack" in ks and "PermitRootLogin yes" in ks
+    assert result.raw_path.read_bytes() == a_disk.read_bytes()
+    assert "filesystem 0 1.0 1.el7 x86_64" in result.manifest_path.read_text()
+    assert not (tmp_path / "cache" / "tmp").exists() or not any(
+        (tmp_path / "cache" / "tmp").iterdir()
+    )
+    if installer == "koji":
+        assert made[1]["argv"] == ["download-task", "--arch=x86_64", "4242"]
+
+
+def test_installer_that_makes_no_disk(
+    make_image: ImageFactory, tmp_path: Path, fake_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_DISK", str(tmp_path / "missing.raw"))
+    image = make_image(7, builder="kickstart")
+    with pytest.raises(OperationError, match=r"command failed"):
+        build(image, "aws", tmp_path / "out", tmp_path / "cache")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not any((tmp_path / "cache" / "tmp").iterdir())
+
+
+def test_livemedia_argv(make_image: ImageFactory) -> None:
+    image = make_image(6, builder="kickstart")
+    argv = kickstart_builder.livemedia_argv(image, Path("/w/a.ks"), Path("/w/result"))
+    assert argv[:3] == ["livemedia-creator", "--make-disk", "--no-virt"]
+    assert argv[argv.index("--ks") + 1] == "/w/a.ks"
+    assert argv[argv.index("--releasever") + 1] == "6"
+
+
+def test_virt_install_argv_per_el(make_image: ImageFactory) -> None:
+    el6 = kickstart_builder.virt_install_argv(
+        make_image(6, builder="kickstart", installer="virt-install"),
+        "aws",
+        Path("/w/x.ks"),
+        Path("/w/disk.raw"),
+    )
+    assert el6[el6.index("--extra-args") + 1] == "ks=file:/x.ks console=ttyS0"
+    assert el6[el6.index("--os-variant") + 1] == "centos6.10"
+    el7 = kickstart_builder.virt_install_argv(
+        make_image(7, builder="kickstart", installer="virt-install"),
+        "aws",
+        Path("/w/x.ks"),
+        Path("/w/disk.raw"),
+    )
+    assert el7[el7.index("--extra-args") + 1] == "inst.ks=file:/x.ks console=ttyS0"
+    assert "path=/w/disk.raw,size=1,format=raw,sparse=yes" in el7
+    assert el7[el7.index("--location") + 1].startswith("file:///")
+
+
+def test_koji_argv_and_required_target(make_image: ImageFactory) -> None:
+    image = make_image(7, builder="kickstart", installer="koji", koji_target="el7-images")
+    argv = kickstart_builder.koji_argv(image, "gce", Path("/w/x.ks"))
+    assert argv[:7] == [
+        "koji",
+        "image-build",
+        "fixture-el7-gce",
+        "1.0.0",
+        "el7-images",
+        image.sources[0].baseurl,
+        "x86_64",
+    ]
+    assert argv[argv.index("--distro") + 1] == "RHEL-7.9"
+    with pytest.raises(ValueError, match="koji_target"):
+        make_image(7, builder="kickstart", installer="koji")
+
+
+def test_fake_is_not_installed_for_real() -> None:
+    assert shutil.which("livemedia-creator") is None or "fakebin" in str(
+        shutil.which("livemedia-creator")
+    )
