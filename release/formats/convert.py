@@ -1,0 +1,253 @@
+"""Convert one raw disk to every requested format, concurrently, checking each output.
+
+Everything is written into a hidden staging directory inside the output directory and
+moved to its final name only when every requested output has been made and checked; a
+failure or an interruption leaves nothing that looks finished.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from release import progress, runner
+from release.errors import InvalidInput, OperationError, ToolError
+from release.formats import argv, check, gce, ova, rawdisk, vhd, vmdk
+from release.formats.options import (
+    MIB,
+    RAW_XZ_SUFFIX,
+    Artifact,
+    ConvertOptions,
+    check_basename,
+    output_name,
+    round_up,
+    too_large,
+)
+from release.model.target import Format
+
+log = logging.getLogger(__name__)
+
+
+def convert(raw: Path, out_dir: Path, basename: str, options: ConvertOptions) -> list[Artifact]:
+    """Make `<basename>.<suffix>` in `out_dir` for each format in `options`; return them checked.
+
+    Raises InvalidInput before doing anything for a bad disk, name, directory or size;
+    OperationError/ToolError when a conversion fails; VerificationError when an output does
+    not check out. In every failure case nothing is left in `out_dir`.
+    """
+    check_basename(basename)
+    disk = rawdisk.inspect(raw)
+    oversize = too_large(disk.size, options.formats)
+    if oversize:
+        raise InvalidInput(f"{raw}: too large for {'; '.join(oversize)}")
+    staging = _staging_dir(out_dir, basename)
+    try:
+        with progress.task(f"convert {raw.name} to {', '.join(options.formats)}"):
+            staged = _run(Job(disk, staging, basename, options))
+        return _publish(staged, out_dir)
+    except ToolError as exc:
+        if "No space left on device" in exc.stderr:
+            raise _no_space(out_dir) from exc
+        raise
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise _no_space(out_dir) from exc
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _no_space(out_dir: Path) -> OperationError:
+    return OperationError(
+        f"{out_dir}: no space left on device during the conversion; nothing was written"
+        " (free some space or choose another --out)"
+    )
+
+
+def _staging_dir(out_dir: Path, basename: str) -> Path:
+    if not out_dir.is_dir():
+        raise InvalidInput(f"{out_dir}: no such directory (create it, or choose another --out)")
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{basename}.", suffix=".part", dir=out_dir))
+    except OSError as exc:
+        raise InvalidInput(
+            f"{out_dir}: cannot write there ({exc.strerror}); choose a writable --out"
+        ) from exc
+
+
+@dataclass
+class Job:
+    disk: rawdisk.RawDisk
+    staging: Path
+    basename: str
+    options: ConvertOptions
+    digest: Future[bytes] | None = None
+
+    def path(self, name: str) -> Path:
+        return self.staging / name
+
+    @property
+    def raw(self) -> Path:
+        return self.disk.path
+
+    def content_digest(self) -> bytes:
+        """The raw disk's fingerprint, computed once alongside the conversions."""
+        return self.digest.result() if self.digest else rawdisk.content_digest(self.raw)
+
+
+Staged = tuple[Path, Artifact]  # (file in staging, what it becomes)
+
+
+def _run(job: Job) -> list[Staged]:
+    formats = job.options.formats
+    steps: list[Callable[[Job], list[Staged]]] = []
+    # Longest first, so the short ones fill the gaps at the end.
+    if "ova" in formats:
+        steps.append(_ova)
+    if "gce" in formats:
+        steps.append(_gce)
+    if job.options.raw_xz:
+        steps.append(_raw_xz)
+    steps += [{"qcow2": _qcow2, "vhd": _vhd, "raw": _raw}[f] for f in formats if f in _LIGHT]
+    with ThreadPoolExecutor(max_workers=job.options.workers) as pool:
+        if "vhd" in formats or "ova" in formats:
+            # Submitted first: steps that wait on it were queued after it, so never deadlock.
+            job.digest = pool.submit(rawdisk.content_digest, job.raw)
+        futures = [pool.submit(step, job) for step in steps]
+        _, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()  # a failure: start nothing more (running tools finish first)
+    # .result() re-raises the first failure; cancelled steps only follow a failure.
+    staged = [item for future in futures if not future.cancelled() for item in future.result()]
+    order = {fmt: i for i, fmt in enumerate(formats)}
+    return sorted(staged, key=lambda item: (order[item[1].format], item[1].compression or ""))
+
+
+_LIGHT = ("qcow2", "vhd", "raw")
+
+
+def _publish(staged: list[Staged], out_dir: Path) -> list[Artifact]:
+    artifacts = []
+    for path, artifact in staged:
+        final = out_dir / artifact.path.name
+        path.replace(final)
+        artifacts.append(Artifact(final, artifact.format, artifact.size, artifact.compression))
+    fd = os.open(out_dir, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return artifacts
+
+
+def _done(path: Path, fmt: Format, compression: str | None = None) -> list[Staged]:
+    """Flush a finished, checked output to disk and describe it."""
+    with path.open("rb") as f:
+        os.fsync(f.fileno())
+    log.info("%s: done", path.name)
+    artifact = Artifact(path, fmt, path.stat().st_size, "xz" if compression else None)
+    return [(path, artifact)]
+
+
+def _qcow2(job: Job) -> list[Staged]:
+    out = job.path(output_name(job.basename, "qcow2"))
+    options = job.options
+    runner.run(argv.qcow2(job.raw, out, options.qcow2_compat, options.qcow2_compress))
+    check.image_ok(str(out), "qcow2", out.name)
+    check.same_disk(job.raw, str(out), "qcow2", out.name)
+    return _done(out, "qcow2")
+
+
+def _vhd(job: Job) -> list[Staged]:
+    out = job.path(output_name(job.basename, "vhd"))
+    size = round_up(job.disk.size, MIB)  # Azure wants a whole number of MiB
+    runner.run(argv.vhd_create(out, size))
+    runner.run(argv.vhd_fill(job.raw, out))
+    vhd.make_reproducible(out, job.content_digest())
+    footer = vhd.read_footer(out)
+    if footer.disk_type != vhd.DISK_TYPE_FIXED or footer.current_size != size:
+        raise OperationError(f"{out.name}: qemu-img did not make a fixed VHD of {size} bytes")
+    if not footer.checksum_ok or out.stat().st_size != size + vhd.FOOTER:
+        raise OperationError(f"{out.name}: the VHD footer or file size is wrong")
+    check.same_disk(job.raw, str(out), "vpc", out.name)
+    return _done(out, "vhd")
+
+
+def _raw(job: Job) -> list[Staged]:
+    out = job.path(output_name(job.basename, "raw"))
+    runner.run(argv.sparse_copy(job.raw, out))
+    check.same_disk(job.raw, str(out), "raw", out.name)
+    return _done(out, "raw")
+
+
+def _raw_xz(job: Job) -> list[Staged]:
+    out = job.path(job.basename + RAW_XZ_SUFFIX)
+    with out.open("wb") as fh:
+        runner.run(argv.xz(job.raw), stdout=fh)
+    runner.run(argv.xz_test(out))
+    listed = runner.run(argv.xz_list(out)).text
+    totals = [line.split("\t") for line in listed.splitlines() if line.startswith("totals\t")]
+    if not totals or int(totals[0][4]) != job.disk.size:
+        raise OperationError(f"{out.name}: xz does not hold {job.disk.size} bytes")
+    return _done(out, "raw", "xz")
+
+
+def _ova(job: Job) -> list[Staged]:
+    out = job.path(output_name(job.basename, "ova"))
+    workdir = job.path("ova")
+    workdir.mkdir()
+    ovf_name, mf_name, vmdk_name = names = ova.member_names(job.basename)
+    disk = workdir / vmdk_name
+    runner.run(argv.vmdk(job.raw, disk))
+    vmdk.make_reproducible(disk, job.content_digest())
+    options = job.options
+    machine = ova.Machine(
+        name=job.basename,
+        product=options.product,
+        version=options.version,
+        cpus=options.cpus,
+        memory_mib=options.memory_mib,
+        disk_file=vmdk_name,
+        disk_file_size=disk.stat().st_size,
+        capacity=job.disk.size,
+    )
+    descriptor = ova.descriptor(machine)
+    (workdir / ovf_name).write_bytes(descriptor)
+    digests = {ovf_name: ova.file_digests(workdir / ovf_name), vmdk_name: ova.file_digests(disk)}
+    (workdir / mf_name).write_bytes(ova.manifest(digests, options.ova_sha1))
+    sizes = [(workdir / name).stat().st_size for name in names]
+    runner.run(argv.ova_tar(workdir, names, out, ova.tar_format(sizes)))
+    shutil.rmtree(workdir)
+    inside = ova.check_ova(out, job.basename, job.disk.size, options.ova_sha1)
+    image = argv.vmdk_in_tar(out, inside.offset, inside.size)
+    check.image_ok(image, None, f"{out.name} ({vmdk_name})")
+    check.same_disk(job.raw, image, None, f"{out.name} ({vmdk_name})")
+    return _done(out, "ova")
+
+
+def _gce(job: Job) -> list[Staged]:
+    out = job.path(output_name(job.basename, "gce"))
+    workdir = job.path("gce")
+    workdir.mkdir()
+    gce.stage_disk(job.raw, job.disk.size, workdir)
+    gce.build(workdir, out, _pigz_threads(job.options))
+    shutil.rmtree(workdir)
+    scratch = job.path("gce-check")
+    gce.check_archive(out, job.raw, scratch)
+    shutil.rmtree(scratch)
+    return _done(out, "gce")
+
+
+def _pigz_threads(options: ConvertOptions) -> int:
+    """All the cores, less the one the OVA's VMDK compression keeps busy meanwhile."""
+    workers = options.workers
+    if "ova" in options.formats and workers > 1:
+        return workers - 1
+    return workers
