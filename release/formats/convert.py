@@ -156,6 +156,14 @@ def _done(path: Path, fmt: Format, compression: str | None = None) -> list[Stage
     return [(path, artifact)]
 
 
+def _fix_up(fix: Callable[[Path, bytes], None], path: Path, job: Job) -> None:
+    """Replace qemu-img's random ids with content-derived ones (reproducible outputs)."""
+    try:
+        fix(path, job.content_digest())
+    except ValueError as exc:
+        raise OperationError(f"{path.name}: unexpected qemu-img output: {exc}") from exc
+
+
 def _qcow2(job: Job) -> list[Staged]:
     out = job.path(output_name(job.basename, "qcow2"))
     options = job.options
@@ -170,7 +178,7 @@ def _vhd(job: Job) -> list[Staged]:
     size = round_up(job.disk.size, MIB)  # Azure wants a whole number of MiB
     runner.run(argv.vhd_create(out, size))
     runner.run(argv.vhd_fill(job.raw, out))
-    vhd.make_reproducible(out, job.content_digest())
+    _fix_up(vhd.make_reproducible, out, job)
     footer = vhd.read_footer(out)
     if footer.disk_type != vhd.DISK_TYPE_FIXED or footer.current_size != size:
         raise OperationError(f"{out.name}: qemu-img did not make a fixed VHD of {size} bytes")
@@ -206,7 +214,7 @@ def _ova(job: Job) -> list[Staged]:
     ovf_name, mf_name, vmdk_name = names = ova.member_names(job.basename)
     disk = workdir / vmdk_name
     runner.run(argv.vmdk(job.raw, disk))
-    vmdk.make_reproducible(disk, job.content_digest())
+    _fix_up(vmdk.make_reproducible, disk, job)
     options = job.options
     machine = ova.Machine(
         name=job.basename,

@@ -1,7 +1,8 @@
 """The streamOptimized VMDK's embedded descriptor: make its CID reproducible.
 
-qemu-img writes a random content id (`CID=xxxxxxxx`); we derive it from the disk's content.
-The new value has the same length, so the descriptor is rewritten in place.
+qemu-img writes a random content id (`CID=` and up to 8 hex digits, unpadded); we derive
+it from the disk's content. The descriptor is NUL-padded to a fixed number of sectors, so
+the new text is rewritten in place, padded to the same length.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 SECTOR = 512
 MAGIC = b"KDMV"
-_CID = re.compile(rb"^CID=([0-9a-f]{8})$", re.MULTILINE)
+_CID = re.compile(rb"^CID=[0-9a-f]{1,8}$", re.MULTILINE)
 
 
 def derived_cid(content_digest: bytes) -> bytes:
@@ -31,10 +32,14 @@ def descriptor_span(header: bytes) -> tuple[int, int]:
 
 
 def with_cid(descriptor: bytes, cid: bytes) -> bytes:
-    new, count = _CID.subn(b"CID=" + cid, descriptor, count=1)
+    """The descriptor area with its CID replaced, NUL-padded to the same length."""
+    text = descriptor.split(b"\x00", 1)[0]
+    new, count = _CID.subn(b"CID=" + cid, text, count=1)
     if count != 1:
         raise ValueError("the VMDK descriptor has no CID line")
-    return new
+    if len(new) > len(descriptor):
+        raise ValueError("the VMDK descriptor area is too small for the new CID")
+    return new.ljust(len(descriptor), b"\x00")
 
 
 def make_reproducible(path: Path, content_digest: bytes) -> None:

@@ -84,3 +84,8 @@ def test_vmdk_helpers_reject_garbage() -> None:
     assert vmdk.with_cid(b"version=1\nCID=0badf00d\nx", b"12345678") == (
         b"version=1\nCID=12345678\nx"
     )
+    # qemu-img prints the CID unpadded: a shorter one must be found and replaced too.
+    area = b"version=1\nCID=badf00d\nx" + bytes(8)
+    assert vmdk.with_cid(area, b"12345678") == b"version=1\nCID=12345678\nx" + bytes(7)
+    with pytest.raises(ValueError, match="too small"):
+        vmdk.with_cid(b"CID=1\n", b"12345678")
