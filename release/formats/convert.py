@@ -106,21 +106,28 @@ Staged = tuple[Path, Artifact]  # (file in staging, what it becomes)
 
 
 def _run(job: Job) -> list[Staged]:
-    formats = job.options.formats
-    steps: list[Callable[[Job], list[Staged]]] = []
-    # Longest first, so the short ones fill the gaps at the end.
+    """Two lanes: the compressing steps (OVA, GCE, xz) get the cores, at most `workers` at a
+    time; the steps that mostly move bytes (qcow2, VHD, raw copy, the content digest) run
+    one at a time beside them, so they finish while the compressors keep the cores busy."""
+    formats, options = job.options.formats, job.options
+    heavy: list[Callable[[Job], list[Staged]]] = []
     if "ova" in formats:
-        steps.append(_ova)
+        heavy.append(_ova)  # the longest: qemu-img compresses the VMDK on one core
     if "gce" in formats:
-        steps.append(_gce)
-    if job.options.raw_xz:
-        steps.append(_raw_xz)
-    steps += [{"qcow2": _qcow2, "vhd": _vhd, "raw": _raw}[f] for f in formats if f in _LIGHT]
-    with ThreadPoolExecutor(max_workers=job.options.workers) as pool:
+        heavy.append(_gce)
+    if options.raw_xz:
+        heavy.append(_raw_xz)
+    light = [_LIGHT[fmt] for fmt in formats if fmt in _LIGHT]
+    with (
+        ThreadPoolExecutor(options.workers, "convert") as heavy_pool,
+        ThreadPoolExecutor(1, "copy") as light_pool,
+    ):
         if "vhd" in formats or "ova" in formats:
-            # Submitted first: steps that wait on it were queued after it, so never deadlock.
-            job.digest = pool.submit(rawdisk.content_digest, job.raw)
-        futures = [pool.submit(step, job) for step in steps]
+            # First in its lane: the steps that wait on it are queued after it or in the
+            # other lane, so waiting never deadlocks.
+            job.digest = light_pool.submit(rawdisk.content_digest, job.raw)
+        futures = [heavy_pool.submit(step, job) for step in heavy]
+        futures += [light_pool.submit(step, job) for step in light]
         _, pending = wait(futures, return_when=FIRST_EXCEPTION)
         for future in pending:
             future.cancel()  # a failure: start nothing more (running tools finish first)
@@ -128,9 +135,6 @@ def _run(job: Job) -> list[Staged]:
     staged = [item for future in futures if not future.cancelled() for item in future.result()]
     order = {fmt: i for i, fmt in enumerate(formats)}
     return sorted(staged, key=lambda item: (order[item[1].format], item[1].compression or ""))
-
-
-_LIGHT = ("qcow2", "vhd", "raw")
 
 
 def _publish(staged: list[Staged], out_dir: Path) -> list[Artifact]:
@@ -251,6 +255,9 @@ def _gce(job: Job) -> list[Staged]:
     gce.check_archive(out, job.raw, scratch)
     shutil.rmtree(scratch)
     return _done(out, "gce")
+
+
+_LIGHT: dict[Format, Callable[[Job], list[Staged]]] = {"qcow2": _qcow2, "vhd": _vhd, "raw": _raw}
 
 
 def _pigz_threads(options: ConvertOptions) -> int:
