@@ -50,6 +50,13 @@ def _basename(raw: Path) -> str:
 @click.option("--cpus", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--memory", "memory_mib", type=click.IntRange(min=4), default=1024, show_default=True)
 @click.option("--ova-sha1", is_flag=True, help="SHA1 lines in the OVA manifest (old vSphere).")
+@click.option(
+    "--gzip-level",
+    type=click.IntRange(1, 9),
+    default=6,
+    show_default=True,
+    help="pigz level of the GCE archive (1: ~2.5x faster, ~8% larger).",
+)
 @click.option("--jobs", type=click.IntRange(min=1), help="Concurrent conversions [default: cores].")
 @json_option
 def convert_cmd(
@@ -65,6 +72,7 @@ def convert_cmd(
     cpus: int,
     memory_mib: int,
     ova_sha1: bool,
+    gzip_level: int,
     jobs: int | None,
     as_json: bool,
 ) -> None:
@@ -80,6 +88,7 @@ def convert_cmd(
         cpus=cpus,
         memory_mib=memory_mib,
         ova_sha1=ova_sha1,
+        gzip_level=gzip_level,
         jobs=jobs,
     )
     artifacts = convert(raw, out_dir, name, options)

@@ -118,9 +118,10 @@ def gce_tar(directory: Path, member: str = "disk.raw") -> list[str]:
     ]
 
 
-def pigz(threads: int) -> list[str]:
-    # -n: no name and no timestamp in the gzip header (reproducible).
-    return ["pigz", "-c", "-n", "-6", f"-p{threads}"]
+def pigz(threads: int, level: int) -> list[str]:
+    # -n: no name and no timestamp in the gzip header (reproducible). pigz's output does not
+    # depend on the thread count.
+    return ["pigz", "-c", "-n", f"-{level}", f"-p{threads}"]
 
 
 def pigz_decompress(archive: Path) -> list[str]:

@@ -232,7 +232,9 @@ def _ova(job: Job) -> list[Staged]:
     )
     descriptor = ova.descriptor(machine)
     (workdir / ovf_name).write_bytes(descriptor)
-    digests = {ovf_name: ova.file_digests(workdir / ovf_name), vmdk_name: ova.file_digests(disk)}
+    digests = {
+        name: ova.file_digests(workdir / name, options.ova_sha1) for name in (ovf_name, vmdk_name)
+    }
     (workdir / mf_name).write_bytes(ova.manifest(digests, options.ova_sha1))
     sizes = [(workdir / name).stat().st_size for name in names]
     runner.run(argv.ova_tar(workdir, names, out, ova.tar_format(sizes)))
@@ -249,7 +251,7 @@ def _gce(job: Job) -> list[Staged]:
     workdir = job.path("gce")
     workdir.mkdir()
     gce.stage_disk(job.raw, job.disk.size, workdir)
-    gce.build(workdir, out, _pigz_threads(job.options))
+    gce.build(workdir, out, _pigz_threads(job.options), job.options.gzip_level)
     shutil.rmtree(workdir)
     scratch = job.path("gce-check")
     gce.check_archive(out, job.raw, scratch)

@@ -35,9 +35,9 @@ def stage_disk(raw: Path, size: int, workdir: Path) -> Path:
     return disk
 
 
-def build(workdir: Path, out: Path, threads: int) -> None:
+def build(workdir: Path, out: Path, threads: int, level: int = 6) -> None:
     with out.open("wb") as fh:
-        runner.pipeline([argv.gce_tar(workdir), argv.pigz(threads)], stdout=fh)
+        runner.pipeline([argv.gce_tar(workdir), argv.pigz(threads, level)], stdout=fh)
 
 
 @dataclass(frozen=True)

@@ -202,17 +202,20 @@ def parse_manifest(text: str) -> list[tuple[str, str, str]]:
     return entries
 
 
-def file_digests(path: Path) -> dict[str, str]:
+def file_digests(path: Path, sha1: bool) -> dict[str, str]:
     with path.open("rb") as f:
-        return _digests(f.read)
+        return _digests(f.read, sha1)
 
 
-def _digests(read: Callable[[int], bytes]) -> dict[str, str]:
-    sha256, sha1 = hashlib.sha256(), hashlib.sha1()  # noqa: S324 - old vSphere reads SHA1
+def _digests(read: Callable[[int], bytes], sha1: bool) -> dict[str, str]:
+    """SHA-256 (and SHA-1 when asked) in one read pass."""
+    hashes = {"sha256": hashlib.sha256()}
+    if sha1:
+        hashes["sha1"] = hashlib.sha1()  # noqa: S324 - what old vSphere reads
     while chunk := read(_CHUNK):
-        sha256.update(chunk)
-        sha1.update(chunk)
-    return {"sha256": sha256.hexdigest(), "sha1": sha1.hexdigest()}
+        for digest in hashes.values():
+            digest.update(chunk)
+    return {name: digest.hexdigest() for name, digest in hashes.items()}
 
 
 @dataclass(frozen=True)
@@ -248,10 +251,12 @@ def _check_ova(path: Path, basename: str, capacity: int, sha1: bool) -> OvaDisk:
         missing = wanted - {(algo, name) for algo, name, _ in entries}
         if missing:
             raise ValueError(f"the manifest lacks {sorted(missing)}")
-        actual = {ovf_name: _digests(_reader(tar, by_name[ovf_name]))}
-        actual[vmdk_name] = _digests(_reader(tar, by_name[vmdk_name]))
+        need_sha1 = any(algo == "sha1" for algo, _, _ in entries)
+        actual = {
+            name: _digests(_reader(tar, by_name[name]), need_sha1) for name in (ovf_name, vmdk_name)
+        }
         for algo, name, hexdigest in entries:
-            if name not in actual or actual[name][algo] != hexdigest:
+            if name not in actual or actual[name].get(algo) != hexdigest:
                 raise ValueError(f"the manifest's {algo.upper()} of {name} does not match")
         disk = by_name[vmdk_name]
         return OvaDisk(disk.offset_data, disk.size)

@@ -37,7 +37,7 @@ def test_gce_tar_layout_and_reproducibility_flags() -> None:
     for flag in ("--mtime=@0", "--owner=0", "--group=0", "--numeric-owner"):
         assert flag in tar
     assert tar[-3:] == ["-C", "/w", "disk.raw"]
-    assert argv.pigz(3) == ["pigz", "-c", "-n", "-6", "-p3"]
+    assert argv.pigz(3, 6) == ["pigz", "-c", "-n", "-6", "-p3"]
 
 
 def test_ova_tar_keeps_member_order() -> None:

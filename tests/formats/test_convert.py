@@ -15,6 +15,7 @@ import pytest
 
 from release.errors import InvalidInput, OperationError
 from release.formats import ConvertOptions, convert
+from release.formats.convert import _pigz_threads
 from release.formats.options import GIB
 
 from .conftest import MIB, MakeDisk, make_disk, qemu_img
@@ -74,6 +75,12 @@ def test_reproducible_across_runs_and_job_counts(small_disk: Path, tmp_path: Pat
     assert _files(a) == _files(b)
     for name in _files(a):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_pigz_leaves_the_vmdk_compressor_its_core() -> None:
+    assert _pigz_threads(ConvertOptions(jobs=4)) == 3
+    assert _pigz_threads(ConvertOptions(jobs=1)) == 1
+    assert _pigz_threads(ConvertOptions(jobs=4, formats=("gce", "qcow2"))) == 4
 
 
 def test_chosen_formats_only(small_disk: Path, out_dir: Path) -> None:

@@ -30,9 +30,9 @@ def test_parse_formats_rejects_unknown(text: str) -> None:
 
 def test_options_collect_every_problem() -> None:
     with pytest.raises(InvalidInput) as info:
-        ConvertOptions(formats=(), cpus=0, memory_mib=1, jobs=0, product="")
+        ConvertOptions(formats=(), cpus=0, memory_mib=1, jobs=0, product="", gzip_level=0)
     message = str(info.value)
-    for field in ("formats", "cpus", "memory_mib", "jobs", "product"):
+    for field in ("formats", "cpus", "memory_mib", "jobs", "product", "gzip_level"):
         assert f"{field}:" in message
 
 
