@@ -52,16 +52,18 @@ def convert(raw: Path, out_dir: Path, basename: str, options: ConvertOptions) ->
         with progress.task(f"convert {raw.name} to {', '.join(options.formats)}"):
             staged = _run(Job(disk, staging, basename, options))
         return _publish(staged, out_dir)
-    except ToolError as exc:
-        if "No space left on device" in exc.stderr:
-            raise _no_space(out_dir) from exc
-        raise
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
+    except (ToolError, OSError) as exc:
+        if _is_no_space(exc):
             raise _no_space(out_dir) from exc
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _is_no_space(exc: BaseException) -> bool:
+    if isinstance(exc, ToolError):
+        return "No space left on device" in exc.stderr
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
 
 def _no_space(out_dir: Path) -> OperationError:
@@ -131,8 +133,12 @@ def _run(job: Job) -> list[Staged]:
         _, pending = wait(futures, return_when=FIRST_EXCEPTION)
         for future in pending:
             future.cancel()  # a failure: start nothing more (running tools finish first)
-    # .result() re-raises the first failure; cancelled steps only follow a failure.
-    staged = [item for future in futures if not future.cancelled() for item in future.result()]
+    failures = [e for f in futures if not f.cancelled() and (e := f.exception()) is not None]
+    if failures:
+        # A full disk makes other steps fail in odd ways (a short file to compare...):
+        # report the cause.
+        raise next((e for e in failures if _is_no_space(e)), failures[0])
+    staged = [item for future in futures for item in future.result()]
     order = {fmt: i for i, fmt in enumerate(formats)}
     return sorted(staged, key=lambda item: (order[item[1].format], item[1].compression or ""))
 
@@ -263,8 +269,7 @@ _LIGHT: dict[Format, Callable[[Job], list[Staged]]] = {"qcow2": _qcow2, "vhd": _
 
 
 def _pigz_threads(options: ConvertOptions) -> int:
-    """All the cores, less the one the OVA's VMDK compression keeps busy meanwhile."""
-    workers = options.workers
-    if "ova" in options.formats and workers > 1:
-        return workers - 1
-    return workers
+    """Every core, even while the VMDK compressor holds one: it finishes first, and pigz
+    cannot take a core back later. Measured faster than leaving it that core (one extra
+    thread while both run; the total work is the same)."""
+    return options.workers
