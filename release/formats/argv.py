@@ -172,9 +172,12 @@ def qemu_compare(raw: Path, image: str, fmt: str | None) -> list[str]:
     return [*argv, str(raw), image]
 
 
-def vmdk_in_tar(archive: Path, offset: int, size: int) -> str:
-    """A qemu `json:` filename reading the VMDK member of a tar in place (no extraction)."""
-    spec = {
+Node = dict[str, object]  # a qemu block node, as in a `json:` filename
+
+
+def vmdk_in_tar_node(archive: Path, offset: int, size: int) -> Node:
+    """The VMDK member of a tar, read in place (no extraction)."""
+    return {
         "driver": "vmdk",
         "file": {
             "driver": "raw",
@@ -183,4 +186,28 @@ def vmdk_in_tar(archive: Path, offset: int, size: int) -> str:
             "file": {"driver": "file", "filename": str(archive)},
         },
     }
-    return "json:" + json.dumps(spec, separators=(",", ":"))
+
+
+def json_filename(node: Node) -> str:
+    return "json:" + json.dumps(node, separators=(",", ":"))
+
+
+def vmdk_in_tar(archive: Path, offset: int, size: int) -> str:
+    return json_filename(vmdk_in_tar_node(archive, offset, size))
+
+
+def window(node: Node, offset: int, size: int) -> str:
+    """`size` bytes of the disk `node` from `offset` on, as a disk of its own."""
+    return json_filename({"driver": "raw", "offset": offset, "size": size, "file": node})
+
+
+def qemu_compare_windows(raw: Path, image: Node, offset: int, size: int) -> list[str]:
+    """Compare one range of the raw disk with the same range of `image`."""
+    raw_node: Node = {"driver": "file", "filename": str(raw)}
+    return [
+        "qemu-img",
+        "compare",
+        "-q",
+        window(raw_node, offset, size),
+        window(image, offset, size),
+    ]

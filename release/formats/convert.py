@@ -246,9 +246,10 @@ def _ova(job: Job) -> list[Staged]:
     runner.run(argv.ova_tar(workdir, names, out, ova.tar_format(sizes)))
     shutil.rmtree(workdir)
     inside = ova.check_ova(out, job.basename, job.disk.size, options.ova_sha1)
-    image = argv.vmdk_in_tar(out, inside.offset, inside.size)
-    check.image_ok(image, None, f"{out.name} ({vmdk_name})")
-    check.same_disk(job.raw, image, None, f"{out.name} ({vmdk_name})")
+    image = argv.vmdk_in_tar_node(out, inside.offset, inside.size)
+    label = f"{out.name} ({vmdk_name})"
+    check.image_ok(argv.json_filename(image), None, label)
+    check.same_disk_in_parts(job.raw, job.disk.size, image, options.workers, label)
     return _done(out, "ova")
 
 

@@ -68,3 +68,17 @@ def test_vmdk_in_tar_json() -> None:
         "size": 4096,
         "file": {"driver": "file", "filename": "/o/a.ova"},
     }
+
+
+def test_compare_windows() -> None:
+    node: argv.Node = {"driver": "vmdk", "file": {"driver": "file", "filename": "/o/a.vmdk"}}
+    command = argv.qemu_compare_windows(RAW, node, 1 << 20, 4096)
+    assert command[:3] == ["qemu-img", "compare", "-q"]
+    left, right = (json.loads(name[5:]) for name in command[3:])
+    assert left == {
+        "driver": "raw",
+        "offset": 1 << 20,
+        "size": 4096,
+        "file": {"driver": "file", "filename": "/d/disk.raw"},
+    }
+    assert right == {"driver": "raw", "offset": 1 << 20, "size": 4096, "file": node}
