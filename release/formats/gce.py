@@ -35,7 +35,7 @@ def stage_disk(raw: Path, size: int, workdir: Path) -> Path:
     return disk
 
 
-def build(workdir: Path, out: Path, threads: int, level: int = 6) -> None:
+def build(workdir: Path, out: Path, threads: int, level: int) -> None:
     with out.open("wb") as fh:
         runner.pipeline([argv.gce_tar(workdir), argv.pigz(threads, level)], stdout=fh)
 

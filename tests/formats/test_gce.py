@@ -40,7 +40,7 @@ def test_build_and_check_a_good_archive(small_disk: Path, tmp_path: Path) -> Non
     work.mkdir()
     gce.stage_disk(small_disk, small_disk.stat().st_size, work)
     out = tmp_path / "disk.tar.gz"
-    gce.build(work, out, threads=2)
+    gce.build(work, out, threads=2, level=1)
     gce.check_archive(out, small_disk, tmp_path / "scratch")
     listing = subprocess.run(["tar", "-tvzf", str(out)], capture_output=True, text=True)
     assert listing.stdout.split()[-1] == "disk.raw"
