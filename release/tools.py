@@ -87,6 +87,15 @@ _CATALOGUE: dict[str, tuple[Tool, tuple[str, ...]]] = {
         (Tool("tar", "packs the GCE and OVA archives (GNU tar)", "tar", "tar"), (CONVERT,)),
         (Tool("pigz", "compresses the GCE archive in parallel", "pigz", "pigz"), (CONVERT,)),
         (Tool("xz", "compresses raw disks for mirrors", "xz-utils", "xz"), (CONVERT,)),
+        (
+            Tool(
+                "cp",
+                "copies raw disks keeping holes (reflink where it can)",
+                "coreutils",
+                "coreutils",
+            ),
+            (CONVERT,),
+        ),
         (Tool("rsync", "publishes to rsync mirrors", "rsync", "rsync"), (PUBLISH_RSYNC,)),
         (
             Tool(

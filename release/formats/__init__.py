@@ -1,0 +1,9 @@
+"""Disk image formats: one raw disk in; qcow2, raw, VHD, OVA and GCE tar.gz out, all checked.
+
+`convert` is the API; `options` holds the request and result types.
+"""
+
+from release.formats.convert import convert
+from release.formats.options import Artifact, ConvertOptions, parse_formats
+
+__all__ = ["Artifact", "ConvertOptions", "convert", "parse_formats"]
