@@ -7,7 +7,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from release.cli.formats import COMMANDS, _basename
+from release.cli.formats_cmds import COMMANDS, _basename
 from release.errors import ExitCode, InvalidInput
 
 GROUP = click.Group(commands={c.name or "": c for c in COMMANDS})
