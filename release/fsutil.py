@@ -24,7 +24,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
         yield tmp
         _fsync(tmp)
         tmp.replace(final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -45,7 +45,7 @@ def _fsync(path: Path) -> None:
             os.fsync(f.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -23,7 +23,6 @@ class Channel(Model):
     targets: tuple[Name, ...] = (DEFAULT_TARGET_NAME,)
     keys: tuple[Name, ...] = ()  # trust-file key names that may sign; empty: the trust file decides
     index_ttl: Duration = 30 * 86400  # how long a signed channel index stays valid
-    qcow2_compat: Literal["0.10", "1.1"] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> Channel:
