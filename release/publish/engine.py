@@ -127,7 +127,7 @@ def publish_to(
     summary = PublishSummary(mirror.url, f"{release.image}/{release.version}", dry_run)
     summary.retries = retrier.events
     files = local_files(release, mirror.url, journal)
-    mirror.check()
+    retrier.call("check the target", mirror.check)
     present = retrier.call("list the target", lambda: mirror.present(list(release.names)))
     actions = plan(files, present, journal)
     if dry_run:
@@ -140,7 +140,7 @@ def publish_to(
             _run_phase(batch, actions, mirror, ctx, summary)
         except (InvalidInput, Conflict):
             raise  # bad credentials, a missing bucket, an immutable release: the user's to fix
-        except ReleaseError as exc:
+        except (ReleaseError, OSError) as exc:  # OSError: a network error no adapter translated
             summary.error = f"{layout.PHASE_NAMES[phase]}: {exc}"
             log.error("publish to %s stopped: %s", mirror.url, summary.error)
             return summary
@@ -163,7 +163,7 @@ def _run_phase(
     try:
         mirror.put(to_send, ctx)
         back = ctx.retrier.call("read back", lambda: mirror.read_back(to_check)) if to_check else {}
-    except ReleaseError as exc:
+    except (ReleaseError, OSError) as exc:
         for f in to_check:
             summary.outcomes.append(Outcome(f.name, f.size, "failed", str(exc)))
             ctx.journal.record(f.step, mirror.url, f.name, f.sha256, f.size, FAILED, str(exc))

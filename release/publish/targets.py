@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release.errors import InvalidInput
-from release.model.target import FilesystemTarget, Target
+from release.model.target import FilesystemTarget, S3Target, Target
 from release.publish.mirror import Mirror
 
 
@@ -26,4 +26,8 @@ def open_mirror(target: Target, image: str, version: str, options: Options) -> M
         from release.publish.fs import FilesystemMirror
 
         return FilesystemMirror(Path(target.path), image, version)
+    if isinstance(target, S3Target):
+        from release.publish.s3 import S3Mirror
+
+        return S3Mirror(target, image, version, options)
     raise InvalidInput(f"publishing to {target.type} targets is not supported by this command yet")
