@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release.errors import InvalidInput
-from release.model.target import FilesystemTarget, S3Target, Target
+from release.model.target import FilesystemTarget, RsyncTarget, S3Target, Target
 from release.publish.mirror import Mirror
 
 
@@ -19,6 +19,7 @@ class Options:
     concurrency: int = 4
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    ssh_options: tuple[str, ...] = ()  # extra ssh arguments for rsync over ssh (-i, -o ...)
 
 
 def open_mirror(target: Target, image: str, version: str, options: Options) -> Mirror:
@@ -30,4 +31,8 @@ def open_mirror(target: Target, image: str, version: str, options: Options) -> M
         from release.publish.s3 import S3Mirror
 
         return S3Mirror(target, image, version, options)
+    if isinstance(target, RsyncTarget):
+        from release.publish.rsync import RsyncMirror
+
+        return RsyncMirror(target, image, version, options.ssh_options)
     raise InvalidInput(f"publishing to {target.type} targets is not supported by this command yet")

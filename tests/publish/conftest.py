@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from moto.server import ThreadedMotoServer
@@ -113,3 +114,66 @@ def s3_with_auth() -> Iterator[S3Server]:
     argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     with process(argv, port, {"INITIAL_NO_AUTH_ACTION_COUNT": "0"}):
         yield S3Server(f"http://127.0.0.1:{port}")
+
+
+@dataclass(frozen=True)
+class SshServer:
+    port: int
+    client_options: tuple[str, ...]  # ssh arguments that trust this server and log in
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    """sshd on loopback with throwaway host and client keys; logs in as the current user."""
+    home = tmp_path_factory.mktemp("sshd")
+    for name in ("host", "client"):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / name)], check=True
+        )
+    (home / "authorized_keys").write_bytes((home / "client.pub").read_bytes())
+    port = free_port()
+    host_pub = (home / "host.pub").read_text().split()
+    (home / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+    config = home / "sshd_config"
+    config.write_text(
+        f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {home / 'host'}\n"
+        f"AuthorizedKeysFile {home / 'authorized_keys'}\nStrictModes no\nUsePAM no\n"
+        f"PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+        f"PermitRootLogin prohibit-password\nPidFile {home / 'sshd.pid'}\n"
+        "Subsystem sftp internal-sftp\n"
+    )
+    Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege separation dir
+    options = (
+        "-F", "/dev/null",
+        "-i", str(home / "client"),
+        "-o", "IdentitiesOnly=yes",
+        "-o", f"UserKnownHostsFile={home / 'known_hosts'}",
+        "-o", "StrictHostKeyChecking=yes",
+    )  # fmt: skip
+    with process(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], port):
+        yield SshServer(port, options)
+
+
+@dataclass(frozen=True)
+class RsyncDaemon:
+    port: int
+    root: Path  # the module `mirror`'s directory
+
+    def url(self, path: str = "") -> str:
+        return f"rsync://127.0.0.1:{self.port}/mirror{path}"
+
+
+@pytest.fixture
+def rsyncd(tmp_path: Path) -> Iterator[RsyncDaemon]:
+    root = tmp_path / "rsyncd-root"
+    root.mkdir()
+    port = free_port()
+    config = tmp_path / "rsyncd.conf"
+    config.write_text(
+        f"pid file = {tmp_path / 'rsyncd.pid'}\nuse chroot = no\nuid = {os.getuid()}\n"
+        f"gid = {os.getgid()}\n[mirror]\n    path = {root}\n    read only = no\n"
+    )
+    argv = ["rsync", "--daemon", "--no-detach", f"--config={config}", f"--port={port}",
+            "--address=127.0.0.1"]  # fmt: skip
+    with process(argv, port):
+        yield RsyncDaemon(port, root)
