@@ -142,6 +142,18 @@ def translate(what: str, exc: Exception) -> Exception:
     return exc
 
 
+_SESSION: list[boto3.session.Session] = []
+_SESSION_LOCK = threading.Lock()
+
+
+def _session() -> boto3.session.Session:
+    """One session per process: it caches the service model that every new client loads."""
+    with _SESSION_LOCK:
+        if not _SESSION:
+            _SESSION.append(boto3.session.Session())
+        return _SESSION[0]
+
+
 @dataclass(frozen=True)
 class _Job:
     file: LocalFile
@@ -166,8 +178,7 @@ class S3Mirror:
             response_checksum_validation="when_required",
             s3={"addressing_style": "path"} if self.endpoint else {},
         )
-        session = boto3.session.Session()
-        self._s3: Any = session.client(
+        self._s3: Any = _session().client(
             "s3", region_name=target.region, endpoint_url=self.endpoint, config=config
         )
         self._part_digests: dict[str, list[bytes]] = {}
