@@ -244,6 +244,11 @@ class _Connection:
         for sock in (self.client, self.server):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            # shutdown wakes the relay thread blocked in recv on this socket; a bare close
+            # would leave the kernel socket open (and the server waiting) until it returns.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
                 sock.close()
 
     def close(self) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from release.cli.output import emit, json_option
-from release.errors import InvalidInput, OperationError
+from release.errors import InvalidInput, OperationError, VerificationError
 from release.model.base import parse_size
 from release.publish import url as target_url
 from release.publish.api import publish
@@ -111,6 +111,8 @@ def push(
             show_progress=not as_json,
         )
     emit(summary.to_dict(), as_json, lambda: render(summary))
+    if summary.verification_failed:
+        raise VerificationError(f"publishing stopped: {summary.error}; rerun to resume")
     if not summary.ok:
         raise OperationError(f"publishing stopped: {summary.error}; rerun to resume")
 

@@ -46,6 +46,7 @@ class PublishSummary:
     outcomes: list[Outcome] = field(default_factory=list)
     retries: list[RetryEvent] = field(default_factory=list)
     error: str | None = None
+    verification_failed: bool = False  # the run stopped on a read-back that did not match
 
     def _with(self, status: Status) -> list[Outcome]:
         return [o for o in self.outcomes if o.status == status]
@@ -142,6 +143,7 @@ def publish_to(
             raise  # bad credentials, a missing bucket, an immutable release: the user's to fix
         except (ReleaseError, OSError) as exc:  # OSError: a network error no adapter translated
             summary.error = f"{layout.PHASE_NAMES[phase]}: {exc}"
+            summary.verification_failed = isinstance(exc, VerificationError)
             log.error("publish to %s stopped: %s", mirror.url, summary.error)
             return summary
     retrier.call("finalize", mirror.finalize)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release.errors import InvalidInput
-from release.model.target import FilesystemTarget, RsyncTarget, S3Target, Target
+from release.model.target import FilesystemTarget, GcsTarget, RsyncTarget, S3Target, Target
 from release.publish.mirror import Mirror
 
 
@@ -35,4 +35,8 @@ def open_mirror(target: Target, image: str, version: str, options: Options) -> M
         from release.publish.rsync import RsyncMirror
 
         return RsyncMirror(target, image, version, options.ssh_options)
+    if isinstance(target, GcsTarget):
+        from release.publish.gcs import GcsMirror
+
+        return GcsMirror(target, image, version, options)
     raise InvalidInput(f"publishing to {target.type} targets is not supported by this command yet")

@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from moto.server import ThreadedMotoServer
@@ -177,3 +178,41 @@ def rsyncd(tmp_path: Path) -> Iterator[RsyncDaemon]:
             "--address=127.0.0.1"]  # fmt: skip
     with process(argv, port):
         yield RsyncDaemon(port, root)
+
+
+@dataclass(frozen=True)
+class GcsServer:
+    endpoint: str
+
+    def client(self) -> Any:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        return storage.Client(
+            project="local",
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options={"api_endpoint": self.endpoint},
+        )
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[tuple[Any, GcsServer]]:
+    """gcp-storage-emulator, in memory: it implements resumable uploads faithfully."""
+    from gcp_storage_emulator.server import create_server  # type: ignore[import-untyped]
+
+    port = free_port()
+    server = create_server("127.0.0.1", port, in_memory=True)
+    server.start()
+    try:
+        yield server, GcsServer(f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def gcs(gcs_emulator: tuple[Any, GcsServer]) -> GcsServer:
+    """A clean emulator with the bucket `releases`."""
+    server, gcs = gcs_emulator
+    server.wipe()
+    gcs.client().create_bucket("releases")
+    return gcs

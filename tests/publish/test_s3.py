@@ -116,10 +116,13 @@ def test_dry_run_sends_nothing(s3: S3Server, tmp_path: Path) -> None:
 
 
 def test_bad_credentials_fail_fast_with_a_clear_message(
-    s3_with_auth: S3Server, aws_env: dict[str, str], tmp_path: Path
+    s3_with_auth: S3Server,
+    aws_env: dict[str, str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     rel = make_release(tmp_path / "src", artifact_size=10)
-    retries = RetrySettings(attempts=5, total_seconds=60, initial_wait=1, max_wait=1)
+    retries = RetrySettings(attempts=5, total_seconds=60, initial_wait=3, max_wait=3)
     target = S3Target(type="s3", bucket="releases")
     started = time.monotonic()
     with Journal(tmp_path / "j.sqlite") as journal, pytest.raises(InvalidInput) as err:
@@ -133,4 +136,5 @@ def test_bad_credentials_fail_fast_with_a_clear_message(
         )
     assert "access denied" in str(err.value)
     assert "check the AWS credentials" in str(err.value)
-    assert time.monotonic() - started < 1  # a retry would have waited a second
+    assert "retrying" not in caplog.text
+    assert time.monotonic() - started < 3  # one retry would have waited 3 s
