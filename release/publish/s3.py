@@ -146,7 +146,7 @@ _SESSION: list[boto3.session.Session] = []
 _SESSION_LOCK = threading.Lock()
 
 
-def _session() -> boto3.session.Session:
+def shared_session() -> boto3.session.Session:
     """One session per process: it caches the service model that every new client loads."""
     with _SESSION_LOCK:
         if not _SESSION:
@@ -178,7 +178,7 @@ class S3Mirror:
             response_checksum_validation="when_required",
             s3={"addressing_style": "path"} if self.endpoint else {},
         )
-        self._s3: Any = _session().client(
+        self._s3: Any = shared_session().client(
             "s3", region_name=target.region, endpoint_url=self.endpoint, config=config
         )
         self._part_digests: dict[str, list[bytes]] = {}
