@@ -19,12 +19,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import google.auth
+import google.cloud.storage as storage
 import google_crc32c
 import requests
 from google.api_core import exceptions as gx
 from google.auth.credentials import AnonymousCredentials
 from google.auth.transport.requests import AuthorizedSession
-from google.cloud import storage
 
 from release.errors import InvalidInput, OperationError
 from release.model.target import GcsTarget

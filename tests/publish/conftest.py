@@ -185,8 +185,8 @@ class GcsServer:
     endpoint: str
 
     def client(self) -> Any:
+        import google.cloud.storage as storage
         from google.auth.credentials import AnonymousCredentials
-        from google.cloud import storage
 
         return storage.Client(
             project="local",
