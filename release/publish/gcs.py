@@ -66,7 +66,10 @@ def translate(what: str, exc: Exception) -> Exception:
         if isinstance(exc, gx.TooManyRequests | gx.ServerError) or exc.code == 408:
             return Transient(f"{what}: HTTP {exc.code} {exc.message}")
         return OperationError(f"{what}: HTTP {exc.code} {exc.message}")
-    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+    if isinstance(
+        exc,
+        requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError,
+    ):  # ChunkedEncodingError: a response cut short ("Connection broken: IncompleteRead")
         return Transient(f"{what}: {type(exc).__name__}: {exc}")
     if isinstance(exc, google.auth.exceptions.DefaultCredentialsError):
         return InvalidInput(f"{what}: no Google credentials found: {exc}")

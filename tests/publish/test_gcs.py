@@ -91,3 +91,31 @@ def test_a_missing_bucket_fails_fast(gcs: GcsServer, tmp_path: Path) -> None:
     with Journal(tmp_path / "j.sqlite") as journal, pytest.raises(InvalidInput, match="not found"):
         push(rel, gcs.endpoint, journal, bucket="no-such-bucket")
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.chaos
+def test_upload_survives_resets_and_503s(gcs: GcsServer, tmp_path: Path) -> None:
+    rel = make_release(tmp_path / "src", artifact_size=20 * MiB + 5)
+    host, port = gcs.endpoint.removeprefix("http://").split(":")
+    with FaultProxy((host, int(port))) as proxy:
+        proxy.add(Fault("503", match="uploadType=resumable&ifGenerationMatch", count=2))
+        proxy.add(Fault("reset", match="upload_id=", after_bytes=3 * MiB))
+        proxy.add(Fault("503", match="upload_id=", count=2))
+        # The first GET of the manifest is the listing (a 404), the second its read-back.
+        proxy.add(
+            Fault(
+                "truncate",
+                match="GET /storage/v1/b/releases/o/pub%2Fimg%2F1.0%2Fmanifest.json?",
+                after_bytes=10,
+                count=2,
+            )
+        )
+        with Journal(tmp_path / "j.sqlite") as journal:
+            summary = push(rel, proxy.url, journal)
+        assert proxy.pending() == []
+        assert summary.ok, summary.error
+        assert len(summary.retries) >= 6
+        # Read inside the block: the emulator's download links name the proxy's address.
+        bucket = gcs.client().bucket("releases")
+        for f in rel.iterdir():
+            assert bucket.get_blob(f"pub/img/1.0/{f.name}").download_as_bytes() == f.read_bytes()
