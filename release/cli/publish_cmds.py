@@ -78,6 +78,7 @@ def render(summary: PublishSummary) -> str:
     show_default=True,
     help="Attempts per network call before giving up.",
 )
+@click.option("--bwlimit", type=click.IntRange(1), help="rsync: bandwidth limit in KiB/s.")
 @json_option
 def push(
     release_dir: Path,
@@ -88,6 +89,7 @@ def push(
     part_size: int | None,
     concurrency: int,
     attempts: int,
+    bwlimit: int | None,
     as_json: bool,
 ) -> None:
     """Publish RELEASE_DIR (<image>/<version>/) to TARGET_URL, resuming any earlier run.
@@ -99,7 +101,12 @@ def push(
     if part_size is not None and part_size < 5 << 20:
         raise InvalidInput("--part-size must be at least 5MiB (S3's minimum part size)")
     target = target_url.parse(url, endpoint_url)
-    options = Options(endpoint_url=endpoint_url, part_size=part_size, concurrency=concurrency)
+    options = Options(
+        endpoint_url=endpoint_url,
+        part_size=part_size,
+        concurrency=concurrency,
+        bwlimit_kib=bwlimit,
+    )
     with Journal(journal_path) as journal:
         summary = publish(
             release_dir,

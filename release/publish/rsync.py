@@ -58,10 +58,17 @@ def list_argv(remote_shell: list[str] | None, remote_dir: str) -> list[str]:
     return [*base_argv(remote_shell), "--list-only", "--no-human-readable", f"{remote_dir}/"]
 
 
-def push_argv(remote_shell: list[str] | None, source_root: Path, remote_root: str) -> list[str]:
+def push_argv(
+    remote_shell: list[str] | None,
+    source_root: Path,
+    remote_root: str,
+    bwlimit_kib: int | None = None,
+) -> list[str]:
     """Send the files named on stdin (relative to source_root), whole runs atomically."""
+    limit = [f"--bwlimit={bwlimit_kib}"] if bwlimit_kib else []
     return [
         *base_argv(remote_shell),
+        *limit,
         "--files-from=-",
         "--from0",
         "--times",
@@ -124,8 +131,14 @@ def classify(error: ToolError, what: str) -> Exception:
 
 class RsyncMirror:
     def __init__(
-        self, target: RsyncTarget, image: str, version: str, ssh_options: Sequence[str] = ()
+        self,
+        target: RsyncTarget,
+        image: str,
+        version: str,
+        ssh_options: Sequence[str] = (),
+        bwlimit_kib: int | None = None,
     ) -> None:
+        self.bwlimit_kib = bwlimit_kib
         self._url = target.url
         self.relative = f"{image}/{version}"
         if target.url.startswith("rsync://"):
@@ -191,7 +204,7 @@ class RsyncMirror:
             raise OperationError(f"{local}: the release dir must be <image>/<version>/")
         total = sum(f.size for f in files)
         with ctx.progress(f"{len(files)} files", total) as bar:
-            argv = push_argv(self.remote_shell, root, self.remote_root)
+            argv = push_argv(self.remote_shell, root, self.remote_root, self.bwlimit_kib)
             ctx.retrier.call(
                 f"rsync to {self.remote_dir}",
                 lambda: self._run(f"rsync to {self.remote_dir}", argv, names),

@@ -20,6 +20,7 @@ class Options:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     ssh_options: tuple[str, ...] = ()  # extra ssh arguments for rsync over ssh (-i, -o ...)
+    bwlimit_kib: int | None = None  # rsync: be gentle with a mirror's bandwidth (KiB/s)
 
 
 def open_mirror(target: Target, image: str, version: str, options: Options) -> Mirror:
@@ -34,7 +35,7 @@ def open_mirror(target: Target, image: str, version: str, options: Options) -> M
     if isinstance(target, RsyncTarget):
         from release.publish.rsync import RsyncMirror
 
-        return RsyncMirror(target, image, version, options.ssh_options)
+        return RsyncMirror(target, image, version, options.ssh_options, options.bwlimit_kib)
     if isinstance(target, GcsTarget):
         from release.publish.gcs import GcsMirror
 

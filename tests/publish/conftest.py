@@ -159,6 +159,17 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
 class RsyncDaemon:
     port: int
     root: Path  # the module `mirror`'s directory
+    log: Path  # transfer log: "recv PATH LENGTH BYTES_SENT" per file
+
+    def received(self) -> list[tuple[str, int, int]]:
+        """(path, file length, bytes that crossed the wire) per received file."""
+        rows = []
+        for line in self.log.read_text().splitlines():
+            fields = line.split()
+            if "recv" in fields:
+                i = fields.index("recv")
+                rows.append((fields[i + 1], int(fields[i + 2]), int(fields[i + 3])))
+        return rows
 
     def url(self, path: str = "") -> str:
         return f"rsync://127.0.0.1:{self.port}/mirror{path}"
@@ -172,12 +183,14 @@ def rsyncd(tmp_path: Path) -> Iterator[RsyncDaemon]:
     config = tmp_path / "rsyncd.conf"
     config.write_text(
         f"pid file = {tmp_path / 'rsyncd.pid'}\nuse chroot = no\nuid = {os.getuid()}\n"
-        f"gid = {os.getgid()}\n[mirror]\n    path = {root}\n    read only = no\n"
+        f"gid = {os.getgid()}\nlog file = {tmp_path / 'rsyncd.log'}\ntransfer logging = yes\n"
+        "log format = %o %f %l %b\n"
+        f"[mirror]\n    path = {root}\n    read only = no\n"
     )
     argv = ["rsync", "--daemon", "--no-detach", f"--config={config}", f"--port={port}",
             "--address=127.0.0.1"]  # fmt: skip
     with process(argv, port):
-        yield RsyncDaemon(port, root)
+        yield RsyncDaemon(port, root, tmp_path / "rsyncd.log")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from release.publish.targets import Options
 from tests.publish.conftest import RsyncDaemon, SshServer
 from tests.publish.helpers import ARTIFACT, make_release, same_tree
 
+REPO = Path(__file__).resolve().parents[2]
 FAST = RetrySettings(attempts=3, total_seconds=20, initial_wait=0.01, max_wait=0.05)
 
 
@@ -136,3 +141,46 @@ def test_rsync_daemon_unknown_module_is_the_users_to_fix(
     target = RsyncTarget(type="rsync", url=f"rsync://127.0.0.1:{rsyncd.port}/nope/x")
     with Journal(tmp_path / "j.sqlite") as journal, pytest.raises(InvalidInput, match="nope"):
         _push(rel, target, journal)
+
+
+@pytest.mark.slow
+@pytest.mark.chaos
+def test_kill_9_mid_transfer_then_rerun_sends_only_the_rest(
+    rsyncd: RsyncDaemon, tmp_path: Path
+) -> None:
+    size = 24 * 1024 * 1024
+    rel = make_release(tmp_path / "src", artifact_size=size)
+    # Incompressible and unrepeating, so rsync's delta transfer cannot shortcut the rest.
+    (rel / ARTIFACT).write_bytes(os.urandom(size))
+    journal = tmp_path / "j.sqlite"
+    argv = [
+        sys.executable, "-m", "tests.publish.cli_entry", "push", str(rel), rsyncd.url(),
+        "--journal", str(journal), "--bwlimit", "4096",
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=REPO, start_new_session=True, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while _partial_bytes(rsyncd.root) < size // 3:
+            assert proc.poll() is None, "the transfer finished before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its rsync, as a crash would
+    finally:
+        proc.wait()
+    time.sleep(0.5)  # the daemon notices the dead connection and keeps the partial file
+    kept = _partial_bytes(rsyncd.root)
+    assert kept >= size // 3
+    assert not (rsyncd.root / "img" / "1.0" / ARTIFACT).exists()  # nothing half-published
+
+    with Journal(journal) as j:
+        summary = _push(rel, RsyncTarget(type="rsync", url=rsyncd.url()), j)
+    assert summary.ok, summary.error
+    assert same_tree(rel, rsyncd.root / "img" / "1.0")
+    last = [r for r in rsyncd.received() if r[0].endswith(ARTIFACT)][-1]
+    assert last[1] == size
+    assert last[2] < size - kept + 1024 * 1024  # the kept part did not cross the wire again
+
+
+def _partial_bytes(root: Path) -> int:
+    """Bytes of the artifact the daemon holds in temporary or partial files."""
+    return max((p.stat().st_size for p in root.rglob(f"*{ARTIFACT}*") if p.is_file()), default=0)
