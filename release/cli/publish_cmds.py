@@ -12,8 +12,9 @@ from release.model.base import parse_size
 from release.publish import url as target_url
 from release.publish.api import publish
 from release.publish.engine import PublishSummary
-from release.publish.journal import DEFAULT_PATH, Journal
+from release.publish.journal import DEFAULT_PATH
 from release.publish.retry import RetrySettings
+from release.publish.s3journal import open_journal
 from release.publish.targets import Options
 
 
@@ -57,10 +58,10 @@ def render(summary: PublishSummary) -> str:
 @click.option(
     "--journal",
     "journal_path",
-    type=click.Path(path_type=Path, dir_okay=False),
     default=str(DEFAULT_PATH),
     show_default=True,
-    help="Where the run's journal lives (a rerun resumes from it).",
+    help="The run's journal (a rerun resumes from it): a SQLite file, or s3://bucket/prefix"
+    " to share one run between machines.",
 )
 @click.option("--dry-run", is_flag=True, help="List what would be sent where; send nothing.")
 @click.option("--part-size", callback=_size, help="S3 multipart part size, e.g. 64MiB.")
@@ -84,7 +85,7 @@ def push(
     release_dir: Path,
     url: str,
     endpoint_url: str | None,
-    journal_path: Path,
+    journal_path: str,
     dry_run: bool,
     part_size: int | None,
     concurrency: int,
@@ -107,7 +108,7 @@ def push(
         concurrency=concurrency,
         bwlimit_kib=bwlimit,
     )
-    with Journal(journal_path) as journal:
+    with open_journal(journal_path, endpoint_url) as journal:
         summary = publish(
             release_dir,
             target,

@@ -7,7 +7,7 @@ from pathlib import Path
 from release.model.target import Target
 from release.publish import layout
 from release.publish.engine import PublishSummary, publish_to
-from release.publish.journal import Journal
+from release.publish.journal import JournalStore
 from release.publish.retry import Retrier, RetrySettings
 from release.publish.targets import Options, open_mirror
 
@@ -15,7 +15,7 @@ from release.publish.targets import Options, open_mirror
 def publish(
     release_dir: Path,
     target: Target,
-    journal: Journal,
+    journal: JournalStore,
     *,
     options: Options | None = None,
     retry: RetrySettings | None = None,

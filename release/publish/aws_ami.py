@@ -17,7 +17,7 @@ from botocore.config import Config
 
 from release.errors import InvalidInput, OperationError
 from release.model.target import AwsAmiTarget, S3Target
-from release.publish.journal import Journal
+from release.publish.journal import JournalStore
 from release.publish.mirror import LocalFile, PutContext
 from release.publish.registry import ImageResult, Patience, release_tags
 from release.publish.retry import Retrier
@@ -87,7 +87,7 @@ class AmiRegistry:
         image: str,
         version: str,
         spec: AmiSpec,
-        journal: Journal,
+        journal: JournalStore,
         *,
         options: Options | None = None,
         retrier: Retrier | None = None,

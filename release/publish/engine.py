@@ -15,7 +15,7 @@ from typing import Literal
 from release.errors import InvalidInput, ReleaseError, VerificationError
 from release.publish import layout
 from release.publish.digest import sha256_file
-from release.publish.journal import DONE, FAILED, Journal, step_id
+from release.publish.journal import DONE, FAILED, JournalStore, step_id
 from release.publish.mirror import Conflict, LocalFile, Mirror, PutContext, Remote
 from release.publish.retry import Retrier, RetryEvent
 
@@ -79,7 +79,9 @@ class PublishSummary:
         }
 
 
-def local_files(release: layout.ReleaseDir, target_url: str, journal: Journal) -> list[LocalFile]:
+def local_files(
+    release: layout.ReleaseDir, target_url: str, journal: JournalStore
+) -> list[LocalFile]:
     files = []
     for name in release.names:
         path = release.path / name
@@ -92,7 +94,9 @@ def local_files(release: layout.ReleaseDir, target_url: str, journal: Journal) -
     return files
 
 
-def plan(files: list[LocalFile], present: dict[str, Remote], journal: Journal) -> dict[str, Action]:
+def plan(
+    files: list[LocalFile], present: dict[str, Remote], journal: JournalStore
+) -> dict[str, Action]:
     """Decide per file; raise Conflict naming every file the target holds different bytes of."""
     actions: dict[str, Action] = {}
     conflicts = []
@@ -117,7 +121,7 @@ def plan(files: list[LocalFile], present: dict[str, Remote], journal: Journal) -
 def publish_to(
     release: layout.ReleaseDir,
     mirror: Mirror,
-    journal: Journal,
+    journal: JournalStore,
     *,
     retrier: Retrier | None = None,
     dry_run: bool = False,

@@ -22,7 +22,7 @@ from release.errors import InvalidInput, OperationError
 from release.model.target import GceImageTarget, GcsTarget
 from release.publish.gcs import GcsMirror
 from release.publish.gcs import translate as gcs_translate
-from release.publish.journal import Journal
+from release.publish.journal import JournalStore
 from release.publish.mirror import Conflict, LocalFile, PutContext
 from release.publish.registry import ImageResult, Patience, release_tags
 from release.publish.retry import Retrier
@@ -75,7 +75,7 @@ class GceImageRegistry:
         image: str,
         version: str,
         spec: GceSpec,
-        journal: Journal,
+        journal: JournalStore,
         *,
         options: Options | None = None,
         retrier: Retrier | None = None,

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from release.errors import OperationError
 
@@ -61,8 +62,23 @@ class Upload:
     parts: tuple[Part, ...]
 
 
+class JournalStore(Protocol):
+    """What the engine and the adapters need from a journal (SQLite, or an object store)."""
+
+    def record(
+        self, step: str, target: str, name: str, sha256: str, size: int, state: str, detail: str
+    ) -> None: ...
+    def state(self, step: str) -> str | None: ...
+    def upload(self, step: str) -> Upload | None: ...
+    def begin_upload(self, step: str, upload_id: str, part_size: int) -> None: ...
+    def add_part(self, step: str, part: Part) -> None: ...
+    def end_upload(self, step: str) -> None: ...
+    def cached_sha256(self, path: Path) -> str | None: ...
+    def cache_sha256(self, path: Path, st: os.stat_result, sha256: str) -> None: ...
+
+
 class Journal:
-    """Thread-safe: parts of one upload are recorded from several worker threads."""
+    """The SQLite journal. Thread-safe: parts of one upload are recorded from several threads."""
 
     def __init__(self, path: Path = DEFAULT_PATH) -> None:
         self.path = Path(path)

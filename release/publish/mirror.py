@@ -16,7 +16,7 @@ from typing import Protocol
 
 from release import progress
 from release.errors import OperationError
-from release.publish.journal import Journal
+from release.publish.journal import JournalStore
 from release.publish.retry import Retrier
 
 
@@ -47,7 +47,7 @@ class Conflict(OperationError):
 class PutContext:
     """What an adapter gets to do its work: the journal, the retry policy and progress."""
 
-    journal: Journal
+    journal: JournalStore
     retrier: Retrier
     show_progress: bool = True
 
