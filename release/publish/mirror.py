@@ -9,6 +9,7 @@ in its own module, imports its SDK there only, and turns the SDK's errors into o
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,21 @@ class PutContext:
             yield progress.Task(name, total)
             return
         with progress.task(f"upload {name}", total, nbytes=True) as bar:
-            yield bar
+            yield _Locked(bar)
+
+
+class _Locked(progress.Task):
+    """A progress task that several upload threads can advance at once."""
+
+    def __init__(self, inner: progress.Task) -> None:
+        super().__init__(inner.description, inner.total)
+        self._inner = inner
+        self._lock = threading.Lock()
+
+    def advance(self, amount: int) -> None:
+        with self._lock:
+            super().advance(amount)
+            self._inner.advance(amount)
 
 
 class Mirror(Protocol):
