@@ -53,7 +53,7 @@ _TRANSIENT_CODES = frozenset(
         "TooManyRequests",
         "InternalError",
         "ServiceUnavailable",
-        "ConditionalRequestConflict",  # 409: a concurrent write; the call is to be redone
+        "ConditionalRequestConflict",  # 409: redo a PUT; restart a multipart upload (see _do)
     }
 )
 _AUTH_CODES = frozenset(
@@ -86,7 +86,8 @@ class _NotFound(Exception):
 
 
 class _UploadGone(Exception):
-    """NoSuchUpload: the recorded multipart upload was aborted or expired; start a new one."""
+    """The multipart upload cannot go on: NoSuchUpload (aborted or expired), or a 409
+    ConditionalRequestConflict on completing it (AWS: start a new upload); start a new one."""
 
 
 def part_size_for(size: int, wanted: int | None = None) -> int:
@@ -105,6 +106,12 @@ def part_ranges(size: int, part_size: int) -> list[tuple[int, int, int]]:
 def composite_checksum(part_digests: Sequence[bytes]) -> str:
     """S3's checksum of a multipart object: SHA-256 over the parts' raw SHA-256 digests."""
     return b64(hashlib.sha256(b"".join(part_digests)).digest())
+
+
+def _code(exc: Exception) -> str:
+    if isinstance(exc, bx.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
 
 
 def translate(what: str, exc: Exception) -> Exception:
@@ -199,6 +206,8 @@ class S3Mirror:
             try:
                 return method(**kwargs)
             except Exception as exc:
+                if op == "complete_multipart_upload" and _code(exc) == "ConditionalRequestConflict":
+                    raise _UploadGone(f"{what}: 409 ConditionalRequestConflict") from exc
                 translated = translate(what, exc)
                 if translated is exc:
                     raise
@@ -310,8 +319,8 @@ class S3Mirror:
             try:
                 self._multipart_attempt(f, ctx)
                 return
-            except _UploadGone:
-                log.warning("%s: the recorded upload is gone; starting over", self.key(f.name))
+            except _UploadGone as gone:
+                log.warning("%s: the upload must start over (%s)", self.key(f.name), gone)
                 ctx.journal.end_upload(f.step)
         raise OperationError(f"{self.key(f.name)}: the multipart upload vanished twice")
 
