@@ -1,0 +1,295 @@
+"""GCS target: resumable uploads, resumed across runs, validated by CRC32C and MD5.
+
+The library opens each upload session (`create_resumable_upload_session`, create-only with
+`if_generation_match=0`, our SHA-256 in the object's metadata); the session URL goes in the
+journal. Chunks (multiples of 256 KiB) are sent with the documented resumable protocol, so a
+killed run's rerun asks the session how much it holds and sends only the rest. The finished
+object's CRC32C and MD5 must equal ours. The library's own retries are off (`retry=None`);
+the policy in retry.py is the whole budget. google-cloud-storage is imported here only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import google.auth
+import google.cloud.storage as storage
+import google_crc32c
+import requests
+from google.api_core import exceptions as gx
+from google.auth.credentials import AnonymousCredentials
+from google.auth.transport.requests import AuthorizedSession
+
+from release.errors import InvalidInput, OperationError
+from release.model.target import GcsTarget
+from release.publish.journal import Upload
+from release.publish.mirror import Conflict, LocalFile, PutContext, Remote
+from release.publish.retry import Transient
+from release.publish.targets import Options
+
+log = logging.getLogger("release.publish")
+
+GRANULE = 256 * 1024  # GCS takes resumable chunks in multiples of this
+CHUNK = 32 * GRANULE  # 8 MiB
+_RANGE = re.compile(r"bytes=0-(\d+)")
+
+
+class _Cursor:
+    """Where an upload stands; `unsure` after a failure, until the session is asked."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+        self.unsure = False
+        self.finished = False
+
+
+class _SessionGone(Exception):
+    """404/410 on a session URL: it expired or was cancelled; open a new one."""
+
+
+def translate(what: str, exc: Exception) -> Exception:
+    """google-api-core and requests errors as ours."""
+    if isinstance(exc, gx.NotFound):
+        return InvalidInput(f"{what}: not found ({exc.message}); check the bucket name")
+    if isinstance(exc, gx.Forbidden | gx.Unauthorized):
+        return InvalidInput(
+            f"{what}: access denied ({exc.message}); check the Google credentials (ADC:"
+            " GOOGLE_APPLICATION_CREDENTIALS or gcloud auth application-default login)"
+        )
+    if isinstance(exc, gx.GoogleAPICallError):
+        if isinstance(exc, gx.TooManyRequests | gx.ServerError) or exc.code == 408:
+            return Transient(f"{what}: HTTP {exc.code} {exc.message}")
+        return OperationError(f"{what}: HTTP {exc.code} {exc.message}")
+    if isinstance(
+        exc,
+        requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError,
+    ):  # ChunkedEncodingError: a response cut short ("Connection broken: IncompleteRead")
+        return Transient(f"{what}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, google.auth.exceptions.DefaultCredentialsError):
+        return InvalidInput(f"{what}: no Google credentials found: {exc}")
+    return exc
+
+
+def status_error(what: str, response: requests.Response) -> Exception:
+    code = response.status_code
+    if code in (404, 410):
+        return _SessionGone(what)
+    if code in (408, 429) or code >= 500:
+        return Transient(f"{what}: HTTP {code}")
+    if code in (401, 403):
+        return InvalidInput(f"{what}: access denied (HTTP {code}); check the Google credentials")
+    if code == 412:
+        return Conflict(f"{what}: an object of that name already exists (create-only)")
+    return OperationError(f"{what}: HTTP {code}: {response.text[:200]}")
+
+
+def persisted(response: requests.Response) -> int:
+    """Bytes a session holds, from a 308's Range header (none: nothing yet).
+
+    `bytes=0-0` is read as nothing: gcp-storage-emulator answers so for an empty session,
+    and GCS itself never holds a lone byte of ours (chunks are whole granules).
+    """
+    match = _RANGE.fullmatch(response.headers.get("Range", ""))
+    if not match or match.group(1) == "0":
+        return 0
+    return int(match.group(1)) + 1
+
+
+def local_checksums(path: os.PathLike[str] | str) -> tuple[str, str]:
+    """(CRC32C, MD5) of a file, base64 as GCS reports them."""
+    crc = google_crc32c.Checksum()  # type: ignore[no-untyped-call]
+    md5 = hashlib.md5()  # noqa: S324 - GCS reports MD5; integrity only, not security
+    with open(path, "rb") as f:  # noqa: PTH123 - os.PathLike accepted
+        while chunk := f.read(1 << 20):
+            crc.update(chunk)  # type: ignore[no-untyped-call]
+            md5.update(chunk)
+    crc_digest: bytes = crc.digest()  # type: ignore[no-untyped-call]
+    return base64.b64encode(crc_digest).decode(), base64.b64encode(md5.digest()).decode()
+
+
+class GcsMirror:
+    def __init__(self, target: GcsTarget, image: str, version: str, options: Options) -> None:
+        self.bucket_name = target.bucket
+        self.prefix = "/".join(p for p in (target.prefix.strip("/"), image, version) if p)
+        endpoint = options.endpoint_url or target.endpoint_url
+        timeout = (options.connect_timeout, options.read_timeout)
+        self.timeout = timeout
+        if endpoint:  # an emulator or a private endpoint: no Google credentials involved
+            credentials: Any = AnonymousCredentials()  # type: ignore[no-untyped-call]
+            project: str | None = "local"
+            client_options: dict[str, str] = {"api_endpoint": endpoint}
+        else:
+            try:
+                credentials, project = google.auth.default()
+            except google.auth.exceptions.DefaultCredentialsError as exc:
+                raise InvalidInput(f"gs://{target.bucket}: no Google credentials: {exc}") from exc
+            client_options = {}
+        self._client = storage.Client(
+            project=project, credentials=credentials, client_options=client_options
+        )
+        self._http = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+        self._bucket = self._client.bucket(self.bucket_name)
+
+    @property
+    def url(self) -> str:
+        return f"gs://{self.bucket_name}/{self.prefix}"
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}/{name}"
+
+    def _api(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            translated = translate(what, exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    def check(self) -> None:
+        self._api(f"gs://{self.bucket_name}", self._bucket.reload, retry=None, timeout=self.timeout)
+
+    def _blob(self, name: str) -> Any:
+        return self._api(
+            f"get {self.key(name)}",
+            self._bucket.get_blob,
+            self.key(name),
+            retry=None,
+            timeout=self.timeout,
+        )
+
+    def present(self, names: Sequence[str]) -> dict[str, Remote]:
+        found = {}
+        for name in names:
+            blob = self._blob(name)
+            if blob is not None:
+                found[name] = Remote(int(blob.size), (blob.metadata or {}).get("sha256"))
+        return found
+
+    def put(self, files: Sequence[LocalFile], ctx: PutContext) -> None:
+        for f in files:
+            for _ in range(2):  # an expired session is replaced once
+                try:
+                    self._upload(f, ctx)
+                    break
+                except _SessionGone:
+                    log.warning("%s: the upload session is gone; starting over", self.key(f.name))
+                    ctx.journal.end_upload(f.step)
+            else:
+                raise OperationError(f"{self.key(f.name)}: the upload session vanished twice")
+
+    def read_back(self, files: Sequence[LocalFile]) -> dict[str, Remote]:
+        back = {}
+        for f in files:
+            blob = self._blob(f.name)
+            if blob is None:
+                continue
+            claimed = (blob.metadata or {}).get("sha256")
+            crc, md5 = local_checksums(f.path)
+            if blob.crc32c != crc or (blob.md5_hash is not None and blob.md5_hash != md5):
+                claimed = f"(store crc32c {blob.crc32c}, md5 {blob.md5_hash} do not match)"
+            back[f.name] = Remote(int(blob.size), claimed)
+        return back
+
+    def finalize(self) -> None:
+        """Nothing to do: every object was created whole and read back."""
+
+    # -- the resumable protocol --------------------------------------------------------
+
+    def _session(self, f: LocalFile, ctx: PutContext) -> tuple[str, int]:
+        """The session URL and how much it holds: the recorded one, or a new one."""
+        recorded: Upload | None = ctx.journal.upload(f.step)
+        if recorded is not None:
+            return recorded.upload_id, self._query(recorded.upload_id, f)
+        blob = self._bucket.blob(self.key(f.name))
+        blob.metadata = {"sha256": f.sha256}
+        url = ctx.retrier.call(
+            f"open upload {blob.name}",
+            lambda: self._api(
+                f"open upload {blob.name}",
+                blob.create_resumable_upload_session,
+                size=f.size,
+                if_generation_match=0,  # create-only
+                timeout=self.timeout,
+                retry=None,
+            ),
+        )
+        ctx.journal.begin_upload(f.step, str(url), CHUNK)
+        return str(url), 0
+
+    def _query(self, url: str, f: LocalFile) -> int:
+        what = f"status of {self.key(f.name)}"
+        response = self._put(what, url, b"", {"Content-Range": f"bytes */{f.size}"})
+        if response.status_code in (200, 201):
+            return f.size
+        if response.status_code == 308:
+            return persisted(response)
+        raise status_error(what, response)
+
+    def _put(self, what: str, url: str, data: bytes, headers: dict[str, str]) -> requests.Response:
+        try:
+            return self._http.put(url, data=data, headers=headers, timeout=self.timeout)
+        except Exception as exc:
+            translated = translate(what, exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    def _upload(self, f: LocalFile, ctx: PutContext) -> None:
+        key = self.key(f.name)
+        url, held = self._session(f, ctx)
+        if held:
+            log.info("%s: resuming upload at byte %d of %d", key, held, f.size)
+        cursor = _Cursor(held)
+        with ctx.progress(f.name, f.size) as bar, f.path.open("rb") as src:
+            bar.advance(held)
+            while not cursor.finished:
+                before = cursor.offset
+                ctx.retrier.call(
+                    f"upload {key} from byte {before}",
+                    lambda: self._send_chunk(url, f, src, cursor),
+                )
+                bar.advance(cursor.offset - before)
+        ctx.journal.end_upload(f.step)
+
+    def _send_chunk(self, url: str, f: LocalFile, src: Any, cursor: _Cursor) -> None:
+        """Send the next chunk. After a failure, first ask the session what it holds."""
+        what = f"upload {self.key(f.name)}"
+        if cursor.unsure:
+            cursor.offset = self._query(url, f)
+            cursor.unsure = False
+            if cursor.offset >= f.size and f.size > 0:
+                cursor.finished = True  # it all arrived; the answer was lost
+                return
+        src.seek(cursor.offset)
+        data = src.read(CHUNK)
+        end = cursor.offset + len(data) - 1
+        content_range = f"bytes {cursor.offset}-{end}/{f.size}" if data else f"bytes */{f.size}"
+        try:
+            response = self._put(what, url, data, {"Content-Range": content_range})
+        except Transient:
+            cursor.unsure = True
+            raise
+        if response.status_code == 308:
+            cursor.offset = persisted(response)
+            return
+        if response.status_code in (200, 201):
+            self._check_final(f, response.json())
+            cursor.offset, cursor.finished = f.size, True
+            return
+        cursor.unsure = True
+        raise status_error(what, response)
+
+    def _check_final(self, f: LocalFile, resource: dict[str, Any]) -> None:
+        crc, md5 = local_checksums(f.path)
+        if resource.get("crc32c") != crc or resource.get("md5Hash", md5) != md5:
+            raise OperationError(
+                f"{self.key(f.name)}: the store's checksums (crc32c {resource.get('crc32c')},"
+                f" md5 {resource.get('md5Hash')}) differ from ours ({crc}, {md5})"
+            )

@@ -1,0 +1,481 @@
+"""S3 target (AWS and S3-compatible stores such as MinIO and Ceph via an endpoint URL).
+
+Every object is written create-only (`IfNoneMatch='*'`) with SHA-256 checksums and our own
+digest in its metadata (`x-amz-meta-sha256`), so "already there with the same bytes" is one
+HEAD. Big files go up as multipart uploads whose UploadId and finished parts are in the
+journal: a killed run resumes the same upload (its parts listed by `ListParts`) instead of
+restarting it. Parts go up a few at a time, each read from the file when its turn comes, so
+memory stays at about `concurrency * part_size`. boto3 is imported here only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+from botocore import exceptions as bx
+from botocore.config import Config
+
+from release.errors import InvalidInput, OperationError
+from release.model.target import S3Target
+from release.progress import Task
+from release.publish.digest import b64, hex_to_b64, sha256_range
+from release.publish.journal import Part, Upload
+from release.publish.mirror import LocalFile, PutContext, Remote
+from release.publish.retry import Retrier, Transient
+from release.publish.targets import Options
+
+log = logging.getLogger("release.publish")
+
+T = TypeVar("T")
+
+MIN_PART = 5 * 1024 * 1024  # S3's floor for every part but the last
+DEFAULT_PART = 16 * 1024 * 1024
+MAX_PARTS = 10_000
+
+# Error codes S3 and S3-compatible stores use for "slow down / try again".
+_TRANSIENT_CODES = frozenset(
+    {
+        "RequestTimeout",
+        "Throttling",
+        "ThrottlingException",
+        "SlowDown",
+        "RequestLimitExceeded",
+        "TooManyRequests",
+        "InternalError",
+        "ServiceUnavailable",
+        "ConditionalRequestConflict",  # 409: redo a PUT; restart a multipart upload (see _do)
+    }
+)
+_AUTH_CODES = frozenset(
+    {
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "InvalidToken",
+        "ExpiredToken",
+        "AllAccessDisabled",
+    }
+)
+_NETWORK_ERRORS = (
+    bx.EndpointConnectionError,
+    bx.ConnectionClosedError,
+    bx.ConnectTimeoutError,
+    bx.ReadTimeoutError,
+    bx.ResponseStreamingError,
+    bx.IncompleteReadError,
+    bx.HTTPClientError,
+)
+
+
+class _Precondition(Exception):
+    """412: the object already exists (create-only lost a race or a rerun found it)."""
+
+
+class _NotFound(Exception):
+    """404 on a HEAD: no such object (or, for the bucket, no such bucket)."""
+
+
+class _UploadGone(Exception):
+    """The multipart upload cannot go on: NoSuchUpload (aborted or expired), or a 409
+    ConditionalRequestConflict on completing it (AWS: start a new upload); start a new one."""
+
+
+def part_size_for(size: int, wanted: int | None = None) -> int:
+    """A part size that keeps the part count under S3's limit (whole MiB, at least 5 MiB)."""
+    size_ = max(wanted or DEFAULT_PART, MIN_PART, math.ceil(size / MAX_PARTS))
+    mib = 1024 * 1024
+    return math.ceil(size_ / mib) * mib
+
+
+def part_ranges(size: int, part_size: int) -> list[tuple[int, int, int]]:
+    """(part number, offset, length) for every part of a file."""
+    count = max(1, math.ceil(size / part_size))
+    return [(n + 1, n * part_size, min(part_size, size - n * part_size)) for n in range(count)]
+
+
+def composite_checksum(part_digests: Sequence[bytes]) -> str:
+    """S3's checksum of a multipart object: SHA-256 over the parts' raw SHA-256 digests."""
+    return b64(hashlib.sha256(b"".join(part_digests)).digest())
+
+
+def _code(exc: Exception) -> str:
+    if isinstance(exc, bx.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def translate(what: str, exc: Exception) -> Exception:
+    """Turn a botocore error into ours: Transient, InvalidInput (the user's to fix) or not."""
+    if isinstance(exc, bx.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        message = str(error.get("Message", "")) or code
+        if status == 412 or code == "PreconditionFailed":
+            return _Precondition(what)
+        if status == 404 and code in ("404", "NoSuchKey", "NotFound"):
+            return _NotFound(what)
+        if code == "NoSuchUpload":
+            return _UploadGone(what)
+        if code in _TRANSIENT_CODES or status in (408, 429) or status >= 500:
+            return Transient(f"{what}: HTTP {status} {code}".rstrip())
+        if code in _AUTH_CODES or status == 403:
+            return InvalidInput(
+                f"{what}: access denied ({code or status}: {message}); check the AWS credentials"
+                " (environment, profile or role) and the bucket policy"
+            )
+        if code == "NoSuchBucket":
+            return InvalidInput(f"{what}: the bucket does not exist; create it or fix the URL")
+        return OperationError(f"{what}: HTTP {status} {code}: {message}")
+    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
+        return InvalidInput(
+            f"{what}: no AWS credentials found; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,"
+            " AWS_PROFILE, or run where a role is available"
+        )
+    if isinstance(exc, _NETWORK_ERRORS):
+        return Transient(f"{what}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, bx.BotoCoreError):
+        return OperationError(f"{what}: {exc}")
+    return exc
+
+
+_SESSION: list[boto3.session.Session] = []
+_SESSION_LOCK = threading.Lock()
+
+
+def shared_session() -> boto3.session.Session:
+    """One session per process: it caches the service model that every new client loads."""
+    with _SESSION_LOCK:
+        if not _SESSION:
+            _SESSION.append(boto3.session.Session())
+        return _SESSION[0]
+
+
+@dataclass(frozen=True)
+class _Job:
+    file: LocalFile
+    fd: int
+    upload: Upload
+    key: str
+
+
+class S3Mirror:
+    def __init__(self, target: S3Target, image: str, version: str, options: Options) -> None:
+        self.bucket = target.bucket
+        self.prefix = "/".join(p for p in (target.prefix.strip("/"), image, version) if p)
+        self.endpoint = options.endpoint_url or target.endpoint_url
+        self.part_size = options.part_size
+        self.concurrency = max(1, options.concurrency)
+        config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},  # our policy is the budget
+            connect_timeout=options.connect_timeout,
+            read_timeout=options.read_timeout,
+            max_pool_connections=self.concurrency + 4,
+            request_checksum_calculation="when_required",  # we send SHA-256 ourselves
+            response_checksum_validation="when_required",
+            s3={"addressing_style": "path"} if self.endpoint else {},
+        )
+        self._s3: Any = shared_session().client(
+            "s3", region_name=target.region, endpoint_url=self.endpoint, config=config
+        )
+        self._part_digests: dict[str, list[bytes]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}/{name}"
+
+    def _do(self, retrier: Retrier | None, what: str, op: str, **kwargs: Any) -> Any:
+        """Call one S3 operation, errors translated, under the retry policy when given one."""
+        method = getattr(self._s3, op)
+
+        def once() -> Any:
+            try:
+                return method(**kwargs)
+            except Exception as exc:
+                if op == "complete_multipart_upload" and _code(exc) == "ConditionalRequestConflict":
+                    raise _UploadGone(f"{what}: 409 ConditionalRequestConflict") from exc
+                translated = translate(what, exc)
+                if translated is exc:
+                    raise
+                raise translated from exc
+
+        return retrier.call(what, once) if retrier else once()
+
+    # -- Mirror ----------------------------------------------------------------------
+
+    def check(self) -> None:
+        try:
+            self._do(None, f"check s3://{self.bucket}", "head_bucket", Bucket=self.bucket)
+        except _NotFound as exc:
+            raise InvalidInput(
+                f"s3://{self.bucket}: the bucket does not exist; create it or fix the URL"
+            ) from exc
+
+    def present(self, names: Sequence[str]) -> dict[str, Remote]:
+        found = {}
+        for name in names:
+            head = self._head(name)
+            if head is not None:
+                found[name] = Remote(int(head["ContentLength"]), head["Metadata"].get("sha256"))
+        return found
+
+    def put(self, files: Sequence[LocalFile], ctx: PutContext) -> None:
+        for f in files:
+            self._put_one(f, ctx)
+
+    def read_back(self, files: Sequence[LocalFile]) -> dict[str, Remote]:
+        back = {}
+        for f in files:
+            head = self._head(f.name)
+            if head is None:
+                continue
+            claimed = head["Metadata"].get("sha256")
+            checksum = head.get("ChecksumSHA256")
+            # The store's own checksum must agree with our digest when it gives one.
+            if checksum is not None and not self._checksum_matches(f, str(checksum)):
+                claimed = f"(store checksum {checksum} does not match)"
+            back[f.name] = Remote(int(head["ContentLength"]), claimed)
+        return back
+
+    def finalize(self) -> None:
+        """Nothing to do: every object was created whole and read back."""
+
+    # -- internals -------------------------------------------------------------------
+
+    def _head(self, name: str) -> dict[str, Any] | None:
+        key = self.key(name)
+        try:
+            head: dict[str, Any] = self._do(
+                None,
+                f"HEAD {key}",
+                "head_object",
+                Bucket=self.bucket,
+                Key=key,
+                ChecksumMode="ENABLED",
+            )
+        except _NotFound:
+            return None
+        return head
+
+    def _checksum_matches(self, f: LocalFile, checksum: str) -> bool:
+        value = checksum.split("-")[0]  # AWS appends -N to composite checksums
+        if value == hex_to_b64(f.sha256):
+            return True
+        with self._lock:
+            digests = self._part_digests.get(f.name)
+        if digests is None:
+            fd = os.open(f.path, os.O_RDONLY)
+            try:
+                ranges = part_ranges(f.size, part_size_for(f.size, self.part_size))
+                digests = [sha256_range(fd, off, n) for _, off, n in ranges]
+            finally:
+                os.close(fd)
+        return value == composite_checksum(digests)
+
+    def _put_one(self, f: LocalFile, ctx: PutContext) -> None:
+        try:
+            if f.size <= part_size_for(f.size, self.part_size):
+                self._put_small(f, ctx)
+            else:
+                self._put_multipart(f, ctx)
+        except _Precondition:
+            log.info("%s: already created (by another run); reading it back", self.key(f.name))
+        self._abort_orphans(f, ctx)
+
+    def _put_small(self, f: LocalFile, ctx: PutContext) -> None:
+        data = f.path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != f.sha256:
+            raise OperationError(f"{f.path}: changed while publishing; rerun")
+        with ctx.progress(f.name, f.size) as bar:
+            self._do(
+                ctx.retrier,
+                f"PUT {self.key(f.name)}",
+                "put_object",
+                Bucket=self.bucket,
+                Key=self.key(f.name),
+                Body=data,
+                ChecksumSHA256=hex_to_b64(f.sha256),
+                IfNoneMatch="*",
+                Metadata={"sha256": f.sha256},
+            )
+            bar.advance(f.size)
+
+    def _put_multipart(self, f: LocalFile, ctx: PutContext) -> None:
+        for _ in range(2):  # a vanished upload is restarted once
+            try:
+                self._multipart_attempt(f, ctx)
+                return
+            except _UploadGone as gone:
+                log.warning("%s: the upload must start over (%s)", self.key(f.name), gone)
+                ctx.journal.end_upload(f.step)
+        raise OperationError(f"{self.key(f.name)}: the multipart upload vanished twice")
+
+    def _multipart_attempt(self, f: LocalFile, ctx: PutContext) -> None:
+        key = self.key(f.name)
+        upload = self._resume_or_start(f, ctx)
+        ranges = part_ranges(f.size, upload.part_size)
+        done = {p.number: p for p in upload.parts}
+        fd = os.open(f.path, os.O_RDONLY)
+        try:
+            job = _Job(f, fd, upload, key)
+            with ctx.progress(f.name, f.size) as bar:
+                bar.advance(sum(p.size for p in done.values()))
+                todo = [r for r in ranges if r[0] not in done]
+                for part in self._send_parts(job, todo, ctx, bar):
+                    done[part.number] = part
+                digests = [self._part_digest(job, done[n], off, ln) for n, off, ln in ranges]
+        finally:
+            os.close(fd)
+        with self._lock:
+            self._part_digests[f.name] = digests
+        parts = [
+            {"PartNumber": n, "ETag": done[n].etag, "ChecksumSHA256": b64(digests[n - 1])}
+            for n, _, _ in ranges
+        ]
+        self._do(
+            ctx.retrier,
+            f"complete {key}",
+            "complete_multipart_upload",
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload.upload_id,
+            MultipartUpload={"Parts": parts},
+            IfNoneMatch="*",
+        )
+        ctx.journal.end_upload(f.step)
+
+    def _part_digest(self, job: _Job, part: Part, offset: int, length: int) -> bytes:
+        if part.size != length:
+            raise _UploadGone(f"part {part.number} has {part.size} bytes, expected {length}")
+        if part.checksum:
+            return bytes.fromhex(part.checksum)
+        return sha256_range(job.fd, offset, length)  # found by ListParts, not in the journal
+
+    def _resume_or_start(self, f: LocalFile, ctx: PutContext) -> Upload:
+        key = self.key(f.name)
+        recorded = ctx.journal.upload(f.step)
+        if recorded is not None:
+            listed = self._list_parts(key, recorded.upload_id, ctx)
+            known = {p.number: p for p in recorded.parts}
+            # The store is the truth: keep parts it holds; our checksum where we recorded one.
+            parts = tuple(
+                Part(p.number, p.etag, known[p.number].checksum, p.size)
+                if p.number in known and known[p.number].etag == p.etag
+                else p
+                for p in listed
+            )
+            log.info("%s: resuming upload with %d of its parts already sent", key, len(parts))
+            return Upload(recorded.upload_id, recorded.part_size, parts)
+        response = self._do(
+            ctx.retrier,
+            f"start upload {key}",
+            "create_multipart_upload",
+            Bucket=self.bucket,
+            Key=key,
+            ChecksumAlgorithm="SHA256",
+            Metadata={"sha256": f.sha256},
+        )
+        upload = Upload(str(response["UploadId"]), part_size_for(f.size, self.part_size), ())
+        ctx.journal.begin_upload(f.step, upload.upload_id, upload.part_size)
+        return upload
+
+    def _list_parts(self, key: str, upload_id: str, ctx: PutContext) -> list[Part]:
+        parts: list[Part] = []
+        marker = 0
+        while True:
+            page = self._do(
+                ctx.retrier,
+                f"list parts {key}",
+                "list_parts",
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumberMarker=marker,
+            )
+            for p in page.get("Parts", []):
+                parts.append(Part(int(p["PartNumber"]), str(p["ETag"]), "", int(p["Size"])))
+            if not page.get("IsTruncated"):
+                return parts
+            marker = int(page["NextPartNumberMarker"])
+
+    def _send_parts(
+        self, job: _Job, todo: list[tuple[int, int, int]], ctx: PutContext, bar: Task
+    ) -> Iterator[Part]:
+        """Upload parts, at most `concurrency` in flight (and in memory) at once."""
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="s3-part") as pool:
+            pending: set[Future[Part]] = set()
+            try:
+                for number, offset, length in todo:
+                    if len(pending) >= self.concurrency:
+                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        yield from (fut.result() for fut in finished)
+                    pending.add(pool.submit(self._send_part, job, number, offset, length, ctx, bar))
+                for fut in list(pending):
+                    yield fut.result()
+                    pending.discard(fut)
+            finally:
+                for fut in pending:
+                    fut.cancel()
+
+    def _send_part(
+        self, job: _Job, number: int, offset: int, length: int, ctx: PutContext, bar: Task
+    ) -> Part:
+        data = os.pread(job.fd, length, offset)
+        if len(data) != length:
+            raise OperationError(f"{job.file.path}: shrank while publishing; rerun")
+        digest = hashlib.sha256(data).digest()
+        what = f"upload part {number} of {job.key}"
+        response = self._do(
+            ctx.retrier,
+            what,
+            "upload_part",
+            Bucket=self.bucket,
+            Key=job.key,
+            UploadId=job.upload.upload_id,
+            PartNumber=number,
+            Body=data,
+            ChecksumSHA256=b64(digest),
+        )
+        part = Part(number, str(response["ETag"]), digest.hex(), length)
+        ctx.journal.add_part(job.file.step, part)
+        bar.advance(length)
+        return part
+
+    def _abort_orphans(self, f: LocalFile, ctx: PutContext) -> None:
+        """The object exists now: any multipart upload left for its key is ours and useless."""
+        key = self.key(f.name)
+        listing = self._do(
+            ctx.retrier,
+            f"list uploads {key}",
+            "list_multipart_uploads",
+            Bucket=self.bucket,
+            Prefix=key,
+        )
+        for upload in listing.get("Uploads", []):
+            if upload["Key"] != key:
+                continue
+            log.info("%s: aborting the orphaned upload %s", key, upload["UploadId"])
+            with contextlib.suppress(_UploadGone):  # completed or aborted meanwhile
+                self._do(
+                    ctx.retrier,
+                    f"abort upload {key}",
+                    "abort_multipart_upload",
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload["UploadId"],
+                )
+        ctx.journal.end_upload(f.step)

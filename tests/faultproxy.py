@@ -1,0 +1,274 @@
+"""A fault-injecting HTTP/1.1 TCP proxy on 127.0.0.1, for chaos tests of publishing.
+
+It sits between a client and a real server and, by script, resets a connection after some
+bytes of a request's body, stalls a request, truncates a response, or answers a burst of
+requests with an HTTP 503 of its own. It parses just enough HTTP (request heads and
+Content-Length) to do that; responses are relayed as raw bytes. It counts what it forwards,
+so tests can prove what a client sent and did not re-send.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+FaultKind = Literal["reset", "stall", "truncate", "503"]
+
+_503 = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
+)
+_503_BODY = b"<Error><Code>SlowDown</Code><Message>injected by faultproxy</Message></Error>"
+
+
+@dataclass
+class Fault:
+    """Applied to the next `count` requests whose request line contains `match`."""
+
+    kind: FaultKind
+    match: str = ""
+    count: int = 1
+    after_bytes: int = 0  # reset: request body bytes forwarded; truncate: response body bytes
+    seconds: float = 0.0  # stall
+
+
+@dataclass
+class Request:
+    line: str
+    body_sent: int = 0  # body bytes forwarded to the server
+    fault: FaultKind | None = None
+
+
+@dataclass
+class FaultProxy:
+    upstream: tuple[str, int]
+    rate: float | None = None  # bytes per second forwarded upstream, None = unlimited
+    requests: list[Request] = field(default_factory=list)
+    _faults: list[Fault] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _sockets: set[socket.socket] = field(default_factory=set)
+    _listener: socket.socket | None = None
+    _stopping: bool = False
+
+    # -- control -------------------------------------------------------------------
+
+    def start(self) -> FaultProxy:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, daemon=True, name="faultproxy").start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._listener is not None:
+            self._listener.close()
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._listener is not None
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def pending(self) -> list[Fault]:
+        with self._lock:
+            return [f for f in self._faults if f.count > 0]
+
+    def bytes_up(self, match: str = "") -> int:
+        with self._lock:
+            return sum(r.body_sent for r in self.requests if match in r.line)
+
+    def lines(self, match: str = "") -> list[str]:
+        with self._lock:
+            return [r.line for r in self.requests if match in r.line]
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def _take(self, line: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.count > 0 and fault.match in line:
+                    fault.count -= 1
+                    return fault
+        return None
+
+    def _track(self, sock: socket.socket) -> socket.socket:
+        with self._lock:
+            self._sockets.add(sock)
+        return sock
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while not self._stopping:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        self._track(client)
+        try:
+            server = self._track(socket.create_connection(self.upstream, timeout=30))
+        except OSError:
+            client.close()
+            return
+        server.settimeout(None)
+        conn = _Connection(client, server)
+        threading.Thread(target=self._relay_down, args=(conn,), daemon=True).start()
+        try:
+            self._relay_up(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def _relay_up(self, conn: _Connection) -> None:
+        buf = b""
+        while True:
+            while b"\r\n\r\n" not in buf:
+                chunk = conn.client.recv(65536)
+                if not chunk:
+                    return
+                buf += chunk
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            head += b"\r\n\r\n"
+            line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            length = _content_length(head)
+            fault = self._take(line)
+            request = Request(line, fault=fault.kind if fault else None)
+            with self._lock:
+                self.requests.append(request)
+            if fault is not None and fault.kind == "503":
+                if b"100-continue" not in head.lower():
+                    buf = _drain(conn.client, buf, length)
+                conn.send_down(_503 % (len(_503_BODY), _503_BODY))
+                conn.close()
+                return
+            if fault is not None and fault.kind == "stall":
+                time.sleep(fault.seconds)
+            if fault is not None and fault.kind == "truncate":
+                conn.truncate_after = fault.after_bytes
+            conn.server.sendall(head)
+            reset_at = fault.after_bytes if fault is not None and fault.kind == "reset" else None
+            buf = self._forward_body(conn, request, buf, length, reset_at)
+
+    def _forward_body(
+        self, conn: _Connection, request: Request, buf: bytes, length: int, reset_at: int | None
+    ) -> bytes:
+        remaining = length
+        while remaining > 0:
+            if not buf:
+                buf = conn.client.recv(min(65536, remaining))
+                if not buf:
+                    raise OSError("client went away")
+            chunk, buf = buf[: min(remaining, 65536)], buf[min(remaining, 65536) :]
+            if reset_at is not None and request.body_sent + len(chunk) >= reset_at:
+                conn.reset()
+                raise OSError("reset injected")
+            if self.rate:
+                time.sleep(len(chunk) / self.rate)
+            conn.server.sendall(chunk)
+            with self._lock:
+                request.body_sent += len(chunk)
+            remaining -= len(chunk)
+        return buf
+
+    def _relay_down(self, conn: _Connection) -> None:
+        pending = b""  # response bytes held back while looking for the end of a head
+        in_body = False
+        body = 0
+        try:
+            while True:
+                chunk = conn.server.recv(65536)
+                if not chunk:
+                    break
+                limit = conn.truncate_after
+                if limit is None:
+                    conn.send_down(chunk)
+                    continue
+                # Truncate the body, not the head: a cut head can parse as a short success.
+                pending += chunk
+                if not in_body:
+                    if b"\r\n\r\n" not in pending:
+                        continue
+                    head, pending = pending.split(b"\r\n\r\n", 1)
+                    conn.send_down(head + b"\r\n\r\n")
+                    in_body = True
+                keep = pending[: max(0, limit - body)]
+                conn.send_down(keep)
+                body += len(keep)
+                pending = b""
+                if body >= limit:
+                    break
+        except OSError:
+            pass
+        conn.close()
+
+
+class _Connection:
+    def __init__(self, client: socket.socket, server: socket.socket) -> None:
+        self.client = client
+        self.server = server
+        self.truncate_after: int | None = None
+        self._down = threading.Lock()
+
+    def send_down(self, data: bytes) -> None:
+        with self._down:
+            self.client.sendall(data)
+
+    def reset(self) -> None:
+        """Close both sides with RST, as a dropped connection looks to the client."""
+        for sock in (self.client, self.server):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            # shutdown wakes the relay thread blocked in recv on this socket; a bare close
+            # would leave the kernel socket open (and the server waiting) until it returns.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def close(self) -> None:
+        for sock in (self.client, self.server):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def _content_length(head: bytes) -> int:
+    match = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.IGNORECASE)
+    return int(match.group(1)) if match else 0
+
+
+def _drain(sock: socket.socket, buf: bytes, length: int) -> bytes:
+    """Read and drop a request body the proxy answers itself."""
+    while len(buf) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf[length:]

@@ -1,0 +1,191 @@
+"""Recording HTTP stubs for the cloud APIs that have no emulator here (EC2 import/register,
+GCE Compute images). They answer just enough for the SDKs, keep a little state (registered
+images and their tags), and record every request so tests assert exactly what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    params: dict[str, str]  # EC2: the form fields; GCE: the query string
+    body: Any = None  # GCE: the JSON body
+    region: str = ""
+
+
+@dataclass
+class Stub:
+    requests: list[Recorded] = field(default_factory=list)
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {region, tags...}
+    import_polls_before_done: int = 1
+    _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self, handler: type[BaseHTTPRequestHandler]) -> Stub:
+        stub = self
+
+        class Bound(handler):  # type: ignore[valid-type,misc]
+            owner = stub
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Bound)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def actions(self) -> list[str]:
+        return [r.params.get("Action", f"{r.method} {r.path}") for r in self.requests]
+
+    def action(self, name: str) -> list[Recorded]:
+        return [r for r in self.requests if r.params.get("Action") == name]
+
+
+def _xml(action: str, inner: str) -> bytes:
+    ns = "http://ec2.amazonaws.com/doc/2016-11-15/"
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><{action}Response xmlns="{ns}">'
+        f"<requestId>req-1</requestId>{inner}</{action}Response>"
+    ).encode()
+
+
+class Ec2Handler(BaseHTTPRequestHandler):
+    owner: Stub
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        params = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
+        scope = re.search(r"Credential=[^/]+/\d+/([^/]+)/", self.headers.get("Authorization", ""))
+        region = scope.group(1) if scope else ""
+        stub = self.owner
+        with stub._lock:
+            stub.requests.append(Recorded("POST", self.path, params, region=region))
+            reply = self._answer(stub, params, region)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def _answer(self, stub: Stub, p: dict[str, str], region: str) -> bytes:
+        action = p["Action"]
+        if action == "DescribeImages":
+            wanted = {
+                p[k.replace(".Name", ".Value.1")]: p[k][4:]
+                for k in p
+                if re.fullmatch(r"Filter\.\d+\.Name", k) and p[k].startswith("tag:")
+            }
+            items = "".join(
+                f"<item><imageId>{i}</imageId><imageState>available</imageState></item>"
+                for i, img in stub.images.items()
+                if img["region"] == region
+                and all(img["tags"].get(k) == v for v, k in wanted.items())
+            )
+            return _xml(action, f"<imagesSet>{items}</imagesSet>")
+        if action == "ImportSnapshot":
+            return _xml(action, "<importTaskId>import-snap-1</importTaskId>")
+        if action == "DescribeImportSnapshotTasks":
+            polls = len(stub.action(action))
+            if polls <= stub.import_polls_before_done:
+                detail = (
+                    "<status>active</status><progress>42</progress>"
+                    "<statusMessage>converting</statusMessage>"
+                )
+            else:
+                detail = "<status>completed</status><snapshotId>snap-1</snapshotId>"
+            return _xml(
+                action,
+                "<importSnapshotTaskSet><item><importTaskId>import-snap-1</importTaskId>"
+                f"<snapshotTaskDetail>{detail}</snapshotTaskDetail></item></importSnapshotTaskSet>",
+            )
+        if action in ("RegisterImage", "CopyImage"):
+            image_id = f"ami-{len(stub.images) + 1:08x}"
+            tags = {
+                p[k]: p[k.replace(".Key", ".Value")]
+                for k in p
+                if re.fullmatch(r"TagSpecification\.1\.Tag\.\d+\.Key", k)
+            }
+            if action == "CopyImage":
+                tags = stub.images[p["SourceImageId"]]["tags"]
+            stub.images[image_id] = {"region": region, "tags": tags}
+            return _xml(action, f"<imageId>{image_id}</imageId>")
+        if action == "ModifyImageAttribute":
+            return _xml(action, "<return>true</return>")
+        raise AssertionError(f"the EC2 stub does not know {action}")
+
+
+class ComputeHandler(BaseHTTPRequestHandler):
+    """GCE Compute's images resource: get (404 until inserted), insert, and operations."""
+
+    owner: Stub
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _reply(self, code: int, data: dict[str, Any]) -> None:
+        raw = json.dumps(data).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _record(self, body: Any) -> None:
+        parts = urllib.parse.urlsplit(self.path)
+        params = dict(urllib.parse.parse_qsl(parts.query))
+        with self.owner._lock:
+            self.owner.requests.append(Recorded(self.command, parts.path, params, body))
+
+    def do_GET(self) -> None:
+        self._record(None)
+        path = urllib.parse.urlsplit(self.path).path
+        image = re.fullmatch(r"/compute/v1/projects/([^/]+)/global/images/([^/]+)", path)
+        if image:
+            found = self.owner.images.get(image.group(2))
+            if found is None:
+                self._reply(404, {"error": {"code": 404, "message": "not found"}})
+            else:
+                self._reply(200, found)
+            return
+        op = re.fullmatch(r"/compute/v1/projects/([^/]+)/global/operations/([^/]+)", path)
+        if op:
+            self._reply(200, {"name": op.group(2), "status": "DONE", "kind": "compute#operation"})
+            return
+        self._reply(404, {"error": {"code": 404, "message": "unknown path"}})
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = json.loads(raw) if raw else None
+        self._record(body)
+        path = urllib.parse.urlsplit(self.path).path
+        insert = re.fullmatch(r"/compute/v1/projects/([^/]+)/global/images", path)
+        if insert and body is not None:
+            with self.owner._lock:
+                self.owner.images[body["name"]] = {**body, "status": "READY"}
+            self._reply(200, {"name": "op-1", "status": "DONE", "kind": "compute#operation"})
+            return
+        wait = re.fullmatch(r"/compute/v1/projects/([^/]+)/global/operations/([^/]+)/wait", path)
+        if wait:
+            self._reply(200, {"name": wait.group(2), "status": "DONE"})
+            return
+        self._reply(404, {"error": {"code": 404, "message": "unknown path"}})
