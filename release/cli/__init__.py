@@ -39,9 +39,23 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from release.cli import build_cmds, channel_cmds, config_cmds, formats_cmds, integrity_cmds
+    from release.cli import (
+        build_cmds,
+        channel_cmds,
+        config_cmds,
+        formats_cmds,
+        integrity_cmds,
+        publish_cmds,
+    )
 
-    for module in (config_cmds, build_cmds, formats_cmds, integrity_cmds, channel_cmds):
+    for module in (
+        config_cmds,
+        build_cmds,
+        formats_cmds,
+        integrity_cmds,
+        publish_cmds,
+        channel_cmds,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
 
