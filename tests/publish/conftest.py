@@ -211,7 +211,7 @@ class GcsServer:
 @pytest.fixture(scope="session")
 def gcs_emulator() -> Iterator[tuple[Any, GcsServer]]:
     """gcp-storage-emulator, in memory: it implements resumable uploads faithfully."""
-    from gcp_storage_emulator.server import create_server  # type: ignore[import-untyped]
+    from gcp_storage_emulator.server import create_server
 
     port = free_port()
     server = create_server("127.0.0.1", port, in_memory=True)
