@@ -99,3 +99,9 @@ def test_shipped_files_validate_against_the_schema(kind: str, folder: str) -> No
         if kind == "channel":
             data.setdefault("name", path.stem)
         validator.validate(data)
+
+
+def test_every_package_folder_is_a_regular_package() -> None:
+    """setuptools' find_packages skips folders without __init__.py: a wheel would lack them."""
+    folders = {p.parent for p in (ROOT / "release").rglob("*.py")}
+    assert [f for f in folders if not (f / "__init__.py").is_file()] == []

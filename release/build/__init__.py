@@ -1,0 +1,1 @@
+"""Building raw disks per image variant: template, kickstart, installroot, disk, manifest."""

@@ -1,0 +1,1 @@
+"""The typed config model: image definitions, template features, channels, targets, trust."""
