@@ -46,19 +46,33 @@ def needed_stages(config: ConfigRepo | None) -> set[str]:
     return stages
 
 
+def needed_installers(config: ConfigRepo | None) -> set[str]:
+    """The kickstart installers (livemedia-creator, virt-install, koji) the images name."""
+    if config is None:
+        return set()
+    return {
+        loaded.value.installer
+        for loaded in config.images.values()
+        if loaded.value.builder == "kickstart"
+    }
+
+
 def doctor(config: ConfigRepo | None) -> list[ToolStatus]:
     stages = needed_stages(config)
-    every_stage = stages | {tools.BOOT_TEST}
+    installers = needed_installers(config)
+    every_stage = stages | {tools.BOOT_TEST, tools.BUILD_KICKSTART}
     report = []
     for tool in tools.tools_for(every_stage):
         tool_stages = tools.stages_of(tool)
+        if tools.BUILD_KICKSTART in tool_stages and tool.name not in installers:
+            continue  # only the installers the definitions name
         report.append(
             ToolStatus(
                 tool=tool,
                 stages=tool_stages,
                 path=runner.which(tool.name),
                 version=runner.version(tool.name, tool.version_argv),
-                required=bool(stages.intersection(tool_stages)),
+                required=bool(stages.intersection(tool_stages)) or tool.name in installers,
             )
         )
     return report

@@ -105,3 +105,14 @@ def test_every_package_folder_is_a_regular_package() -> None:
     """setuptools' find_packages skips folders without __init__.py: a wheel would lack them."""
     folders = {p.parent for p in (ROOT / "release").rglob("*.py")}
     assert [f for f in folders if not (f / "__init__.py").is_file()] == []
+
+
+def test_doctor_requires_the_installer_a_kickstart_image_names(config_repo: Path) -> None:
+    path = config_repo / "images/centos-7-genericcloud.yaml"
+    path.write_text(path.read_text() + "builder: kickstart\ninstaller: virt-install\n")
+    result = release("doctor", "--repo", str(config_repo), "--json")
+    tools = {t["name"]: t for t in json.loads(result.stdout)}
+    assert tools["virt-install"]["required"] is True
+    assert tools["virt-install"]["found"] is False
+    assert "livemedia-creator" not in tools and "koji" not in tools
+    assert result.returncode == 1 and "virt-install" in result.stderr
