@@ -78,6 +78,7 @@ def convert_options(image: ImageDefinition, variant: str) -> ConvertOptions:
         version=image.version,
         cpus=image.hardware.cpus,
         memory_mib=max(1, image.hardware.memory // MIB),
+        raw_xz=image.raw_xz and "raw" in image.formats_for(variant),
     )
 
 
@@ -89,8 +90,6 @@ def make_release(
     if is_sealed(final):
         log.info("%s %s: already released in %s", image.name, image.version, final)
         return MadeRelease(image.name, image.version, final, reused=True)
-    if image.raw_xz:
-        log.warning("%s: raw_xz is not part of release directories yet; skipped", image.name)
     staging = workspace.staging_dir(image.name, image.version)
     staging.mkdir(parents=True, exist_ok=True)
     tools: dict[str, str] = {}

@@ -78,6 +78,7 @@ class FileRecord(Model):
 class Artifact(FileRecord):
     variant: Name
     format: Format
+    compression: Literal["xz"] | None = None  # e.g. the raw disk also shipped as .raw.xz
 
 
 class Package(Model):
@@ -134,8 +135,11 @@ def record(name: str, digests: Digests) -> FileRecord:
     return FileRecord(name=name, size=digests.size, digests=digests.prefixed())
 
 
-def artifact_name(image: str, version: str, variant: str, fmt: Format) -> str:
-    return f"{image}-{version}-{variant}.{EXTENSIONS[fmt]}"
+def artifact_name(
+    image: str, version: str, variant: str, fmt: Format, compression: str | None = None
+) -> str:
+    suffix = f".{compression}" if compression else ""
+    return f"{image}-{version}-{variant}.{EXTENSIONS[fmt]}{suffix}"
 
 
 def packages_name(image: str, version: str, variant: str) -> str:
@@ -152,6 +156,7 @@ class Kind:
 
     variant: str
     format: Format | None  # None: the variant's package list
+    compression: Literal["xz"] | None = None
 
 
 def classify(name: str, image: str, version: str, variants: tuple[str, ...]) -> Kind | None:
@@ -160,6 +165,8 @@ def classify(name: str, image: str, version: str, variants: tuple[str, ...]) -> 
         for fmt in EXTENSIONS:
             if name == artifact_name(image, version, variant, fmt):
                 return Kind(variant, fmt)
+        if name == artifact_name(image, version, variant, "raw", "xz"):
+            return Kind(variant, "raw", "xz")
         if name == packages_name(image, version, variant):
             return Kind(variant, None)
     return None

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from release import fsutil, progress
 from release.errors import InvalidInput
@@ -56,7 +57,7 @@ class SealResult:
 
 @dataclass(frozen=True)
 class _Inputs:
-    artifacts: dict[str, tuple[str, Format]]  # name -> (variant, format)
+    artifacts: dict[str, tuple[str, Format, Literal["xz"] | None]]  # name -> variant, format, xz
     packages: dict[str, str]  # variant -> package list name
 
 
@@ -88,7 +89,7 @@ def scan(directory: Path, info: ReleaseInfo) -> _Inputs:
             raise InvalidInput(f"{path}: not a regular file (symlinks are refused in a release)")
         kind = manifest.classify(path.name, info.image, info.version, info.variants)
         if kind is not None and kind.format is not None:
-            inputs.artifacts[path.name] = (kind.variant, kind.format)
+            inputs.artifacts[path.name] = (kind.variant, kind.format, kind.compression)
         elif kind is not None:
             inputs.packages[kind.variant] = path.name
         elif path.name not in generated:
@@ -102,7 +103,7 @@ def scan(directory: Path, info: ReleaseInfo) -> _Inputs:
                 f"{directory}: {manifest.packages_name(info.image, info.version, variant)} is"
                 " missing: every variant needs its package list"
             )
-        if not any(v == variant for v, _ in inputs.artifacts.values()):
+        if not any(v == variant for v, _, _ in inputs.artifacts.values()):
             raise InvalidInput(f"{directory}: no artifact for variant {variant!r}")
     return inputs
 
@@ -139,8 +140,9 @@ def build_manifest(
             digests=digests[name].prefixed(),
             variant=variant,
             format=fmt,
+            compression=compression,
         )
-        for name, (variant, fmt) in sorted(inputs.artifacts.items())
+        for name, (variant, fmt, compression) in sorted(inputs.artifacts.items())
     )
     files = [manifest.record(name, digests[name]) for name in sorted(inputs.packages.values())]
     files += [manifest.record(name, digest_bytes(data)) for name, data in sorted(sboms.items())]

@@ -170,7 +170,9 @@ def _check_identity(record: Manifest, location: str, result: VerifyResult) -> No
     the place of a new one would pass every signature check).
     """
     for artifact in record.artifacts:
-        expected = artifact_name(record.image, record.version, artifact.variant, artifact.format)
+        expected = artifact_name(
+            record.image, record.version, artifact.variant, artifact.format, artifact.compression
+        )
         if artifact.name != expected:
             result.problems.append(
                 f"{MANIFEST}: artifact {artifact.name} should be named {expected}"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from release.integrity.keysource import load_key_source
+from release.integrity.manifest import Manifest
 from release.integrity.signing import SigningConfig, open_signer
 from release.integrity.verify import verify_release
 from release.pipeline import Workspace, is_sealed, make_release
@@ -57,7 +58,9 @@ def test_an_interrupted_release_resumes_without_rebuilding(
     keys: Keys,
     tmp_path: Path,
 ) -> None:
-    image = make_image(6, variants={"openstack": {}, "aws": {}}, formats=["qcow2"])
+    image = make_image(
+        6, variants={"openstack": {}, "aws": {}}, formats=["qcow2", "raw"], raw_xz=True
+    )
     workspace = Workspace(tmp_path / "work")
     staging = workspace.staging_dir(image.name, image.version)
     config = SigningConfig(gnupghome=keys.home, fingerprint=keys.fpr["good"])
@@ -86,3 +89,12 @@ def test_an_interrupted_release_resumes_without_rebuilding(
         made = make_release(image, commit=COMMIT, workspace=workspace, signer=signer)
     assert is_sealed(made.directory) and not staging.exists()
     assert (made.directory / "fixture-el6-1.0.0-aws.qcow2").stat().st_mtime_ns == converted
+    record = Manifest.parse((made.directory / "manifest.json").read_bytes())
+    xz = [a for a in record.artifacts if a.compression == "xz"]
+    assert sorted(a.name for a in xz) == [
+        "fixture-el6-1.0.0-aws.raw.xz",
+        "fixture-el6-1.0.0-openstack.raw.xz",
+    ]
+    keys_dir = write_keys_dir(keys, tmp_path / "keys", {"good": ["*"]})
+    result = verify_release(str(made.directory), load_key_source(keys_dir))
+    assert result.ok, result.failures()
