@@ -1,4 +1,6 @@
-"""Streaming SHA-256 of local files (private helper; to be unified with release.integrity)."""
+"""SHA-256 of local files and of upload parts, as the publish adapters need them.
+
+Whole files go through release.integrity.digests, the one streaming digest reader."""
 
 from __future__ import annotations
 
@@ -7,18 +9,14 @@ import hashlib
 import os
 from pathlib import Path
 
+from release.integrity.digests import digest_file
+
 _CHUNK = 1 << 20  # large reads: hashlib runs at ~1.5 GB/s here, small reads would dominate
 
 
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file, in constant memory."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb", buffering=0) as f:
-        buf = bytearray(_CHUNK)
-        view = memoryview(buf)
-        while n := f.readinto(buf):
-            digest.update(view[:n])
-    return digest.hexdigest()
+    return digest_file(path, ("sha256",)).hexdigests["sha256"]
 
 
 def sha256_range(fd: int, offset: int, length: int) -> bytes:
