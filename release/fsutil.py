@@ -22,7 +22,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        _fsync(tmp)
+        fsync(tmp)
         tmp.replace(final)
         fsync_dir(final.parent)
     except BaseException:
@@ -39,7 +39,7 @@ def write_text(final: Path, text: str) -> None:
     write_bytes(final, text.encode("utf-8"))
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
     if path.is_file():
         with path.open("rb") as f:
             os.fsync(f.fileno())

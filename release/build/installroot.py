@@ -15,10 +15,11 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from release import keyfiles, runner
+from release import runner
 from release.build import disk, manifest, rootfs
 from release.build.features import Rendering
 from release.errors import InvalidInput, OperationError, ToolError, VerificationError
+from release.integrity import keyinfo
 from release.model.image import ImageDefinition, PackageSource
 from release.model.template import EL
 
@@ -50,8 +51,7 @@ def fetch_keys(sources: Sequence[PackageSource], dest: Path) -> dict[str, Path]:
             continue
         data = _download(source.gpgkey, f"the gpgkey of repo {source.name!r}")
         if source.gpgkey_fingerprint:
-            info = keyfiles.inspect(data)
-            found = info.fingerprints if info else ()
+            found = tuple(key.fingerprint for key in keyinfo.read_key_bytes(data))
             if source.gpgkey_fingerprint not in found:
                 raise VerificationError(
                     f"repo {source.name!r}: the key at {source.gpgkey} has fingerprint(s)"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable
 
-from release import keyfiles
 from release.config.loader import ConfigRepo
 from release.errors import Problem
+from release.integrity import keyinfo
 from release.model.base import version_key
 from release.model.channel import LATEST
 from release.model.target import ACCEPTS
@@ -179,10 +179,10 @@ def _formats_for_target(repo: ConfigRepo, channel_name: str, index: int, target:
 
 
 def _keys(repo: ConfigRepo) -> None:
-    infos: dict[str, keyfiles.KeyInfo] = {}
+    fingerprints: dict[str, set[str]] = {}
     for name, data in sorted(repo.key_files.items()):
         path = f"keys/{name}"
-        if keyfiles.looks_secret(data):
+        if keyinfo.looks_secret(data):
             repo.problems.append(
                 Problem(
                     path,
@@ -191,8 +191,8 @@ def _keys(repo: ConfigRepo) -> None:
                 )
             )
             continue
-        info = keyfiles.inspect(data)
-        if info is None or not keyfiles.is_armored_public(data):
+        keys = keyinfo.read_key_bytes(data) if keyinfo.is_armored_public(data) else []
+        if not keys or any(key.secret for key in keys):
             repo.problems.append(
                 Problem(
                     path,
@@ -201,8 +201,8 @@ def _keys(repo: ConfigRepo) -> None:
                 )
             )
             continue
-        infos[name] = info
-        if not set(info.algorithms) <= keyfiles.RSA_ALGOS:
+        fingerprints[name] = {key.fingerprint for key in keys}
+        if not all(key.is_rsa for key in keys):
             repo.warnings.append(
                 Problem(path, "is not an RSA key: EL6/EL7 clients (gpg 2.0) cannot verify with it")
             )
@@ -210,17 +210,17 @@ def _keys(repo: ConfigRepo) -> None:
     if doc is None:
         return
     for keyname, trusted in repo.trust.keys.items():
-        info = infos.get(trusted.file)
+        found = fingerprints.get(trusted.file)
         if trusted.file not in repo.key_files:
             repo.problems.append(
                 doc.problem(("keys", keyname, "file"), f"no key file keys/{trusted.file}")
             )
-        elif info is not None and trusted.fingerprint not in info.fingerprints:
+        elif found is not None and trusted.fingerprint not in found:
             repo.problems.append(
                 doc.problem(
                     ("keys", keyname, "fingerprint"),
                     f"fingerprint {trusted.fingerprint} is not the key in keys/{trusted.file}"
-                    f" (it holds {', '.join(info.fingerprints)})",
+                    f" (it holds {', '.join(sorted(found))})",
                 )
             )
 

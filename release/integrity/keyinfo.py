@@ -11,6 +11,23 @@ from release.errors import InvalidInput
 from release.integrity.gpghome import temporary_home
 
 RSA_ALGORITHMS = {1, 2, 3}
+_SECRET_ARMOR = b"-----BEGIN PGP PRIVATE KEY BLOCK-----"
+_PUBLIC_ARMOR = b"-----BEGIN PGP PUBLIC KEY BLOCK-----"
+
+
+def looks_secret(data: bytes) -> bool:
+    """An armored or binary OpenPGP secret key (packet tags 5 and 7), without asking gpg."""
+    if _SECRET_ARMOR in data:
+        return True
+    if not data or not data[0] & 0x80:
+        return False
+    first = data[0]
+    tag = (first & 0x3F) if first & 0x40 else ((first >> 2) & 0x0F)
+    return tag in (5, 7)
+
+
+def is_armored_public(data: bytes) -> bool:
+    return data.lstrip().startswith(_PUBLIC_ARMOR)
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,15 @@ def parse_colons(text: str) -> list[KeyInfo]:
         elif kind == "uid" and keys and len(fields) > 9:
             keys[-1].uids.append(fields[9])
     return [key.build() for key in keys if key.fingerprint]
+
+
+def read_key_bytes(data: bytes) -> list[KeyInfo]:
+    """The keys in `data` (empty when gpg finds none)."""
+    with temporary_home() as home:
+        key_file = home / "key"
+        key_file.write_bytes(data)
+        result = runner.run(show_keys_argv(home, key_file), check=False, timeout=60)
+    return parse_colons(result.text) if result.returncode == 0 else []
 
 
 def read_key_file(path: Path) -> list[KeyInfo]:

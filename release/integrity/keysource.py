@@ -14,11 +14,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from release.errors import ConfigError, InvalidInput, Problem
-from release.integrity.keyinfo import KeyInfo, read_key_file
+from release.integrity.keyinfo import KeyInfo, looks_secret, read_key_file
 from release.model.trust import TrustFile
 
 TRUST_FILE = "trust.yaml"
-_PRIVATE_MARK = b"PRIVATE KEY BLOCK"
 
 
 def load_trust_file(path: Path) -> TrustFile:
@@ -76,7 +75,7 @@ class KeySource:
 
 def _refuse_private_keys(paths: list[Path]) -> None:
     for path in paths:
-        if _PRIVATE_MARK in path.read_bytes():
+        if looks_secret(path.read_bytes()):
             raise InvalidInput(
                 f"{path}: contains a PRIVATE key: remove it from the keys directory NOW and"
                 " rotate it; only public keys belong there"

@@ -7,11 +7,11 @@ name, then renamed, so a file there is always whole); the finished directory is 
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from release import fsutil
 from release.errors import InvalidInput, OperationError
 from release.publish.digest import sha256_file
 from release.publish.mirror import Conflict, LocalFile, PutContext, Remote
@@ -58,7 +58,7 @@ class FilesystemMirror:
                 with ctx.progress(f.name, f.size) as bar:
                     part = self.staging / f".{f.name}.part"
                     shutil.copyfile(f.path, part)  # copy_file_range/sendfile under the hood
-                    _fsync(part)
+                    fsutil.fsync(part)
                     part.replace(self.staging / f.name)
                     bar.advance(f.size)
         except OSError as exc:
@@ -79,23 +79,10 @@ class FilesystemMirror:
                 shutil.rmtree(self.staging)  # left over by a run that lost the race
             return
         try:
-            _fsync_dir(self.staging)
+            fsutil.fsync_dir(self.staging)
             self.staging.rename(self.final)  # atomic; refuses a non-empty destination
-            _fsync_dir(self.final.parent)
+            fsutil.fsync_dir(self.final.parent)
         except OSError as exc:
             raise OperationError(
                 f"{self.final}: cannot move the release into place: {exc}"
             ) from exc
-
-
-def _fsync(path: Path) -> None:
-    with path.open("rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

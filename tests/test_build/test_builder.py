@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from release import keyfiles
 from release.build import builder, cache, installroot, kickstart
 from release.build.builder import build
 from release.errors import (
@@ -22,6 +21,7 @@ from release.errors import (
     ToolMissing,
     VerificationError,
 )
+from release.integrity import keyinfo
 from tests.test_build.conftest import ImageFactory, SignedRepo
 
 
@@ -128,14 +128,14 @@ def test_packages_failing_their_signature_check(
     signed: bool,
 ) -> None:
     key = _throwaway_public_key(tmp_path / "key.asc")  # not the key that signed them
-    info = keyfiles.inspect(key.read_bytes())
-    assert info is not None
+    info = keyinfo.read_key_bytes(key.read_bytes())
+    assert info
     repo = signed_repo.repo if signed else el_repos[7]
     source = {
         "name": "repo",
         "baseurl": f"file://{repo}",
         "gpgkey": f"file://{key}",
-        "gpgkey_fingerprint": info.fingerprints[0],
+        "gpgkey_fingerprint": info[0].fingerprint,
     }
     with pytest.raises(OperationError, match="failed their signature check") as caught:
         build(make_image(7, sources=[source]), "aws", tmp_path / "out", tmp_path / "cache")
