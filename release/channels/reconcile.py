@@ -42,7 +42,7 @@ Clock = Callable[[], dt.datetime]
 Status = Literal["up-to-date", "published", "failed"]
 
 
-def _utcnow() -> dt.datetime:
+def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
@@ -119,7 +119,7 @@ def reconcile(
     journal: Path | None = None,
     channels: Sequence[str] | None = None,
     options: Options | None = None,
-    clock: Clock = _utcnow,
+    clock: Clock = utcnow,
 ) -> ReconcileResult:
     """Publish what the targets of `channels` (all when None) lack; see the module docstring.
 
@@ -129,13 +129,13 @@ def reconcile(
     config = load_state(str(repo), "HEAD")
     head = _head(repo)
     result = ReconcileResult(head)
-    names = _selected(config, channels)
+    names = selected_channels(config, channels)
     pending = _differences(repo, config, names, options, result)
     if not pending:
         return result
     with open_signer(signing) as signer:
         for channel in sorted({p.channel.name for p in pending}):
-            _check_signer(config, channel, signer.fingerprint)
+            check_signer(config, channel, signer.fingerprint)
         journal_path = journal or workspace.root / "journal.sqlite"
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         made: dict[Release, MadeRelease] = {}
@@ -169,7 +169,7 @@ def _head(repo: Path) -> str:
         raise InvalidInput(f"{repo}: not a git repository with a commit") from exc
 
 
-def _selected(config: ConfigRepo, channels: Sequence[str] | None) -> list[str]:
+def selected_channels(config: ConfigRepo, channels: Sequence[str] | None) -> list[str]:
     if channels is None:
         return sorted(config.channels)
     unknown = [c for c in channels if c not in config.channels]
@@ -247,7 +247,7 @@ def allowed_signers(config: ConfigRepo, channel: str) -> set[str]:
     return allowed
 
 
-def _check_signer(config: ConfigRepo, channel: str, fingerprint: str) -> None:
+def check_signer(config: ConfigRepo, channel: str, fingerprint: str) -> None:
     if fingerprint not in allowed_signers(config, channel):
         raise InvalidInput(
             f"signing key {fingerprint} may not sign channel {channel}: add it to"
@@ -340,7 +340,7 @@ def write_index(
     release: idx.IndexedRelease | None,
     ttl: int,
     signer: Signer,
-    clock: Clock = _utcnow,
+    clock: Clock = utcnow,
 ) -> int:
     """Write the next signed index of `channel` (a re-sign when `release` is None) and the
     snapshot, compare-and-swap; the caller holds the store's lock. Returns the new serial."""
