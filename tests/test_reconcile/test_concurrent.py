@@ -17,7 +17,7 @@ from release.channels import index as idx
 from release.pipeline import Workspace
 from tests.conftest import ROOT
 from tests.integrity.gpgkit import Keys
-from tests.publish.conftest import S3Server
+from tests.publish.conftest import GcsServer, S3Server
 from tests.test_reconcile.kit import ConfigKit, make_config, sealed_release
 
 pytestmark = pytest.mark.slow
@@ -65,10 +65,24 @@ class S3:
         return body
 
 
-@pytest.fixture(params=["filesystem", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Fs | S3:
+class Gcs:
+    def __init__(self, server: GcsServer) -> None:
+        self.bucket = server.client().create_bucket(f"b{uuid.uuid4().hex[:12]}")
+        self.target = (
+            f"type: gcs\nbucket: {self.bucket.name}\nprefix: pub\nendpoint_url: {server.endpoint}\n"
+        )
+
+    def read(self, name: str) -> bytes:
+        data: bytes = self.bucket.blob(f"pub/{name}").download_as_bytes()
+        return data
+
+
+@pytest.fixture(params=["filesystem", "s3", "gcs"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Fs | S3 | Gcs:
     if request.param == "filesystem":
         return Fs(tmp_path)
+    if request.param == "gcs":
+        return Gcs(request.getfixturevalue("fake_gcs"))
     request.getfixturevalue("aws_env")
     return S3(request.getfixturevalue("moto_server"))
 
@@ -80,7 +94,7 @@ def _env() -> dict[str, str]:
 
 
 def test_two_reconciles_publish_each_release_once(
-    store: Fs | S3, keys: Keys, tmp_path: Path
+    store: Fs | S3 | Gcs, keys: Keys, tmp_path: Path
 ) -> None:
     kit = make_config(tmp_path, keys, target=store.target)
     work = tmp_path / "work"
@@ -103,7 +117,7 @@ def test_two_reconciles_publish_each_release_once(
 
 
 def test_two_writers_of_different_channels_lose_no_update(
-    store: Fs | S3, keys: Keys, tmp_path: Path
+    store: Fs | S3 | Gcs, keys: Keys, tmp_path: Path
 ) -> None:
     kit = make_config(tmp_path, keys, target=store.target)
     work = tmp_path / "work"

@@ -10,16 +10,23 @@ from pathlib import Path
 import boto3
 import pytest
 
-from release.model.target import FilesystemTarget, S3Target
+from release.model.target import FilesystemTarget, GcsTarget, S3Target
 from release.publish import s3index
 from release.publish.indexstore import Changed, IndexStore, open_index_store
-from tests.publish.conftest import S3Server
+from tests.publish.conftest import GcsServer, S3Server
 
 
-@pytest.fixture(params=["filesystem", "s3"])
+@pytest.fixture(params=["filesystem", "s3", "gcs"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> IndexStore:
     if request.param == "filesystem":
         return open_index_store(FilesystemTarget(type="filesystem", path=str(tmp_path / "m")))
+    if request.param == "gcs":
+        gcs: GcsServer = request.getfixturevalue("fake_gcs")
+        name = f"b{uuid.uuid4().hex[:12]}"
+        gcs.client().create_bucket(name)
+        return open_index_store(
+            GcsTarget(type="gcs", bucket=name, prefix="p", endpoint_url=gcs.endpoint)
+        )
     request.getfixturevalue("aws_env")
     server: S3Server = request.getfixturevalue("moto_server")
     bucket = f"b{uuid.uuid4().hex[:12]}"
