@@ -21,7 +21,7 @@ from typing import Protocol
 
 from release import fsutil
 from release.errors import InvalidInput, OperationError
-from release.model.target import FilesystemTarget, GcsTarget, S3Target, Target
+from release.model.target import FilesystemTarget, GcsTarget, RsyncTarget, S3Target, Target
 from release.publish.targets import Options
 
 LOCK_NAME = "channels/.lock"
@@ -125,6 +125,10 @@ def open_index_store(target: Target, options: Options | None = None) -> IndexSto
         from release.publish.s3index import S3IndexStore
 
         return S3IndexStore(target, options)
+    if isinstance(target, RsyncTarget):
+        from release.publish.rsyncindex import RsyncIndexStore
+
+        return RsyncIndexStore(target, options)
     if isinstance(target, GcsTarget):
         from release.publish.gcsindex import GcsIndexStore
 
@@ -133,4 +137,4 @@ def open_index_store(target: Target, options: Options | None = None) -> IndexSto
 
 
 def holds_index(target: Target) -> bool:
-    return isinstance(target, FilesystemTarget | S3Target | GcsTarget)
+    return isinstance(target, FilesystemTarget | S3Target | GcsTarget | RsyncTarget)

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.integrity.conftest import keys  # noqa: F401
-from tests.publish.conftest import GcsServer, aws_env, free_port, moto_server, process  # noqa: F401
+from tests.publish.conftest import (  # noqa: F401
+    GcsServer,
+    aws_env,
+    free_port,
+    moto_server,
+    process,
+    rsyncd,
+)
 from tests.test_build.conftest import el_repos  # noqa: F401
 
 

@@ -10,10 +10,35 @@ from pathlib import Path
 import boto3
 import pytest
 
-from release.model.target import FilesystemTarget, GcsTarget, S3Target
+from release.model.target import FilesystemTarget, GcsTarget, RsyncTarget, S3Target
 from release.publish import s3index
 from release.publish.indexstore import Changed, IndexStore, open_index_store
-from tests.publish.conftest import GcsServer, S3Server
+from release.publish.rsyncindex import pull_argv, put_argv
+from tests.publish.conftest import GcsServer, RsyncDaemon, S3Server
+
+
+def test_rsync_argv() -> None:
+    assert pull_argv(None, "rsync://h/m/channels/a.json", Path("/t")) == [
+        "rsync", "--timeout=120", "--no-motd", "rsync://h/m/channels/a.json", "/t/"
+    ]  # fmt: skip
+    argv = put_argv(["ssh", "-p", "2222"], Path("/t"), "host:/srv")
+    assert argv[:5] == ["rsync", "--timeout=120", "--no-motd", "-e", "ssh -p 2222"]
+    assert "--delay-updates" in argv and "--ignore-existing" not in argv  # indexes get replaced
+    assert argv[-2:] == ["/t/", "host:/srv/"]
+
+
+def test_rsync_compare_and_swap(rsyncd: RsyncDaemon) -> None:
+    store = open_index_store(RsyncTarget(type="rsync", url=rsyncd.url("/pub")))
+    (rsyncd.root / "pub").mkdir()
+    assert store.read("channels/a.json") is None
+    store.write("channels/a.json", b"one", None)
+    assert (rsyncd.root / "pub/channels/a.json").read_bytes() == b"one"
+    first = store.read("channels/a.json")
+    assert first is not None and first.data == b"one"
+    store.write("channels/a.json", b"two", first)
+    with pytest.raises(Changed):
+        store.write("channels/a.json", b"three", first)
+    assert (rsyncd.root / "pub/channels/a.json").read_bytes() == b"two"
 
 
 @pytest.fixture(params=["filesystem", "s3", "gcs"])
