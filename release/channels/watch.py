@@ -148,17 +148,23 @@ class Watcher:
         if not result.noop:
             message = f"{head[:12]}: released, tagged {self._tag(head, result)}"
         self._record(head)
-        log.info("%s", message)
         return message
 
 
 def watch(settings: WatchSettings, stop: threading.Event) -> None:
     """Run cycles every `interval` seconds until `stop` is set (e.g. by SIGTERM)."""
     watcher = Watcher(settings)
+    last = watcher.last_handled()
+    if last is not None:
+        log.info("resuming: %s was the last commit handled", last[:12])
     wait = settings.interval
+    said = ""
     while not stop.is_set():
         try:
-            watcher.cycle()
+            message = watcher.cycle()
+            if message != said:  # "up to date" once, not every interval
+                log.info("%s: %s", settings.branch, message)
+                said = message
             wait = settings.interval
         except git.GitCommandError as exc:
             wait = min(max(wait * 2, settings.interval), settings.longest_wait)

@@ -129,3 +129,23 @@ def test_tag_names_are_utc_times() -> None:
 
     when = dt.datetime(2026, 11, 24, 23, 5, 7, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     assert tag_name(when) == "release/20261124T210507Z"
+
+
+def test_a_restarted_watch_resumes_without_releasing_again(
+    watched: tuple[ConfigKit, Path, subprocess.Popen[str]], keys: Keys, tmp_path: Path
+) -> None:
+    kit, mirror, proc = watched
+    _until("the first release", lambda: len(_tags(kit.remote.path)) == 1)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    log = tmp_path / "again.log"
+    again = _start(kit, keys, tmp_path / "watch", log)
+    try:
+        _until("a cycle of the restarted watch", lambda: "up to date" in log.read_text())
+        assert "resuming" in log.read_text() and again.poll() is None
+        assert len(_tags(kit.remote.path)) == 1
+        index = idx.parse_index((mirror / "channels/fx-testing.json").read_bytes())
+        assert index.serial == 1
+    finally:
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(timeout=20) == 0
