@@ -30,9 +30,13 @@ def pull_argv(remote_shell: list[str] | None, remote_file: str, local_dir: Path)
 
 
 def put_argv(remote_shell: list[str] | None, source_root: Path, remote_root: str) -> list[str]:
-    """Send the one file named on stdin, replacing the mirror's copy atomically."""
+    """Send the one file named on stdin, replacing the mirror's copy atomically.
+
+    `--ignore-times`: an index of the same size written in the same second would otherwise
+    pass rsync's size-and-time check and not be sent at all.
+    """
     return [*base_argv(remote_shell), "--files-from=-", "--from0", "--chmod=D0755,F0644",
-            "--delay-updates", f"{source_root}/", f"{remote_root}/"]  # fmt: skip
+            "--ignore-times", "--delay-updates", f"{source_root}/", f"{remote_root}/"]  # fmt: skip
 
 
 class RsyncIndexStore:

@@ -24,6 +24,7 @@ def test_rsync_argv() -> None:
     argv = put_argv(["ssh", "-p", "2222"], Path("/t"), "host:/srv")
     assert argv[:5] == ["rsync", "--timeout=120", "--no-motd", "-e", "ssh -p 2222"]
     assert "--delay-updates" in argv and "--ignore-existing" not in argv  # indexes get replaced
+    assert "--ignore-times" in argv  # same size, same second: still sent
     assert argv[-2:] == ["/t/", "host:/srv/"]
 
 
