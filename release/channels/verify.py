@@ -84,9 +84,9 @@ def _read(root: str, relative: str) -> bytes | None:
     return open_source(where).read_small(name, SMALL)
 
 
-def _verifier(keyring: Keyring, channel: str, file: str) -> idx.Verify:
+def _verifier(keyring: Keyring, channel: str | None, file: str) -> idx.Verify:
     def verify(data: bytes, signature: bytes) -> str | None:
-        check = keyring.verify(data, signature, file, channel)  # channel's allowed keys only
+        check = keyring.verify(data, signature, file, channel)  # None: any trusted key
         return check.signers[0] if check.ok and check.signers else None
 
     return verify
@@ -130,7 +130,9 @@ def verify_channel(
             return result
         result.snapshot = idx.check_snapshot(
             snapshot, {channel: data}, now=now, signature=snapshot_sig,
-            verify=_verifier(keyring, channel, idx.SNAPSHOT_PATH),
+            # One snapshot covers every channel of the target, so whichever channel's key wrote
+            # it last signed it: any key the trust file knows may sign a snapshot.
+            verify=_verifier(keyring, None, idx.SNAPSHOT_PATH),
         )  # fmt: skip
     if not result.snapshot.ok:
         result.problems.append(f"{idx.SNAPSHOT_PATH}: {result.snapshot.message}")

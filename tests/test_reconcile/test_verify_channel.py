@@ -17,7 +17,9 @@ from release.channels.verify import verify_channel
 from release.cli.integrity_cmds import verify_command
 from release.errors import VerificationError
 from release.integrity.keysource import load_key_source
+from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
+from tests.conftest import git
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
 from tests.test_reconcile.kit import IMAGE, ConfigKit, make_config, sealed_release
@@ -106,3 +108,22 @@ def test_a_release_swapped_under_the_index_is_rejected(
     out = CliRunner().invoke(group, args)
     assert isinstance(out.exception, VerificationError)
     assert "a different release under the same name" in out.output
+
+
+def test_a_snapshot_last_signed_by_another_channels_key_is_accepted(
+    keys: Keys, tmp_path: Path
+) -> None:
+    kit = make_config(tmp_path, keys)
+    (kit.clone / "channels/el6-fx.yaml").write_text('image: fixture-el7\nversion: "1.0.0"\n'
+                                                    "targets: [mirror]\n")  # fmt: skip
+    git(kit.clone, "add", "-A")
+    git(kit.clone, "commit", "-qm", "a channel signed by the el6 key")
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0")
+    reconcile(kit.clone, workspace=work, signing=kit.signing, channels=["fx-stable"])
+    el6 = SigningConfig(gnupghome=keys.home, fingerprint=keys.fpr["el6"], key_env=None)
+    reconcile(kit.clone, workspace=work, signing=el6, channels=["el6-fx"])
+    source = load_key_source(kit.clone / "keys")
+    result = verify_channel(str(kit.clone / "mirror"), "fx-stable", source,
+                            serials=SerialStore(tmp_path / "s.json"))  # fmt: skip
+    assert result.ok, result.failures()
