@@ -141,7 +141,7 @@ def reconcile(
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         made: dict[Release, MadeRelease] = {}
         rolled_back: dict[str, str] = {}  # channel -> the newer version it left
-        with Journal(journal_path) as store:
+        with Journal(journal_path) as publish_journal:
             for item in pending:
                 outcome = _outcome(result, item)
                 try:
@@ -152,7 +152,7 @@ def reconcile(
                     outcome.release_dir = str(release.directory)
                     outcome.built = outcome.built or not release.reused
                     done, previous = _publish_and_index(
-                        item, release, store, signer, options, clock
+                        item, release, publish_journal, signer, options, clock
                     )
                     outcome.targets.append(done)
                     if previous is not None and is_rollback(previous, item.release):
