@@ -39,6 +39,7 @@ from release.publish.targets import Options
 log = logging.getLogger(__name__)
 
 CAS_ATTEMPTS = 5
+SNAPSHOT_TTL = 30 * 86400  # a snapshot written only to retire channels (the channel default)
 Clock = Callable[[], dt.datetime]
 Status = Literal["up-to-date", "published", "failed"]
 
@@ -70,6 +71,7 @@ class ReconcileResult:
     revision: str
     channels: list[ChannelOutcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)  # "<channel> on <target>", out of snapshots
 
     def _statuses(self) -> list[Status]:
         return [t.status for c in self.channels for t in c.targets]
@@ -77,7 +79,7 @@ class ReconcileResult:
     @property
     def noop(self) -> bool:
         """Nothing differed: every target already had what git asks for."""
-        return all(s == "up-to-date" for s in self._statuses())
+        return not self.retired and all(s == "up-to-date" for s in self._statuses())
 
     @property
     def ok(self) -> bool:
@@ -89,6 +91,7 @@ class ReconcileResult:
             "noop": self.noop,
             "ok": self.ok,
             "warnings": self.warnings,
+            "retired": self.retired,
             "channels": [
                 {
                     "channel": c.channel,
@@ -132,11 +135,14 @@ def reconcile(
     result = ReconcileResult(head)
     names = selected_channels(config, channels)
     pending = _differences(repo, config, names, options, result)
-    if not pending:
+    retiring = _retiring(repo, config, options) if channels is None else {}
+    if not pending and not retiring:
         return result
     with open_signer(signing) as signer:
         for channel in sorted({p.channel.name for p in pending}):
             check_signer(config, channel, signer.fingerprint)
+        if retiring:
+            check_signer(config, None, signer.fingerprint)
         journal_path = journal or workspace.root / "journal.sqlite"
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         made: dict[Release, MadeRelease] = {}
@@ -164,9 +170,62 @@ def reconcile(
                     outcome.targets.append(
                         TargetOutcome(item.target_name, "failed", None, str(exc))
                     )
+        for target_name, (store, gone) in sorted(retiring.items()):
+            retire(store, gone, signer, clock)
+            result.retired.extend(f"{name} on {target_name}" for name in gone)
     for channel, newer in sorted(rolled_back.items()):
         _deprecate(config, channel, newer, result)
     return result
+
+
+def _retiring(
+    repo: Path, config: ConfigRepo, options: Options | None
+) -> dict[str, tuple[IndexStore, list[str]]]:
+    """Per target: channels its snapshot lists that no longer publish there (deleted, or the
+    target was dropped from the channel). Their indexes leave the snapshot, so a client of
+    a retired channel is told it is no longer vouched for."""
+    found = {}
+    for target_name, target in sorted(config.targets.items()):
+        target = local_target(target, repo)
+        if not holds_index(target):
+            continue
+        store = open_index_store(target, options)
+        stored = store.read(idx.SNAPSHOT_PATH)
+        if stored is None:
+            continue
+        listed = idx.Snapshot.model_validate_json(stored.data).indexes
+        gone = [
+            name
+            for name in listed
+            if name not in config.channels or target_name not in config.channel(name).targets
+        ]
+        if gone:
+            found[target_name] = (store, gone)
+    return found
+
+
+def retire(store: IndexStore, names: Sequence[str], signer: Signer, clock: Clock = utcnow) -> None:
+    """Write the snapshot without `names`, under the lock, compare-and-swap."""
+    with store.lock():
+        for _ in range(CAS_ATTEMPTS):
+            before = store.read(idx.SNAPSHOT_PATH)
+            if before is None:
+                return
+            previous = idx.Snapshot.model_validate_json(before.data)
+            gone = [n for n in names if n in previous.indexes]
+            if not gone:
+                return  # another run retired them
+            snapshot = idx.canonical(
+                idx.next_snapshot(previous, {}, clock(), SNAPSHOT_TTL, retired=gone)
+            )
+            try:
+                store.put(idx.SNAPSHOT_PATH + ".asc", signer.sign_detached(snapshot))
+                store.write(idx.SNAPSHOT_PATH, snapshot, before)
+            except Changed as exc:
+                log.warning("%s; re-reading and trying again", exc)
+                continue
+            return
+    raise OperationError(f"{store.url}/{idx.SNAPSHOT_PATH}: other writers kept changing it; rerun")
 
 
 def is_rollback(previous: idx.ChannelIndex, release: Release) -> bool:
@@ -271,8 +330,9 @@ def _outcome(result: ReconcileResult, item: _Pending) -> ChannelOutcome:
     return next(c for c in result.channels if c.channel == item.channel.name)
 
 
-def allowed_signers(config: ConfigRepo, channel: str) -> set[str]:
-    """Fingerprints keys/trust.yaml allows for `channel`, narrowed to the channel's `keys`."""
+def allowed_signers(config: ConfigRepo, channel: str | None) -> set[str]:
+    """Fingerprints keys/trust.yaml allows for `channel` (None: for any channel, e.g. a
+    snapshot), narrowed to the channel's `keys`."""
     allowed = config.trust.allowed_fingerprints(channel)
     named = config.channel(channel).keys if channel in config.channels else ()
     if named:
@@ -280,10 +340,11 @@ def allowed_signers(config: ConfigRepo, channel: str) -> set[str]:
     return allowed
 
 
-def check_signer(config: ConfigRepo, channel: str, fingerprint: str) -> None:
+def check_signer(config: ConfigRepo, channel: str | None, fingerprint: str) -> None:
     if fingerprint not in allowed_signers(config, channel):
+        what = f"channel {channel}" if channel else "channel snapshots"
         raise InvalidInput(
-            f"signing key {fingerprint} may not sign channel {channel}: add it to"
+            f"signing key {fingerprint} may not sign {what}: add it to"
             " keys/trust.yaml for this channel (and to the channel's `keys`), or sign with"
             " an allowed key"
         )

@@ -74,6 +74,7 @@ def render(result: ReconcileResult) -> str:
             serial = f" serial {t.serial}" if t.serial is not None else ""
             detail = f" - {t.detail}" if t.detail else ""
             lines.append(f"    {t.status:<10} {t.target}{serial}{detail}")
+    lines.extend(f"  retired    {r} (its index left the snapshot)" for r in result.retired)
     lines.extend(f"warning: {w}" for w in result.warnings)
     if result.noop:
         lines.append("nothing to do: every target already has what git asks for")

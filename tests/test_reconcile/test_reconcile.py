@@ -134,3 +134,21 @@ def test_reconcile_to_an_rsync_mirror_then_verify_it(
     check = verify_channel(str(served), "fx-testing", load_key_source(kit.clone / "keys"),
                            serials=SerialStore(tmp_path / "serials.json"))  # fmt: skip
     assert check.ok, check.failures()
+
+
+def test_a_deleted_channel_leaves_the_snapshot(keys: Keys, tmp_path: Path) -> None:
+    kit = make_config(tmp_path, keys)
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0")
+    reconcile(kit.clone, workspace=work, signing=kit.signing)
+    git(kit.clone, "rm", "-q", "channels/fx-testing.yaml")
+    git(kit.clone, "commit", "-qm", "retire fx-testing")
+    result = reconcile(kit.clone, workspace=work, signing=kit.signing)
+    assert result.retired == ["fx-testing on mirror"] and not result.noop
+    mirror = kit.clone / "mirror"
+    source = load_key_source(kit.clone / "keys")
+    serials = SerialStore(tmp_path / "serials.json")
+    gone = verify_channel(str(mirror), "fx-testing", source, serials=serials)
+    assert gone.snapshot is not None and gone.snapshot.unlisted == ("fx-testing",)
+    assert verify_channel(str(mirror), "fx-stable", source, serials=serials).ok
+    assert reconcile(kit.clone, workspace=work, signing=SigningConfig(key_env=None)).noop
