@@ -41,7 +41,8 @@ class Workspace:
 
     @property
     def cache(self) -> Path:
-        return self.root / "cache" / "builds"
+        """The build cache (`release build --cache`): entries in `<cache>/builds/<id>/`."""
+        return self.root / "cache"
 
     def release_dir(self, image: str, version: str) -> Path:
         return self.root / "releases" / image / version

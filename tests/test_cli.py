@@ -116,3 +116,17 @@ def test_doctor_requires_the_installer_a_kickstart_image_names(config_repo: Path
     assert tools["virt-install"]["found"] is False
     assert "livemedia-creator" not in tools and "koji" not in tools
     assert result.returncode == 1 and "virt-install" in result.stderr
+
+
+def test_every_command_module_is_registered() -> None:
+    """A COMMANDS list that the CLI does not add is a feature nobody can reach."""
+    import importlib
+    import pkgutil
+
+    import release.cli
+    from release.cli import cli
+
+    for info in pkgutil.iter_modules(release.cli.__path__):
+        module = importlib.import_module(f"release.cli.{info.name}")
+        for command in getattr(module, "COMMANDS", []):
+            assert cli.commands.get(command.name) is command, f"{info.name}: {command.name}"

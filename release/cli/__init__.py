@@ -44,6 +44,7 @@ def _register() -> None:
         channel_cmds,
         config_cmds,
         formats_cmds,
+        gitops_cmds,
         integrity_cmds,
         publish_cmds,
     )
@@ -55,6 +56,7 @@ def _register() -> None:
         integrity_cmds,
         publish_cmds,
         channel_cmds,
+        gitops_cmds,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)
