@@ -1,0 +1,371 @@
+"""Make the world match git: build, publish and index what each channel's targets lack.
+
+The desired state is the config at HEAD; the actual state is what each target's published
+channel index says. For each (channel, target) that differs, under the target's index lock:
+re-read the index (another writer may have done it meanwhile), make the sealed release (or
+reuse it), publish it, then write the new signed index and snapshot, last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import git
+
+from release.channels import index as idx
+from release.channels.resolve import Release, resolve
+from release.channels.state import StateInvalid, load_state
+from release.config.history import version_of
+from release.config.loader import ConfigRepo
+from release.errors import InvalidInput, OperationError, ReleaseError
+from release.integrity.manifest import MANIFEST
+from release.integrity.signing import Signer, SigningConfig, open_signer
+from release.model.channel import Channel
+from release.model.image import ImageDefinition
+from release.model.target import FilesystemTarget, Target
+from release.pipeline import MadeRelease, Workspace, is_sealed, make_release
+from release.publish.api import publish
+from release.publish.indexstore import Changed, IndexStore, holds_index, open_index_store
+from release.publish.journal import Journal
+from release.publish.targets import Options
+
+log = logging.getLogger(__name__)
+
+CAS_ATTEMPTS = 5
+Clock = Callable[[], dt.datetime]
+Status = Literal["up-to-date", "published", "failed"]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class TargetOutcome:
+    target: str
+    status: Status
+    serial: int | None = None
+    detail: str = ""
+
+
+@dataclass
+class ChannelOutcome:
+    channel: str
+    image: str
+    version: str
+    targets: list[TargetOutcome] = field(default_factory=list)
+    release_dir: str | None = None
+    built: bool = False  # a release was made in this run (not reused)
+
+
+@dataclass
+class ReconcileResult:
+    revision: str
+    channels: list[ChannelOutcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def _statuses(self) -> list[Status]:
+        return [t.status for c in self.channels for t in c.targets]
+
+    @property
+    def noop(self) -> bool:
+        """Nothing differed: every target already had what git asks for."""
+        return all(s == "up-to-date" for s in self._statuses())
+
+    @property
+    def ok(self) -> bool:
+        return "failed" not in self._statuses()
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "revision": self.revision,
+            "noop": self.noop,
+            "ok": self.ok,
+            "warnings": self.warnings,
+            "channels": [
+                {
+                    "channel": c.channel,
+                    "image": c.image,
+                    "version": c.version,
+                    "built": c.built,
+                    "release_dir": c.release_dir,
+                    "targets": [t.__dict__ for t in c.targets],
+                }
+                for c in self.channels
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class _Pending:
+    channel: Channel
+    release: Release
+    target_name: str
+    target: Target
+    store: IndexStore
+
+
+def reconcile(
+    repo: Path,
+    *,
+    workspace: Workspace,
+    signing: SigningConfig,
+    journal: Path | None = None,
+    channels: Sequence[str] | None = None,
+    options: Options | None = None,
+    clock: Clock = utcnow,
+) -> ReconcileResult:
+    """Publish what the targets of `channels` (all when None) lack; see the module docstring.
+
+    An invalid config at HEAD is refused (StateInvalid, exit 2) before anything is touched.
+    """
+    repo = Path(repo).absolute()
+    config = load_state(str(repo), "HEAD")
+    head = _head(repo)
+    result = ReconcileResult(head)
+    names = selected_channels(config, channels)
+    pending = _differences(repo, config, names, options, result)
+    if not pending:
+        return result
+    with open_signer(signing) as signer:
+        for channel in sorted({p.channel.name for p in pending}):
+            check_signer(config, channel, signer.fingerprint)
+        journal_path = journal or workspace.root / "journal.sqlite"
+        journal_path.parent.mkdir(parents=True, exist_ok=True)
+        made: dict[Release, MadeRelease] = {}
+        with Journal(journal_path) as store:
+            for item in pending:
+                outcome = _outcome(result, item)
+                try:
+                    release = made.get(item.release)
+                    if release is None:
+                        release = _make(repo, config, head, item.release, workspace, signer)
+                        made[item.release] = release
+                    outcome.release_dir = str(release.directory)
+                    outcome.built = outcome.built or not release.reused
+                    outcome.targets.append(
+                        _publish_and_index(item, release, store, signer, options, clock)
+                    )
+                except (InvalidInput, StateInvalid):
+                    raise
+                except ReleaseError as exc:
+                    log.error("%s on %s: %s", item.channel.name, item.target_name, exc)
+                    outcome.targets.append(
+                        TargetOutcome(item.target_name, "failed", None, str(exc))
+                    )
+    return result
+
+
+def _head(repo: Path) -> str:
+    try:
+        return str(git.Repo(repo).head.commit.hexsha)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError) as exc:
+        raise InvalidInput(f"{repo}: not a git repository with a commit") from exc
+
+
+def selected_channels(config: ConfigRepo, channels: Sequence[str] | None) -> list[str]:
+    if channels is None:
+        return sorted(config.channels)
+    unknown = [c for c in channels if c not in config.channels]
+    if unknown:
+        known = ", ".join(sorted(config.channels)) or "none"
+        raise InvalidInput(f"unknown channel {', '.join(unknown)} (channels at HEAD: {known})")
+    return list(dict.fromkeys(channels))
+
+
+def local_target(target: Target, repo: Path) -> Target:
+    """A filesystem target's relative path is relative to the config repo's root."""
+    if isinstance(target, FilesystemTarget) and not Path(target.path).is_absolute():
+        return target.model_copy(update={"path": str(repo / target.path)})
+    return target
+
+
+def read_index(store: IndexStore, channel: str) -> idx.ChannelIndex | None:
+    stored = store.read(idx.INDEX_PATH.format(channel=channel))
+    if stored is None:
+        return None
+    try:
+        return idx.parse_index(stored.data)
+    except ValueError as exc:
+        raise OperationError(f"{store.url}/channels/{channel}.json: {exc}") from exc
+
+
+def _differences(
+    repo: Path,
+    config: ConfigRepo,
+    names: list[str],
+    options: Options | None,
+    result: ReconcileResult,
+) -> list[_Pending]:
+    """Every (channel, target) whose published index does not point at the desired release."""
+    images = config.frozen_images()
+    channels = {name: loaded.value for name, loaded in config.channels.items()}
+    pending = []
+    stores: dict[str, IndexStore] = {}
+    for name in names:
+        channel = channels[name]
+        release = resolve(name, channels, images)
+        outcome = ChannelOutcome(name, release.image, release.version)
+        result.channels.append(outcome)
+        for target_name in channel.targets:
+            target = local_target(config.targets[target_name], repo)
+            if not holds_index(target):
+                result.warnings.append(
+                    f"{name}: target {target_name} ({target.type}) is not reconciled yet;"
+                    " publish it with its own command"
+                )
+                continue
+            store = stores.setdefault(target_name, open_index_store(target, options))
+            current = read_index(store, name)
+            if current is not None and _points_at(current, release):
+                outcome.targets.append(TargetOutcome(target_name, "up-to-date", current.serial))
+            else:
+                pending.append(_Pending(channel, release, target_name, target, store))
+    return pending
+
+
+def _points_at(index: idx.ChannelIndex, release: Release) -> bool:
+    return (index.current.image, index.current.version) == (release.image, release.version)
+
+
+def _outcome(result: ReconcileResult, item: _Pending) -> ChannelOutcome:
+    return next(c for c in result.channels if c.channel == item.channel.name)
+
+
+def allowed_signers(config: ConfigRepo, channel: str) -> set[str]:
+    """Fingerprints keys/trust.yaml allows for `channel`, narrowed to the channel's `keys`."""
+    allowed = config.trust.allowed_fingerprints(channel)
+    named = config.channel(channel).keys if channel in config.channels else ()
+    if named:
+        allowed &= {config.trust.keys[k].fingerprint for k in named if k in config.trust.keys}
+    return allowed
+
+
+def check_signer(config: ConfigRepo, channel: str, fingerprint: str) -> None:
+    if fingerprint not in allowed_signers(config, channel):
+        raise InvalidInput(
+            f"signing key {fingerprint} may not sign channel {channel}: add it to"
+            " keys/trust.yaml for this channel (and to the channel's `keys`), or sign with"
+            " an allowed key"
+        )
+
+
+def _make(
+    repo: Path,
+    config: ConfigRepo,
+    head: str,
+    release: Release,
+    workspace: Workspace,
+    signer: Signer,
+) -> MadeRelease:
+    directory = workspace.release_dir(release.image, release.version)
+    if is_sealed(directory):  # no need to find the definition that made it
+        return MadeRelease(release.image, release.version, directory, reused=True)
+    image, commit = definition_at_version(repo, config, head, release)
+    return make_release(image, commit=commit, workspace=workspace, signer=signer)
+
+
+def definition_at_version(
+    repo: Path, config: ConfigRepo, head: str, release: Release
+) -> tuple[ImageDefinition, str]:
+    """The image definition that had `release.version`, and its commit (HEAD when current)."""
+    image = config.image(release.image)
+    if image.version == release.version:
+        return image, head
+    path = config.images[release.image].doc.path
+    for commit in git.Repo(repo).iter_commits(head, paths=path):
+        try:
+            blob = commit.tree / path
+        except KeyError:
+            continue
+        if version_of(blob.data_stream.read()) == release.version:
+            try:
+                old = load_state(str(repo), commit.hexsha)
+            except StateInvalid as exc:
+                raise InvalidInput(
+                    f"cannot build {release}: the config at {commit.hexsha[:12]}, where {path}"
+                    f" had that version, does not validate:\n{exc}"
+                ) from exc
+            return old.image(release.image), commit.hexsha
+    raise InvalidInput(
+        f"cannot build {release}: {path} never had version {release.version} in the history"
+        " behind HEAD; pin a version it had"
+    )
+
+
+def indexed(release: MadeRelease) -> idx.IndexedRelease:
+    manifest = (release.directory / MANIFEST).read_bytes()
+    return idx.IndexedRelease(
+        image=release.image,
+        version=release.version,
+        path=f"{release.image}/{release.version}",
+        manifest_sha256=hashlib.sha256(manifest).hexdigest(),
+    )
+
+
+def _publish_and_index(
+    item: _Pending,
+    release: MadeRelease,
+    journal: Journal,
+    signer: Signer,
+    options: Options | None,
+    clock: Clock,
+) -> TargetOutcome:
+    name = item.channel.name
+    with item.store.lock():
+        current = read_index(item.store, name)
+        if current is not None and _points_at(current, item.release):
+            return TargetOutcome(
+                item.target_name, "up-to-date", current.serial, "done by another run"
+            )
+        summary = publish(release.directory, item.target, journal, options=options,
+                          show_progress=False)  # fmt: skip
+        if not summary.ok:
+            return TargetOutcome(item.target_name, "failed", None, summary.error or "")
+        serial = write_index(item.store, name, indexed(release), item.channel.index_ttl, signer,
+                             clock)  # fmt: skip
+    sent = len(summary.published)
+    return TargetOutcome(item.target_name, "published", serial, f"{sent} files sent")
+
+
+def write_index(
+    store: IndexStore,
+    channel: str,
+    release: idx.IndexedRelease | None,
+    ttl: int,
+    signer: Signer,
+    clock: Clock = utcnow,
+) -> int:
+    """Write the next signed index of `channel` (a re-sign when `release` is None) and the
+    snapshot, compare-and-swap; the caller holds the store's lock. Returns the new serial."""
+    path = idx.INDEX_PATH.format(channel=channel)
+    for _ in range(CAS_ATTEMPTS):
+        before = store.read(path)
+        previous = idx.parse_index(before.data) if before else None
+        now = clock()
+        if release is None:
+            if previous is None:
+                raise OperationError(f"{store.url}/{path}: no index to re-sign")
+            new = idx.resigned(previous, now, ttl)
+        else:
+            new = idx.next_index(previous, release, now, ttl, channel=channel)
+        data = idx.canonical(new)
+        snap_before = store.read(idx.SNAPSHOT_PATH)
+        snap_prev = idx.Snapshot.model_validate_json(snap_before.data) if snap_before else None
+        snapshot = idx.canonical(idx.next_snapshot(snap_prev, {channel: data}, now, ttl))
+        try:
+            store.put(path + ".asc", signer.sign_detached(data))
+            store.write(path, data, before)
+            store.put(idx.SNAPSHOT_PATH + ".asc", signer.sign_detached(snapshot))
+            store.write(idx.SNAPSHOT_PATH, snapshot, snap_before)
+        except Changed as exc:
+            log.warning("%s; re-reading and trying again", exc)
+            continue
+        return new.serial
+    raise OperationError(f"{store.url}/{path}: other writers kept changing it; rerun")

@@ -1,0 +1,92 @@
+"""`release resign`: give published channel indexes a fresh expiry before they expire.
+
+The release an index points at does not change (that is reconcile's job); the serial goes
+up and the expiry moves to now + the channel's `index_ttl`. Written like reconcile writes:
+under the target's index lock, compare-and-swap, snapshot after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from release.channels.index import rfc3339
+from release.channels.reconcile import (
+    Clock,
+    check_signer,
+    local_target,
+    read_index,
+    selected_channels,
+    utcnow,
+    write_index,
+)
+from release.channels.state import load_state
+from release.integrity.signing import Signer, SigningConfig, open_signer
+from release.publish.indexstore import holds_index, open_index_store
+from release.publish.targets import Options
+
+Status = Literal["resigned", "fresh", "absent"]
+
+
+@dataclass(frozen=True)
+class Resigned:
+    channel: str
+    target: str
+    status: Status
+    serial: int | None = None
+    detail: str = ""
+
+
+@dataclass
+class ResignResult:
+    indexes: list[Resigned] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"indexes": [r.__dict__ for r in self.indexes]}
+
+
+def resign(
+    repo: Path,
+    *,
+    signing: SigningConfig,
+    channels: Sequence[str] | None = None,
+    within: int = 7 * 86400,
+    options: Options | None = None,
+    clock: Clock = utcnow,
+) -> ResignResult:
+    """Re-sign every index of `channels` (all when None) expiring within `within` seconds."""
+    repo = Path(repo).absolute()
+    config = load_state(str(repo), "HEAD")
+    result = ResignResult()
+    with contextlib.ExitStack() as stack:
+        signer: Signer | None = None
+        for name in selected_channels(config, channels):
+            channel = config.channel(name)
+            for target_name in channel.targets:
+                target = local_target(config.targets[target_name], repo)
+                if not holds_index(target):
+                    continue
+                store = open_index_store(target, options)
+                index = read_index(store, name)
+                if index is None:
+                    result.indexes.append(Resigned(name, target_name, "absent"))
+                    continue
+                left = index.expires - clock()
+                if left > dt.timedelta(seconds=within):
+                    detail = f"expires {rfc3339(index.expires)}"
+                    result.indexes.append(
+                        Resigned(name, target_name, "fresh", index.serial, detail)
+                    )
+                    continue
+                if signer is None:
+                    signer = stack.enter_context(open_signer(signing))
+                check_signer(config, name, signer.fingerprint)
+                with store.lock():
+                    serial = write_index(store, name, None, channel.index_ttl, signer, clock)
+                detail = f"was expiring {rfc3339(index.expires)}"
+                result.indexes.append(Resigned(name, target_name, "resigned", serial, detail))
+    return result

@@ -1,0 +1,137 @@
+"""Commands that make the world match git: reconcile, publish --channel, resign."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from release.channels.reconcile import ReconcileResult, reconcile
+from release.channels.resign import ResignResult, resign
+from release.cli.output import emit, json_option
+from release.errors import OperationError
+from release.integrity.signing import SigningConfig
+from release.pipeline import Workspace
+from release.publish.targets import Options
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_WORK = ".release/work"
+
+
+def common_options(func: F) -> F:
+    """The config repo, the workspace, the journal, the signing key and the endpoint."""
+    for option in reversed(
+        [
+            click.option("--repo", default=".", show_default=True,
+                         type=click.Path(file_okay=False, path_type=Path),
+                         help="The config repo (a git working tree); HEAD is the desired state."),
+            click.option("--work", default=DEFAULT_WORK, show_default=True,
+                         type=click.Path(file_okay=False, path_type=Path),
+                         help="Where releases are built and sealed (reused when already there)."),
+            click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
+                         help="The publish journal (default: journal.sqlite in --work)."),
+            click.option("--gnupghome", type=click.Path(file_okay=False, path_type=Path),
+                         help="Sign with a key of this GnuPG home (needs --fingerprint)."),
+            click.option("--fingerprint", help="The signing key's fingerprint."),
+            click.option("--key-env", default="RELEASE_SIGNING_KEY", show_default=True,
+                         help="Environment variable holding an armored private key."),
+            click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+                         help="The key's passphrase (or $RELEASE_SIGNING_PASSPHRASE)."),
+            click.option("--endpoint-url",
+                         help="S3 endpoint for every S3 target (MinIO, Ceph, a local emulator)."),
+        ]
+    ):  # fmt: skip
+        func = option(func)
+    return func
+
+
+def signing_config(
+    gnupghome: Path | None, fingerprint: str | None, key_env: str, passphrase_file: Path | None
+) -> SigningConfig:
+    return SigningConfig(
+        gnupghome=gnupghome,
+        fingerprint=fingerprint,
+        key_env=key_env,
+        passphrase_file=passphrase_file,
+    )
+
+
+def render(result: ReconcileResult) -> str:
+    lines = [f"reconcile {result.revision[:12]}"]
+    for channel in result.channels:
+        built = " (built)" if channel.built else ""
+        lines.append(f"  {channel.channel}: {channel.image} {channel.version}{built}")
+        for t in channel.targets:
+            serial = f" serial {t.serial}" if t.serial is not None else ""
+            detail = f" - {t.detail}" if t.detail else ""
+            lines.append(f"    {t.status:<10} {t.target}{serial}{detail}")
+    lines.extend(f"warning: {w}" for w in result.warnings)
+    if result.noop:
+        lines.append("nothing to do: every target already has what git asks for")
+    return "\n".join(lines)
+
+
+def _run(channels: list[str] | None, as_json: bool, **kw: Any) -> None:
+    signing = signing_config(kw["gnupghome"], kw["fingerprint"], kw["key_env"],
+                             kw["passphrase_file"])  # fmt: skip
+    result = reconcile(
+        kw["repo"],
+        workspace=Workspace(kw["work"].absolute()),
+        signing=signing,
+        journal=kw["journal"],
+        channels=channels,
+        options=Options(endpoint_url=kw["endpoint_url"]),
+    )
+    emit(result.to_dict(), as_json, lambda: render(result))
+    if not result.ok:
+        raise OperationError("some channels could not be published; rerun to resume")
+
+
+@click.command("reconcile")
+@common_options
+@json_option
+def reconcile_cmd(as_json: bool, **kw: Any) -> None:
+    """Make every channel's targets match the config at HEAD: build what is missing, publish
+    it, then write the signed channel indexes. A second run does nothing and says so."""
+    _run(None, as_json, **kw)
+
+
+@click.command("publish")
+@click.option("--channel", "channels", multiple=True, required=True,
+              help="The channel to publish (repeatable).")  # fmt: skip
+@common_options
+@json_option
+def publish_cmd(channels: tuple[str, ...], as_json: bool, **kw: Any) -> None:
+    """Build what CHANNEL needs if not built yet, publish it and its index to its targets."""
+    _run(list(channels), as_json, **kw)
+
+
+def render_resign(result: ResignResult) -> str:
+    lines = [f"  {r.status:<10} {r.channel} on {r.target}: {r.detail}" for r in result.indexes]
+    return "\n".join(["resign", *lines]) if lines else "resign: no published index"
+
+
+@click.command("resign")
+@click.option("--channel", "channels", multiple=True, help="Only this channel (repeatable).")
+@click.option("--within", default=7 * 86400, show_default=True, type=click.IntRange(0),
+              help="Re-sign indexes expiring within this many seconds.")  # fmt: skip
+@common_options
+@json_option
+def resign_cmd(channels: tuple[str, ...], within: int, as_json: bool, **kw: Any) -> None:
+    """Re-sign channel indexes nearing expiry: same release, higher serial, new expiry."""
+    signing = signing_config(kw["gnupghome"], kw["fingerprint"], kw["key_env"],
+                             kw["passphrase_file"])  # fmt: skip
+    result = resign(
+        kw["repo"],
+        signing=signing,
+        channels=list(channels) or None,
+        within=within,
+        options=Options(endpoint_url=kw["endpoint_url"]),
+    )
+    emit(result.to_dict(), as_json, lambda: render_resign(result))
+
+
+COMMANDS: list[click.Command] = [reconcile_cmd, publish_cmd, resign_cmd]

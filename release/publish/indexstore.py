@@ -1,0 +1,132 @@
+"""Where channel indexes live on a target, written so two writers cannot lose an update.
+
+An `IndexStore` reads and writes the small files under `channels/` at a target's root. A
+writer takes the target's index lock for a whole read-modify-write (index, its signature,
+the snapshot and its signature), and each write is also a compare-and-swap on what was read
+(`expect`: the version token of the object read, or None for "must not exist yet"), so a
+writer that lost its lock (a lease broken after it stalled) cannot overwrite a newer index:
+it gets `Changed`, re-reads and recomputes. Each SDK stays in its adapter module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from release import fsutil
+from release.errors import InvalidInput, OperationError
+from release.model.target import FilesystemTarget, S3Target, Target
+from release.publish.targets import Options
+
+LOCK_NAME = "channels/.lock"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The bytes of an object and the token a compare-and-swap write must present."""
+
+    data: bytes
+    token: str
+
+
+class Changed(OperationError):
+    """The object changed since it was read: another writer won; re-read and recompute."""
+
+
+class IndexStore(Protocol):
+    @property
+    def url(self) -> str:
+        """The target's root, e.g. `s3://bucket/prefix`."""
+        ...
+
+    def read(self, name: str) -> Stored | None:
+        """The object `name` (relative to the root), or None if there is none."""
+        ...
+
+    def write(self, name: str, data: bytes, expect: Stored | None) -> None:
+        """Replace `name` only if it is still `expect` (None: only if it does not exist)."""
+        ...
+
+    def put(self, name: str, data: bytes) -> None:
+        """Write `name` unconditionally (a signature, written under the lock)."""
+        ...
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the target's index lock: one read-modify-write at a time."""
+        ...
+
+
+def _check_name(name: str) -> str:
+    if name.startswith("/") or ".." in name.split("/"):
+        raise InvalidInput(f"{name!r}: an index store name must stay under the target's root")
+    return name
+
+
+class FilesystemIndexStore:
+    """A lock file (flock) around the update, atomic renames, tokens are sha256 of content."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).absolute()
+
+    @property
+    def url(self) -> str:
+        return self.root.as_uri()
+
+    def _path(self, name: str) -> Path:
+        return self.root / _check_name(name)
+
+    def read(self, name: str) -> Stored | None:
+        try:
+            data = self._path(name).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise OperationError(f"{self._path(name)}: cannot read: {exc.strerror}") from exc
+        return Stored(data, hashlib.sha256(data).hexdigest())
+
+    def write(self, name: str, data: bytes, expect: Stored | None) -> None:
+        now = self.read(name)
+        if (now is None) != (expect is None) or (now and expect and now.token != expect.token):
+            raise Changed(f"{self._path(name)} changed since it was read")
+        self.put(name, data)
+
+    def put(self, name: str, data: bytes) -> None:
+        path = self._path(name)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fsutil.write_bytes(path, data)
+        except OSError as exc:
+            raise OperationError(f"{path}: cannot write: {exc.strerror}") from exc
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        path = self._path(LOCK_NAME)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
+            yield
+        finally:
+            os.close(fd)
+
+
+def open_index_store(target: Target, options: Options | None = None) -> IndexStore:
+    """The index store of a mirror target; registries (AMI, GCE image) hold no index."""
+    options = options or Options()
+    if isinstance(target, FilesystemTarget):
+        return FilesystemIndexStore(Path(target.path))
+    if isinstance(target, S3Target):
+        from release.publish.s3index import S3IndexStore
+
+        return S3IndexStore(target, options)
+    raise InvalidInput(f"{target.type} targets hold no channel index")
+
+
+def holds_index(target: Target) -> bool:
+    return isinstance(target, FilesystemTarget | S3Target)

@@ -1,0 +1,139 @@
+"""Channel indexes on S3: compare-and-swap on the ETag, a lease lock made create-only.
+
+`IfMatch=<etag read>` replaces an object only if nobody replaced it since; `IfNoneMatch='*'`
+creates one only if it does not exist (both answer 412 otherwise). The lock is an object
+created with `IfNoneMatch='*'` and deleted when done; a lock older than `LEASE` seconds was
+left by a writer that died and is broken (the compare-and-swap still protects the index
+if that writer was only slow).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.config import Config
+
+from release.errors import OperationError
+from release.model.target import S3Target
+from release.publish.indexstore import LOCK_NAME, Changed, Stored, _check_name
+from release.publish.s3 import _NotFound, _Precondition, shared_session, translate
+from release.publish.targets import Options
+
+log = logging.getLogger("release.publish")
+
+LEASE = 300.0  # a lock not refreshed for this long was left by a writer that died
+REFRESH = 60.0  # a live holder rewrites its lock this often (uploads can take hours)
+WAIT = 4 * 3600.0  # how long a writer waits for the lock (another may be uploading)
+
+
+class S3IndexStore:
+    def __init__(self, target: S3Target, options: Options) -> None:
+        self.bucket = target.bucket
+        self.prefix = target.prefix.strip("/")
+        endpoint = options.endpoint_url or target.endpoint_url
+        config = Config(
+            retries={"total_max_attempts": 3, "mode": "standard"},
+            connect_timeout=options.connect_timeout,
+            read_timeout=options.read_timeout,
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            s3={"addressing_style": "path"} if endpoint else {},
+        )
+        self._s3: Any = shared_session().client(
+            "s3", region_name=target.region, endpoint_url=endpoint, config=config
+        )
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+    def key(self, name: str) -> str:
+        return "/".join(p for p in (self.prefix, _check_name(name)) if p)
+
+    def _call(self, what: str, op: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._s3, op)(Bucket=self.bucket, **kwargs)
+        except Exception as exc:
+            translated = translate(what, exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    def read(self, name: str) -> Stored | None:
+        key = self.key(name)
+        try:
+            got = self._call(f"GET s3://{self.bucket}/{key}", "get_object", Key=key)
+        except _NotFound:
+            return None
+        return Stored(got["Body"].read(), str(got["ETag"]))
+
+    def write(self, name: str, data: bytes, expect: Stored | None) -> None:
+        key = self.key(name)
+        condition = {"IfNoneMatch": "*"} if expect is None else {"IfMatch": expect.token}
+        try:
+            self._call(
+                f"PUT s3://{self.bucket}/{key}", "put_object", Key=key, Body=data, **condition
+            )
+        except _Precondition as exc:
+            raise Changed(f"s3://{self.bucket}/{key} changed since it was read") from exc
+
+    def put(self, name: str, data: bytes) -> None:
+        key = self.key(name)
+        self._call(f"PUT s3://{self.bucket}/{key}", "put_object", Key=key, Body=data)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        key = self.key(LOCK_NAME)
+        owner = f"{socket.gethostname()}:{os.getpid()}".encode()
+        deadline = time.monotonic() + WAIT
+        delay = 0.05
+        while not self._take(key, owner):
+            if time.monotonic() > deadline:
+                raise OperationError(
+                    f"s3://{self.bucket}/{key}: the index lock is held by another writer;"
+                    " rerun when it is done"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        stop = threading.Event()
+        beat = threading.Thread(target=self._refresh, args=(key, owner, stop), daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beat.join()
+            self._call(f"DELETE s3://{self.bucket}/{key}", "delete_object", Key=key)
+
+    def _refresh(self, key: str, owner: bytes, stop: threading.Event) -> None:
+        while not stop.wait(REFRESH):
+            try:
+                self._call(f"refresh lock s3://{self.bucket}/{key}", "put_object", Key=key,
+                           Body=owner)  # fmt: skip
+            except Exception as exc:  # a missed beat is retried at the next one
+                log.warning("s3://%s/%s: cannot refresh the lock: %s", self.bucket, key, exc)
+
+    def _take(self, key: str, owner: bytes) -> bool:
+        try:
+            self._call(f"lock s3://{self.bucket}/{key}", "put_object", Key=key, Body=owner,
+                       IfNoneMatch="*")  # fmt: skip
+            return True
+        except _Precondition:
+            pass
+        try:
+            head = self._call(f"HEAD s3://{self.bucket}/{key}", "head_object", Key=key)
+        except _NotFound:
+            return False  # released meanwhile: try again
+        age = dt.datetime.now(dt.UTC) - head["LastModified"]
+        if age.total_seconds() > LEASE:
+            log.warning("s3://%s/%s: breaking a lock left %s ago", self.bucket, key, age)
+            self._call(f"DELETE s3://{self.bucket}/{key}", "delete_object", Key=key)
+        return False

@@ -1,0 +1,117 @@
+"""reconcile against a real git config repo and a filesystem target, releases pre-sealed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from release.channels import index as idx
+from release.channels.reconcile import reconcile
+from release.channels.state import StateInvalid
+from release.errors import InvalidInput
+from release.integrity.signing import SigningConfig
+from release.pipeline import Workspace
+from tests.conftest import git
+from tests.gitops import merge_feature
+from tests.integrity.gpgkit import Keys
+from tests.test_reconcile.kit import IMAGE, make_config, sealed_release
+
+
+def _index(mirror: Path, channel: str) -> idx.ChannelIndex:
+    return idx.parse_index((mirror / "channels" / f"{channel}.json").read_bytes())
+
+
+def test_publishes_then_a_second_run_is_a_noop(keys: Keys, tmp_path: Path) -> None:
+    kit = make_config(tmp_path, keys)
+    work = Workspace(tmp_path / "work")
+    release_dir = sealed_release(work, keys, "1.0.0")
+    first = reconcile(kit.clone, workspace=work, signing=kit.signing)
+    assert first.ok and not first.noop
+    mirror = kit.clone / "mirror"  # a relative filesystem path is relative to the repo
+    assert (mirror / IMAGE / "1.0.0" / "manifest.json").is_file()
+    manifest = (release_dir / "manifest.json").read_bytes()
+    for channel in ("fx-stable", "fx-testing"):
+        index = _index(mirror, channel)
+        assert index.serial == 1 and index.channel == channel
+        assert index.current.path == f"{IMAGE}/1.0.0"
+        assert index.current.manifest_sha256 == hashlib.sha256(manifest).hexdigest()
+        assert keys.fpr["good"] in _signer(keys, mirror / "channels" / f"{channel}.json")
+    snapshot = json.loads((mirror / "channels/snapshot.json").read_bytes())
+    assert set(snapshot["indexes"]) == {"fx-stable", "fx-testing"}
+    assert (mirror / "channels/snapshot.json.asc").is_file()
+
+    second = reconcile(kit.clone, workspace=work, signing=SigningConfig(key_env=None))
+    assert second.noop and second.ok  # no signing key needed when nothing differs
+    assert _index(mirror, "fx-stable").serial == 1
+
+
+def _signer(keys: Keys, path: Path) -> str:
+    from tests.integrity.gpgkit import gpg
+
+    sig = path.with_name(path.name + ".asc")
+    out = gpg(keys.home, "--status-fd", "1", "--verify", str(sig), str(path))
+    return out.decode()
+
+
+def test_a_version_bump_moves_latest_channel_and_keeps_history(keys: Keys, tmp_path: Path) -> None:
+    kit = make_config(tmp_path, keys)
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0")
+    sealed_release(work, keys, "1.1.0")
+    reconcile(kit.clone, workspace=work, signing=kit.signing)
+    merge_feature(kit.clone, "bump", [(f"images/{IMAGE}.yaml", '"1.0.0"', '"1.1.0"')])
+    result = reconcile(kit.clone, workspace=work, signing=kit.signing)
+    by_channel = {c.channel: c for c in result.channels}
+    assert [t.status for t in by_channel["fx-stable"].targets] == ["up-to-date"]
+    assert [t.status for t in by_channel["fx-testing"].targets] == ["published"]
+    testing = _index(kit.clone / "mirror", "fx-testing")
+    assert testing.serial == 2 and testing.current.version == "1.1.0"
+    assert [h.version for h in testing.history] == ["1.0.0"]
+
+    # Rollback: the channel file pins the older version again; a higher serial, no build.
+    merge_feature(kit.clone, "rollback", [("channels/fx-testing.yaml", "latest", '"1.0.0"')])
+    result = reconcile(kit.clone, workspace=work, signing=kit.signing)
+    assert not any(c.built for c in result.channels)
+    testing = _index(kit.clone / "mirror", "fx-testing")
+    assert testing.serial == 3 and testing.current.version == "1.0.0"
+    assert [h.version for h in testing.history] == ["1.1.0"]
+
+
+def test_an_invalid_config_publishes_nothing(keys: Keys, tmp_path: Path) -> None:
+    kit = make_config(tmp_path, keys)
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0")
+    (kit.clone / "channels/fx-testing.yaml").write_text("image: nope\nversion: latest\n")
+    git(kit.clone, "commit", "-qam", "break it")
+    with pytest.raises(StateInvalid, match="fx-testing"):
+        reconcile(kit.clone, workspace=work, signing=kit.signing)
+    assert not (kit.clone / "mirror").exists()
+
+
+def test_a_key_not_allowed_for_the_channel_is_refused(keys: Keys, tmp_path: Path) -> None:
+    kit = make_config(tmp_path, keys)
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0")
+    el6 = SigningConfig(gnupghome=keys.home, fingerprint=keys.fpr["el6"], key_env=None)
+    with pytest.raises(InvalidInput, match="may not sign channel fx-"):
+        reconcile(kit.clone, workspace=work, signing=el6)
+    assert not (kit.clone / "mirror").exists()
+
+
+def test_a_version_that_cannot_be_built_fails_clearly(keys: Keys, tmp_path: Path) -> None:
+    kit = make_config(tmp_path, keys)
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0")
+    reconcile(kit.clone, workspace=work, signing=kit.signing, channels=["fx-stable"])
+    merge_feature(kit.clone, "bump", [(f"images/{IMAGE}.yaml", '"1.0.0"', '"1.1.0"')])
+    # 1.1.0 is not sealed and its sources do not exist: the build fails, the run says so.
+    result = reconcile(kit.clone, workspace=work, signing=kit.signing, channels=["fx-testing"])
+    assert not result.ok
+    failed = result.channels[0].targets[0]
+    assert failed.status == "failed" and failed.detail
+    assert not (kit.clone / "mirror" / IMAGE / "1.1.0").exists()
+    with pytest.raises(InvalidInput, match="unknown channel nope"):
+        reconcile(kit.clone, workspace=work, signing=kit.signing, channels=["nope"])
