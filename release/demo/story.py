@@ -20,16 +20,16 @@ from pathlib import Path
 from release import runner
 from release.channels.plan import plan
 from release.channels.promote import promote
+from release.channels.reconcile import reconcile as run_reconcile
 from release.channels.render import render
-from release.channels.state import load_state
+from release.cli.gitops_cmds import render as render_reconcile
 from release.demo import world
-from release.demo.publish_all import publish_channels
 from release.demo.repo import build_repo, is_repo
 from release.demo.signing_key import ensure_key, export_public
-from release.errors import ReleaseError, VerificationError
+from release.errors import OperationError, ReleaseError, VerificationError
 from release.integrity.gpghome import stop_agents
 from release.integrity.keysource import load_key_source
-from release.integrity.signing import SigningConfig, open_signer
+from release.integrity.signing import SigningConfig
 from release.integrity.verify import verify_release
 from release.pipeline import Workspace
 
@@ -115,16 +115,17 @@ def run_demo(root: Path, say: Say, *, boot_kernel: bool = True) -> DemoResult:
     )
     try:
         config_repo(paths, kernel, fingerprint, say)
-        say("\n== First release of every channel")
+        say("\n== release reconcile: the first release of every channel")
         reconcile(paths, signing, say, "release/demo-1")
         say("\n== A user bumps the EL7 image on a branch, merges it into main and pushes")
         bump_el7(paths, say)
         say("\n== release plan (what releasing main would do)")
         say(render(plan(str(paths.config)), "text"))
-        say("\n== release reconcile")
+        say("\n== release reconcile: build, convert, seal, publish, sign the channel indexes")
         reconcile(paths, signing, say, "release/demo-2")
         say("\n== release promote --from el7-testing --to el7-stable")
         promote_el7(paths, say)
+        say("\n== release reconcile: publish el7-stable's new release")
         reconcile(paths, signing, say, "release/demo-3")
         verified = verify(paths, say)
     finally:
@@ -228,21 +229,20 @@ def promote_el7(paths: DemoPaths, say: Say) -> None:
 
 
 def reconcile(paths: DemoPaths, signing: SigningConfig, say: Say, tag: str) -> None:
-    """Build, seal and publish what the channels at main say, then record the release tag.
-
-    `release reconcile` is not in this version yet: each channel's release is made with the
-    pipeline and published to the channel's targets (no signed channel indexes).
-    """
+    """`release reconcile` of main, then the release tag a completed release records (the
+    base of the next `release plan`). Reconcile itself skips what the mirror already has."""
+    result = run_reconcile(
+        paths.config, workspace=paths.workspace, signing=signing, journal=paths.journal
+    )
+    say(render_reconcile(result))
+    if not result.ok:
+        raise OperationError("release reconcile failed on some targets (see above)")
     if git(paths.config, "tag", "--list", tag).strip():
-        say(f"{tag}: released already, reused")
+        say(f"{tag}: tagged already")
         return
-    say("(release reconcile is not available yet: make_release + publish per channel)")
-    state = load_state(str(paths.config), "HEAD")  # with history: pins of older versions
-    commit = git(paths.config, "rev-parse", "HEAD").strip()
-    with open_signer(signing) as signer:
-        publish_channels(state, commit, paths.workspace, signer, paths.journal, say)
     git(paths.config, "tag", "-a", tag, "-m", f"released {tag}")
     git(paths.config, "push", "-q", "origin", tag)
+    say(f"{tag}: tagged and pushed")
 
 
 def verify(paths: DemoPaths, say: Say) -> str:
