@@ -1,15 +1,24 @@
-"""The config reference (docs/config-reference.md), generated from the models' JSON Schemas so it
-cannot drift from them: `python -m release.docs > docs/config-reference.md`; a test checks it.
-Every field with its type, default and description, and a complete example of each file kind.
+"""References generated from the code so they cannot drift from it; tests check them current.
+
+    python -m release.docs config > docs/config-reference.md   # from the models' JSON Schemas
+    python -m release.docs cli > docs/cli-reference.md         # from every command's --help
+
+The config reference lists every field with its type, default and description, and a complete
+example of each file kind; the CLI reference every command of every release/cli/*_cmds module.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import sys
 from pathlib import Path
 from typing import Any
 
+import click
+
+import release.cli
 from release.demo import world
 from release.model.schema import KINDS, schema
 
@@ -128,8 +137,49 @@ def reference() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def main() -> None:
-    sys.stdout.write(reference())
+def all_commands() -> list[click.Command]:
+    """Every command of every release/cli/*_cmds module, registered in the CLI yet or not."""
+    found: dict[str, click.Command] = {}
+    for module in pkgutil.iter_modules(release.cli.__path__):
+        if module.name.endswith("_cmds"):
+            loaded = importlib.import_module(f"release.cli.{module.name}")
+            found |= {command.name or "": command for command in loaded.COMMANDS}
+    return [found[name] for name in sorted(found)]
+
+
+def command_help(command: click.Command, parent: click.Context) -> list[str]:
+    ctx = click.Context(command, info_name=command.name, parent=parent, max_content_width=96,
+                        terminal_width=96)  # fmt: skip
+    lines = [f"## `{ctx.command_path}`", "", "```", command.get_help(ctx), "```", ""]
+    if isinstance(command, click.Group):
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is not None:
+                lines += command_help(sub, ctx)
+    return lines
+
+
+def cli_reference() -> str:
+    settings = {**release.cli.cli.context_settings, "max_content_width": 96, "terminal_width": 96}
+    root = click.Context(release.cli.cli, info_name="release", **settings)
+    lines = [
+        "# CLI command reference",
+        "",
+        "Generated from each command's `--help` (`python -m release.docs cli`); do not edit.",
+        "Exit codes, error format and `--json` shapes: [cli.md](cli.md).",
+        "",
+    ]
+    for command in all_commands():
+        lines += command_help(command, root)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    which = args[0] if args else "config"
+    if which not in ("config", "cli"):
+        raise SystemExit("usage: python -m release.docs [config|cli]")
+    sys.stdout.write(reference() if which == "config" else cli_reference())
 
 
 if __name__ == "__main__":

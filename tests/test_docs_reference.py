@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from release.docs import reference, type_of
+from release.docs import cli_reference, reference, type_of
 from tests.conftest import ROOT
 
 
@@ -21,3 +21,16 @@ def test_types_read_like_prose() -> None:
     assert type_of({"type": "array", "items": {"enum": ["a", "b"]}}) == 'list of `"a"` \\| `"b"`'
     assert type_of({"$ref": "#/$defs/Disk"}) == "[Disk](#disk)"
     assert type_of({"anyOf": [{"type": "string"}, {"type": "null"}]}) == "string or null"
+
+
+def test_the_cli_reference_is_current() -> None:
+    text = (ROOT / "docs" / "cli-reference.md").read_text()
+    assert text == cli_reference(), "regenerate: python -m release.docs cli > docs/cli-reference.md"
+
+
+def test_the_cli_reference_has_every_command() -> None:
+    text = cli_reference()
+    for name in ("build", "check", "convert", "demo", "doctor", "keys", "plan", "promote",
+                 "push", "render", "rollback", "schema", "seal", "verify"):  # fmt: skip
+        assert f"## `release {name}`" in text
+    assert "## `release keys list`" in text
