@@ -9,6 +9,7 @@ example of each file kind; the CLI reference every command of every release/cli/
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import pkgutil
@@ -148,6 +149,10 @@ def all_commands() -> list[click.Command]:
 
 
 def command_help(command: click.Command, parent: click.Context) -> list[str]:
+    # click caches a command's help option with the names of the first context that asked
+    # (a test's bare group says `--help`, the CLI `-h, --help`): render a copy without it.
+    command = copy.copy(command)
+    command._help_option = None
     ctx = click.Context(command, info_name=command.name, parent=parent, max_content_width=96,
                         terminal_width=96)  # fmt: skip
     lines = [f"## `{ctx.command_path}`", "", "```", command.get_help(ctx), "```", ""]
