@@ -2,18 +2,22 @@
 
 Each module (bench/<topic>.py) exposes `run(quick) -> list[dict]`; rows name what is measured,
 our time, the reference tool's time on the same input in the same run, the ratio, the goal and
-peak memory. A module that fails is reported as a row and the others still run: benchmarks
-never fail CI (the exit status is always 0).
+peak memory. Each module runs in a fresh Python process: several modules read their peak memory from
+getrusage, which only grows, so one process would report the earlier modules' peak. A module
+that fails is reported as a row and the others still run: benchmarks never fail CI (the exit
+status is always 0).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import subprocess
+import sys
+import tempfile
 import time
-import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 TOPICS = ("digests", "formats", "build", "publish", "plan")
@@ -49,14 +53,29 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+CHILD = (
+    "import json, sys\n"
+    "from importlib import import_module\n"
+    "rows = import_module('bench.' + sys.argv[1]).run(sys.argv[2] == 'quick')\n"
+    "open(sys.argv[3], 'w').write(json.dumps(rows, default=str))\n"
+)
+
+
+def child_argv(topic: str, quick: bool, out: Path) -> list[str]:
+    return [sys.executable, "-c", CHILD, topic, "quick" if quick else "full", str(out)]
+
+
 def run_topic(topic: str, quick: bool) -> list[dict[str, Any]]:
     started = time.perf_counter()
-    try:
-        rows = importlib.import_module(f"bench.{topic}").run(quick)
-    except Exception as exc:  # a broken benchmark must not stop the others
-        traceback.print_exc()
-        return [normalize(topic, {"what": f"FAILED: {type(exc).__name__}: {exc}"})]
-    print(f"bench.{topic}: {len(rows)} rows in {time.perf_counter() - started:.0f} s", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-rows-") as tmp:
+        out = Path(tmp) / "rows.json"
+        # The module's own progress goes to stderr so that --json stays parseable.
+        done = subprocess.run(child_argv(topic, quick, out), stdout=sys.stderr, check=False)
+        if done.returncode != 0 or not out.is_file():  # a broken benchmark must not stop others
+            return [normalize(topic, {"what": f"FAILED (exit {done.returncode}), see above"})]
+        rows = json.loads(out.read_text())
+    took = time.perf_counter() - started
+    print(f"bench.{topic}: {len(rows)} rows in {took:.0f} s", file=sys.stderr, flush=True)
     return [normalize(topic, row) for row in rows]
 
 

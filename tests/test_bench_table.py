@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bench.__main__ import normalize, table
+import sys
+from pathlib import Path
+
+from bench.__main__ import child_argv, normalize, run_topic, table
 
 
 def test_rows_named_either_way_fill_the_same_columns() -> None:
@@ -35,3 +38,13 @@ def test_rows_named_either_way_fill_the_same_columns() -> None:
                                 "peak", "MB"]  # fmt: skip
     assert lines[1].split() == ["digests", "a", "1.5", "3", "2", ">=", "2", "12.2"]
     assert lines[2].split() == ["publish", "b", "0.25", "0.5", "2", "-", "40"]
+
+
+def test_a_broken_benchmark_is_a_row_not_a_failure(tmp_path: Path) -> None:
+    rows = run_topic("no_such_topic", quick=True)
+    assert rows[0]["topic"] == "no_such_topic" and rows[0]["what"].startswith("FAILED (exit 1)")
+
+
+def test_each_topic_runs_in_a_fresh_process(tmp_path: Path) -> None:
+    argv = child_argv("plan", True, tmp_path / "rows.json")
+    assert argv[0] == sys.executable and argv[3:] == ["plan", "quick", str(tmp_path / "rows.json")]
