@@ -20,3 +20,12 @@ def test_generated_repo_is_valid_and_plannable(tmp_path: Path) -> None:
     assert result.base_ref == "release/1"
     assert result.builds and {b.image for b in result.builds} <= set(head.images)
     assert any(p.channel.endswith("-canary") for p in result.publishes)
+
+
+def test_reconcile_row_is_a_noop_over_every_channel(tmp_path: Path) -> None:
+    from bench.plan import reconcile_row
+
+    repo = make_repo(tmp_path, images=2, commits=20)
+    row = reconcile_row(repo, 2, repeat=1)
+    assert "8 channels published" in str(row["what"])
+    assert len(list((repo / "mirror/channels").glob("*.json"))) == 8

@@ -26,9 +26,10 @@ from release.config.loader import ConfigRepo
 from release.errors import InvalidInput, OperationError, ReleaseError
 from release.integrity.manifest import MANIFEST
 from release.integrity.signing import Signer, SigningConfig, open_signer
+from release.model.base import version_key
 from release.model.channel import Channel
 from release.model.image import ImageDefinition
-from release.model.target import FilesystemTarget, Target
+from release.model.target import FilesystemTarget, GceImageTarget, Target
 from release.pipeline import MadeRelease, Workspace, is_sealed, make_release
 from release.publish.api import publish
 from release.publish.indexstore import Changed, IndexStore, holds_index, open_index_store
@@ -139,7 +140,8 @@ def reconcile(
         journal_path = journal or workspace.root / "journal.sqlite"
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         made: dict[Release, MadeRelease] = {}
-        with Journal(journal_path) as store:
+        rolled_back: dict[str, str] = {}  # channel -> the newer version it left
+        with Journal(journal_path) as publish_journal:
             for item in pending:
                 outcome = _outcome(result, item)
                 try:
@@ -149,9 +151,12 @@ def reconcile(
                         made[item.release] = release
                     outcome.release_dir = str(release.directory)
                     outcome.built = outcome.built or not release.reused
-                    outcome.targets.append(
-                        _publish_and_index(item, release, store, signer, options, clock)
+                    done, previous = _publish_and_index(
+                        item, release, publish_journal, signer, options, clock
                     )
+                    outcome.targets.append(done)
+                    if previous is not None and is_rollback(previous, item.release):
+                        rolled_back[item.channel.name] = previous.current.version
                 except (InvalidInput, StateInvalid):
                     raise
                 except ReleaseError as exc:
@@ -159,7 +164,34 @@ def reconcile(
                     outcome.targets.append(
                         TargetOutcome(item.target_name, "failed", None, str(exc))
                     )
+    for channel, newer in sorted(rolled_back.items()):
+        _deprecate(config, channel, newer, result)
     return result
+
+
+def is_rollback(previous: idx.ChannelIndex, release: Release) -> bool:
+    """The channel went to a lower version of the same image."""
+    old = previous.current
+    return old.image == release.image and version_key(release.version) < version_key(old.version)
+
+
+def _deprecate(config: ConfigRepo, channel: str, newer: str, result: ReconcileResult) -> None:
+    """After a rollback, the newer image must not be what a GCE image family resolves to."""
+    outcome = next(c for c in result.channels if c.channel == channel)
+    for target_name in config.channel(channel).targets:
+        target = config.targets[target_name]
+        if not isinstance(target, GceImageTarget):
+            continue
+        from release.publish.gce_deprecate import deprecate_newer  # google SDK: only when used
+
+        try:
+            old = deprecate_newer(target, outcome.image, newer, outcome.version)
+        except ReleaseError as exc:
+            log.error("%s on %s: %s", channel, target_name, exc)
+            outcome.targets.append(TargetOutcome(target_name, "failed", None, str(exc)))
+            continue
+        detail = f"rollback: deprecated GCE image {old}"
+        outcome.targets.append(TargetOutcome(target_name, "published", None, detail))
 
 
 def _head(repo: Path) -> str:
@@ -217,8 +249,9 @@ def _differences(
             target = local_target(config.targets[target_name], repo)
             if not holds_index(target):
                 result.warnings.append(
-                    f"{name}: target {target_name} ({target.type}) is not reconciled yet;"
-                    " publish it with its own command"
+                    f"{name}: target {target_name} ({target.type}) holds no channel index;"
+                    " its images are published by their own command (a rollback deprecates"
+                    " the newer GCE image)"
                 )
                 continue
             store = stores.setdefault(target_name, open_index_store(target, options))
@@ -316,22 +349,22 @@ def _publish_and_index(
     signer: Signer,
     options: Options | None,
     clock: Clock,
-) -> TargetOutcome:
+) -> tuple[TargetOutcome, idx.ChannelIndex | None]:
+    """Publish and index one (channel, target); the outcome and the index it replaced."""
     name = item.channel.name
     with item.store.lock():
         current = read_index(item.store, name)
         if current is not None and _points_at(current, item.release):
-            return TargetOutcome(
-                item.target_name, "up-to-date", current.serial, "done by another run"
-            )
+            detail = "done by another run"
+            return TargetOutcome(item.target_name, "up-to-date", current.serial, detail), None
         summary = publish(release.directory, item.target, journal, options=options,
                           show_progress=False)  # fmt: skip
         if not summary.ok:
-            return TargetOutcome(item.target_name, "failed", None, summary.error or "")
+            return TargetOutcome(item.target_name, "failed", None, summary.error or ""), None
         serial = write_index(item.store, name, indexed(release), item.channel.index_ttl, signer,
                              clock)  # fmt: skip
     sent = len(summary.published)
-    return TargetOutcome(item.target_name, "published", serial, f"{sent} files sent")
+    return TargetOutcome(item.target_name, "published", serial, f"{sent} files sent"), current
 
 
 def write_index(

@@ -1,7 +1,10 @@
-"""Commands that make the world match git: reconcile, publish --channel, resign."""
+"""Commands that make the world match git: reconcile, publish --channel, resign, watch."""
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -10,6 +13,7 @@ import click
 
 from release.channels.reconcile import ReconcileResult, reconcile
 from release.channels.resign import ResignResult, resign
+from release.channels.watch import WatchSettings, watch
 from release.cli.output import emit, json_option
 from release.errors import OperationError
 from release.integrity.signing import SigningConfig
@@ -19,6 +23,8 @@ from release.publish.targets import Options
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_WORK = ".release/work"
+
+log = logging.getLogger("release.watch")
 
 
 def common_options(func: F) -> F:
@@ -134,4 +140,66 @@ def resign_cmd(channels: tuple[str, ...], within: int, as_json: bool, **kw: Any)
     emit(result.to_dict(), as_json, lambda: render_resign(result))
 
 
-COMMANDS: list[click.Command] = [reconcile_cmd, publish_cmd, resign_cmd]
+@click.command("watch")
+@click.option("--repo", "url", required=True, help="The config repo to follow (URL or path).")
+@click.option("--branch", default="main", show_default=True)
+@click.option(
+    "--interval",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds between fetches.",
+)
+@click.option(
+    "--work",
+    default=DEFAULT_WORK,
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The watch's clone, its state (watch.json), releases and journal.",
+)
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The publish journal (default: journal.sqlite in --work).",
+)
+@click.option(
+    "--allow-rewrite",
+    is_flag=True,
+    help="Release a branch head that does not descend from the last one released.",
+)
+@click.option("--gnupghome", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--fingerprint")
+@click.option("--key-env", default="RELEASE_SIGNING_KEY", show_default=True)
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--endpoint-url", help="S3 endpoint for every S3 target.")
+def watch_cmd(url: str, branch: str, interval: float, work: Path, journal: Path | None,
+              allow_rewrite: bool, endpoint_url: str | None, **kw: Any) -> None:  # fmt: skip
+    """Follow BRANCH of the config repo: on each new commit, reconcile and tag the release
+    (`release/<UTC time>`, pushed back). Stops cleanly on SIGTERM or Ctrl-C."""
+    settings = WatchSettings(
+        url=url,
+        branch=branch,
+        work=work.absolute(),
+        signing=signing_config(
+            kw["gnupghome"], kw["fingerprint"], kw["key_env"], kw["passphrase_file"]
+        ),
+        interval=interval,
+        allow_rewrite=allow_rewrite,
+        journal=journal,
+        options=Options(endpoint_url=endpoint_url),
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("%s: stopping after the current step", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        watch(settings, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+COMMANDS: list[click.Command] = [reconcile_cmd, publish_cmd, resign_cmd, watch_cmd]

@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 
 from release import runner
+from release.channels.serials import SerialStore
+from release.channels.verify import ChannelVerifyResult, holds_channel_index, verify_channel
 from release.cli.output import emit, json_option
 from release.errors import ConfigError, InvalidInput, VerificationError
 from release.fsutil import write_bytes
@@ -73,24 +75,58 @@ def render_verify(result: VerifyResult) -> str:
 @click.command("verify")
 @click.argument("location")
 @click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=_KEYS_HELP)
-@click.option("--channel", help="Accept only keys trust.yaml allows for this channel.")
+@click.option(
+    "--channel",
+    help="Accept only keys trust.yaml allows for this channel. When LOCATION is a mirror's"
+    " root holding channels/CHANNEL.json, verify through that signed index.",
+)
 @click.option("--file", "files", multiple=True, help="Check only this file (repeatable).")
+@click.option(
+    "--serials",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the highest index serials seen are kept (default: ~/.cache/image-release/).",
+)
 @json_option
 def verify_command(
     location: str,
     keys_path: Path | None,
     channel: str | None,
     files: tuple[str, ...],
+    serials: Path | None,
     as_json: bool,
 ) -> None:
     """Verify a release directory (path or http(s) URL): signatures, sizes, digests.
 
+    With --channel and a mirror root, first the channel's signed index (not expired, not
+    replayed, agreeing with the snapshot), then the release it points at.
     Exit code 3 when anything does not check out.
     """
+    if channel is not None and holds_channel_index(location, channel):
+        checked = verify_channel(
+            location, channel, _key_source(keys_path), serials=SerialStore(serials)
+        )
+        emit(checked.to_dict(), as_json, lambda: render_channel(checked))
+        if not checked.ok:
+            count = len(checked.failures())
+            raise VerificationError(f"{location}: channel {channel}: FAILED ({count} problems)")
+        return
     result = verify_release(location, _key_source(keys_path), channel=channel, files=files)
     emit(result.to_dict(), as_json, lambda: render_verify(result))
     if not result.ok:
         raise VerificationError(f"{location}: verification FAILED ({_count(result)})")
+
+
+def render_channel(result: ChannelVerifyResult) -> str:
+    lines = [f"channel {result.channel} at {result.root}"]
+    if result.index is not None:
+        lines.append(f"  index: {result.index.status}: {result.index.message}")
+    if result.snapshot is not None:
+        lines.append(f"  snapshot: {result.snapshot.message}")
+    if result.release is not None:
+        lines.append(render_verify(result.release))
+    lines.extend(f"FAIL  {problem}" for problem in result.problems)
+    lines.append("OK" if result.ok else f"FAILED: {len(result.failures())} problems")
+    return "\n".join(lines)
 
 
 @click.group("keys")

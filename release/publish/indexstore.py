@@ -21,7 +21,7 @@ from typing import Protocol
 
 from release import fsutil
 from release.errors import InvalidInput, OperationError
-from release.model.target import FilesystemTarget, S3Target, Target
+from release.model.target import FilesystemTarget, GcsTarget, RsyncTarget, S3Target, Target
 from release.publish.targets import Options
 
 LOCK_NAME = "channels/.lock"
@@ -62,7 +62,7 @@ class IndexStore(Protocol):
         ...
 
 
-def _check_name(name: str) -> str:
+def check_name(name: str) -> str:
     if name.startswith("/") or ".." in name.split("/"):
         raise InvalidInput(f"{name!r}: an index store name must stay under the target's root")
     return name
@@ -79,7 +79,7 @@ class FilesystemIndexStore:
         return self.root.as_uri()
 
     def _path(self, name: str) -> Path:
-        return self.root / _check_name(name)
+        return self.root / check_name(name)
 
     def read(self, name: str) -> Stored | None:
         try:
@@ -125,8 +125,16 @@ def open_index_store(target: Target, options: Options | None = None) -> IndexSto
         from release.publish.s3index import S3IndexStore
 
         return S3IndexStore(target, options)
+    if isinstance(target, RsyncTarget):
+        from release.publish.rsyncindex import RsyncIndexStore
+
+        return RsyncIndexStore(target, options)
+    if isinstance(target, GcsTarget):
+        from release.publish.gcsindex import GcsIndexStore
+
+        return GcsIndexStore(target, options)
     raise InvalidInput(f"{target.type} targets hold no channel index")
 
 
 def holds_index(target: Target) -> bool:
-    return isinstance(target, FilesystemTarget | S3Target)
+    return isinstance(target, FilesystemTarget | S3Target | GcsTarget | RsyncTarget)

@@ -23,7 +23,7 @@ from botocore.config import Config
 
 from release.errors import OperationError
 from release.model.target import S3Target
-from release.publish.indexstore import LOCK_NAME, Changed, Stored, _check_name
+from release.publish.indexstore import LOCK_NAME, Changed, Stored, check_name
 from release.publish.s3 import _NotFound, _Precondition, shared_session, translate
 from release.publish.targets import Options
 
@@ -56,7 +56,7 @@ class S3IndexStore:
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
 
     def key(self, name: str) -> str:
-        return "/".join(p for p in (self.prefix, _check_name(name)) if p)
+        return "/".join(p for p in (self.prefix, check_name(name)) if p)
 
     def _call(self, what: str, op: str, **kwargs: Any) -> Any:
         try:

@@ -10,13 +10,17 @@ import pytest
 
 from release.channels import index as idx
 from release.channels.reconcile import reconcile
+from release.channels.serials import SerialStore
 from release.channels.state import StateInvalid
+from release.channels.verify import verify_channel
 from release.errors import InvalidInput
+from release.integrity.keysource import load_key_source
 from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
 from tests.conftest import git
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
+from tests.publish.conftest import RsyncDaemon
 from tests.test_reconcile.kit import IMAGE, make_config, sealed_release
 
 
@@ -115,3 +119,18 @@ def test_a_version_that_cannot_be_built_fails_clearly(keys: Keys, tmp_path: Path
     assert not (kit.clone / "mirror" / IMAGE / "1.1.0").exists()
     with pytest.raises(InvalidInput, match="unknown channel nope"):
         reconcile(kit.clone, workspace=work, signing=kit.signing, channels=["nope"])
+
+
+def test_reconcile_to_an_rsync_mirror_then_verify_it(
+    keys: Keys, rsyncd: RsyncDaemon, tmp_path: Path
+) -> None:
+    (rsyncd.root / "pub").mkdir()
+    kit = make_config(tmp_path, keys, target=f"type: rsync\nurl: {rsyncd.url('/pub')}\n")
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0")
+    assert reconcile(kit.clone, workspace=work, signing=kit.signing).ok
+    assert reconcile(kit.clone, workspace=work, signing=kit.signing).noop
+    served = rsyncd.root / "pub"
+    check = verify_channel(str(served), "fx-testing", load_key_source(kit.clone / "keys"),
+                           serials=SerialStore(tmp_path / "serials.json"))  # fmt: skip
+    assert check.ok, check.failures()

@@ -1,0 +1,58 @@
+"""Rolling a GCE image family back: deprecate the newer image, naming its replacement.
+
+A family resolves to its newest image that is not deprecated, so after a channel rolls back
+from version N to M, deprecating N's image (replacement: M's) makes the family give M again.
+google-cloud-compute is imported here only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.api_core import exceptions as gx
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import compute_v1
+
+from release.errors import OperationError
+from release.model.target import GceImageTarget
+from release.publish.gce_image import gce_name
+from release.publish.gcs import translate
+
+
+def deprecation_status(project: str, replacement: str) -> dict[str, str]:
+    """The images.deprecate body (pure, so what is sent can be checked without GCE)."""
+    return {
+        "state": "DEPRECATED",
+        "replacement": f"projects/{project}/global/images/{replacement}",
+    }
+
+
+def images_client(target: GceImageTarget) -> Any:
+    if target.endpoint_url:  # a local stub: no Google credentials involved
+        return compute_v1.ImagesClient(
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            transport="rest",
+            client_options=ClientOptions(api_endpoint=target.endpoint_url),
+        )
+    return compute_v1.ImagesClient()
+
+
+def deprecate_newer(
+    target: GceImageTarget, image: str, newer: str, current: str, client: Any = None
+) -> str:
+    """Deprecate the image of version `newer` in favour of version `current`'s; its name."""
+    client = client or images_client(target)
+    old, new = gce_name(image, newer), gce_name(image, current)
+    body = compute_v1.DeprecationStatus(**deprecation_status(target.project, new))
+    try:
+        # No waiting on the operation: its result() would poll through a client of its own.
+        client.deprecate(project=target.project, image=old, deprecation_status_resource=body)
+    except gx.NotFound as exc:
+        raise OperationError(f"GCE image {old} in {target.project}: not found") from exc
+    except Exception as exc:
+        translated = translate(f"deprecate GCE image {old}", exc)
+        if translated is exc:
+            raise
+        raise translated from exc
+    return old

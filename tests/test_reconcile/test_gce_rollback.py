@@ -1,0 +1,72 @@
+"""A rollback on a channel with a gce-image target deprecates the newer image in the family
+(GCE Compute has no emulator: a recording stub on 127.0.0.1 checks what was sent)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from release.channels.reconcile import reconcile
+from release.pipeline import Workspace
+from release.publish.gce_deprecate import deprecation_status
+from tests.conftest import git
+from tests.gitops import merge_feature
+from tests.integrity.gpgkit import Keys
+from tests.publish.cloudstub import ComputeHandler, Stub
+from tests.test_reconcile.kit import IMAGE, make_config, sealed_release
+
+
+class DeprecateHandler(ComputeHandler):
+    """The stub's images resource, plus images.deprecate."""
+
+    def do_POST(self) -> None:
+        if self.path.split("?")[0].endswith("/deprecate"):
+            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self._record(json.loads(raw))
+            self._reply(200, {"name": "op-2", "status": "DONE", "kind": "compute#operation"})
+            return
+        super().do_POST()
+
+
+@pytest.fixture
+def compute() -> Iterator[Stub]:
+    stub = Stub().start(DeprecateHandler)
+    try:
+        yield stub
+    finally:
+        stub.stop()
+
+
+def test_rollback_deprecates_the_newer_gce_image(keys: Keys, compute: Stub, tmp_path: Path) -> None:
+    kit = make_config(tmp_path, keys)
+    gce = "type: gce-image\nproject: proj\nbucket: staging\nfamily: fx\n"
+    (kit.clone / "targets/gce.yaml").write_text(f"{gce}endpoint_url: {compute.url}\n")
+    image = kit.clone / f"images/{IMAGE}.yaml"
+    with_gce = "  openstack: {}\n  gce: {formats: [gce]}\n"
+    image.write_text(image.read_text().replace("  openstack: {}\n", with_gce))
+    channel = kit.clone / "channels/fx-testing.yaml"
+    channel.write_text(channel.read_text().replace("[mirror]", "[mirror, gce]"))
+    git(kit.clone, "add", "-A")
+    git(kit.clone, "commit", "-qm", "fx-testing also goes to a GCE image family")
+    git(kit.clone, "push", "-q", "origin", "main")
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0")
+    sealed_release(work, keys, "1.1.0")
+    merge_feature(kit.clone, "bump", [(f"images/{IMAGE}.yaml", '"1.0.0"', '"1.1.0"')])
+    first = reconcile(kit.clone, workspace=work, signing=kit.signing)
+    assert any("gce-image" in w for w in first.warnings)
+    assert not [r for r in compute.requests if r.path.endswith("/deprecate")]
+
+    merge_feature(kit.clone, "rollback", [("channels/fx-testing.yaml", "latest", '"1.0.0"')])
+    result = reconcile(kit.clone, workspace=work, signing=kit.signing)
+    assert result.ok, result.to_dict()
+    sent = [r for r in compute.requests if r.path.endswith("/deprecate")]
+    assert [r.path for r in sent] == [
+        "/compute/v1/projects/proj/global/images/fixture-el7-1-1-0/deprecate"
+    ]
+    assert sent[0].body == deprecation_status("proj", "fixture-el7-1-0-0")
+    testing = next(c for c in result.channels if c.channel == "fx-testing")
+    assert "deprecated GCE image fixture-el7-1-1-0" in testing.targets[-1].detail

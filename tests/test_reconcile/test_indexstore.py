@@ -1,0 +1,110 @@
+"""Compare-and-swap and the index lock of each index store, against real storage (moto S3)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from release.model.target import FilesystemTarget, GcsTarget, RsyncTarget, S3Target
+from release.publish import s3index
+from release.publish.indexstore import Changed, IndexStore, open_index_store
+from release.publish.rsyncindex import pull_argv, put_argv
+from tests.publish.conftest import GcsServer, RsyncDaemon, S3Server
+
+
+def test_rsync_argv() -> None:
+    assert pull_argv(None, "rsync://h/m/channels/a.json", Path("/t")) == [
+        "rsync", "--timeout=120", "--no-motd", "rsync://h/m/channels/a.json", "/t/"
+    ]  # fmt: skip
+    argv = put_argv(["ssh", "-p", "2222"], Path("/t"), "host:/srv")
+    assert argv[:5] == ["rsync", "--timeout=120", "--no-motd", "-e", "ssh -p 2222"]
+    assert "--delay-updates" in argv and "--ignore-existing" not in argv  # indexes get replaced
+    assert "--ignore-times" in argv  # same size, same second: still sent
+    assert argv[-2:] == ["/t/", "host:/srv/"]
+
+
+def test_rsync_compare_and_swap(rsyncd: RsyncDaemon) -> None:
+    store = open_index_store(RsyncTarget(type="rsync", url=rsyncd.url("/pub")))
+    (rsyncd.root / "pub").mkdir()
+    assert store.read("channels/a.json") is None
+    store.write("channels/a.json", b"one", None)
+    assert (rsyncd.root / "pub/channels/a.json").read_bytes() == b"one"
+    first = store.read("channels/a.json")
+    assert first is not None and first.data == b"one"
+    store.write("channels/a.json", b"two", first)
+    with pytest.raises(Changed):
+        store.write("channels/a.json", b"three", first)
+    assert (rsyncd.root / "pub/channels/a.json").read_bytes() == b"two"
+
+
+@pytest.fixture(params=["filesystem", "s3", "gcs"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> IndexStore:
+    if request.param == "filesystem":
+        return open_index_store(FilesystemTarget(type="filesystem", path=str(tmp_path / "m")))
+    if request.param == "gcs":
+        gcs: GcsServer = request.getfixturevalue("fake_gcs")
+        name = f"b{uuid.uuid4().hex[:12]}"
+        gcs.client().create_bucket(name)
+        return open_index_store(
+            GcsTarget(type="gcs", bucket=name, prefix="p", endpoint_url=gcs.endpoint)
+        )
+    request.getfixturevalue("aws_env")
+    server: S3Server = request.getfixturevalue("moto_server")
+    bucket = f"b{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=server.endpoint).create_bucket(Bucket=bucket)
+    target = S3Target(type="s3", bucket=bucket, prefix="p", endpoint_url=server.endpoint)
+    return open_index_store(target)
+
+
+def test_compare_and_swap(store: IndexStore) -> None:
+    assert store.read("channels/a.json") is None
+    store.write("channels/a.json", b"one", None)
+    with pytest.raises(Changed):
+        store.write("channels/a.json", b"again", None)  # create-only: it exists now
+    first = store.read("channels/a.json")
+    assert first is not None and first.data == b"one"
+    store.write("channels/a.json", b"two", first)
+    with pytest.raises(Changed):
+        store.write("channels/a.json", b"three", first)  # stale: someone wrote "two"
+    now = store.read("channels/a.json")
+    assert now is not None and now.data == b"two"
+
+
+def test_the_lock_serializes_writers(store: IndexStore) -> None:
+    order: list[str] = []
+
+    def hold(name: str) -> None:
+        with store.lock():
+            order.append(f"{name} in")
+            time.sleep(0.3)
+            order.append(f"{name} out")
+
+    threads = [threading.Thread(target=hold, args=(n,)) for n in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert order[0][0] == order[1][0] and order[2][0] == order[3][0], order
+
+
+def test_a_dead_writers_s3_lock_is_broken_after_the_lease(
+    aws_env: dict[str, str],
+    moto_server: S3Server,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bucket = f"b{uuid.uuid4().hex[:12]}"
+    s3 = boto3.client("s3", endpoint_url=moto_server.endpoint)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="channels/.lock", Body=b"dead:1")
+    store = open_index_store(S3Target(type="s3", bucket=bucket, endpoint_url=moto_server.endpoint))
+    monkeypatch.setattr(s3index, "LEASE", 1.0)
+    with store.lock():
+        assert s3.get_object(Bucket=bucket, Key="channels/.lock")["Body"].read() != b"dead:1"
+    assert "breaking a lock left" in caplog.text
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)  # released
