@@ -22,7 +22,10 @@ from release.channels.plan import plan
 from release.channels.promote import promote
 from release.channels.reconcile import reconcile as run_reconcile
 from release.channels.render import render
+from release.channels.serials import SerialStore
+from release.channels.verify import verify_channel
 from release.cli.gitops_cmds import render as render_reconcile
+from release.cli.integrity_cmds import render_channel
 from release.demo import world
 from release.demo.repo import build_repo, is_repo
 from release.demo.signing_key import ensure_key, export_public
@@ -30,7 +33,6 @@ from release.errors import OperationError, ReleaseError, VerificationError
 from release.integrity.gpghome import stop_agents
 from release.integrity.keysource import load_key_source
 from release.integrity.signing import SigningConfig
-from release.integrity.verify import verify_release
 from release.pipeline import Workspace
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,11 @@ class DemoPaths:
     @property
     def workspace(self) -> Workspace:
         return Workspace(self.root / "work")
+
+    @property
+    def serials(self) -> Path:
+        """The index serials the demo's downstream client has seen (replay protection)."""
+        return self.root / "work" / "serials.json"
 
     @property
     def journal(self) -> Path:
@@ -246,15 +253,17 @@ def reconcile(paths: DemoPaths, signing: SigningConfig, say: Say, tag: str) -> N
 
 
 def verify(paths: DemoPaths, say: Say) -> str:
-    directory = paths.mirror / world.IMAGES[7] / world.BUMPED_EL7
-    say(f"\n== release verify {directory} --keys {paths.config / 'keys'} --channel el7-stable")
-    result = verify_release(
-        str(directory), load_key_source(paths.config / "keys"), channel="el7-stable"
+    """`release verify --channel el7-stable` of the mirror, as a downstream client would: the
+    signed channel index and snapshot, then the release they point at."""
+    keys = paths.config / "keys"
+    say(f"\n== release verify {paths.mirror} --channel el7-stable --keys {keys}")
+    result = verify_channel(
+        str(paths.mirror), "el7-stable", load_key_source(keys), serials=SerialStore(paths.serials)
     )
-    if not result.ok:
+    say(render_channel(result))
+    if not result.ok or result.release is None:
         raise VerificationError("; ".join(result.failures()))
-    say(f"verified: {len(result.files)} files, every signature by {world.KEY_NAME}'s key")
-    return str(directory)
+    return result.release.location
 
 
 def tree(root: Path) -> str:
@@ -275,6 +284,6 @@ def stock_commands(paths: DemoPaths, release: Path) -> str:
             "gpg --verify sha256sum.txt.asc sha256sum.txt",
             "sha256sum -c --strict sha256sum.txt",
             "gpg --verify manifest.json.asc manifest.json",
-            f"release verify {release} --keys {paths.config / 'keys'} --channel el7-stable",
+            f"release verify {paths.mirror} --channel el7-stable --keys {paths.config / 'keys'}",
         ]
     )
