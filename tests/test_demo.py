@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from release.config.loader import load
 from release.config.source import WorkTree
 from release.demo import world
 from release.demo.repo import SPECS, createrepo_argv, rpmbuild_argv
-from release.demo.signing_key import gen_key_argv, secret_fingerprints
+from release.demo.signing_key import ensure_key, export_public, gen_key_argv, secret_fingerprints
 from release.demo.story import tree
+from release.errors import InvalidInput
 
 FPR = "0123456789ABCDEF0123456789ABCDEF01234567"
 
@@ -71,3 +77,25 @@ def test_the_tree_lists_every_file_with_its_size(tmp_path: Path) -> None:
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / "a" / "b" / "f").write_bytes(b"12345")
     assert tree(tmp_path).splitlines()[1:] == ["    a/", "        b/", "            f  (5 bytes)"]
+
+
+def test_the_demo_key_is_made_once_then_reused() -> None:
+    home = Path(tempfile.mkdtemp(dir="/tmp", prefix="dk-")) / "g"
+    try:
+        fingerprint, made = ensure_key(home)
+        assert made and len(fingerprint) == 40
+        assert ensure_key(home) == (fingerprint, False)
+        colons = subprocess.run(["gpg", "--homedir", str(home), "--with-colons", "--list-keys"],
+                                capture_output=True, text=True, check=True).stdout  # fmt: skip
+        pub = next(line.split(":") for line in colons.splitlines() if line.startswith("pub:"))
+        assert (pub[2], pub[3]) == ("3072", "1")  # RSA 3072: what EL6/EL7's gpg can verify
+        assert b"PRIVATE KEY" not in export_public(home, fingerprint)
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
+        shutil.rmtree(home.parent, ignore_errors=True)
+
+
+def test_a_gnupg_home_too_long_for_the_agent_socket_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="too long a path"):
+        ensure_key(tmp_path / ("x" * 100))
+    assert not (tmp_path / ("x" * 100)).exists()
