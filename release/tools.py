@@ -32,6 +32,7 @@ SIGN = "sign"
 PUBLISH_RSYNC = "publish-rsync"
 BOOT_TEST = "boot-test"
 BUILD_KICKSTART = "build-kickstart"  # builder: kickstart (one installer per definition)
+DEMO = "demo"  # `release demo`: its package repos and bootable kernel
 
 _CATALOGUE: dict[str, tuple[Tool, tuple[str, ...]]] = {
     t.name: (t, stages)
@@ -151,6 +152,16 @@ _CATALOGUE: dict[str, tuple[Tool, tuple[str, ...]]] = {
             Tool("koji", "runs image-build tasks (builder: kickstart)", "koji", "koji"),
             (BUILD_KICKSTART,),
         ),
+        (Tool("rpmbuild", "builds the demo's package sets", "rpm", "rpm-build"), (DEMO,)),
+        (
+            Tool(
+                "createrepo_c", "indexes the demo's package repos", "createrepo-c", "createrepo_c"
+            ),
+            (DEMO,),
+        ),
+        (Tool("cpio", "packs the demo kernel's initramfs", "cpio", "cpio"), (DEMO,)),
+        (Tool("apt-get", "fetches the demo's bootable kernel", "apt", "dnf"), (DEMO,)),
+        (Tool("dpkg-deb", "unpacks the demo's bootable kernel", "dpkg", "dpkg"), (DEMO,)),
     ]
 }
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from release.build.builder import build, root_uuid
+from release.demo.bootkit import kernel_rpm
 from release.model.template import EL
 from tests.fixtures.rpmrepo import build_repo
-from tests.test_build.bootkit import kernel_rpm
 from tests.test_build.conftest import definition
 
 MARKER = "IMAGE-RELEASE-BOOT-MARKER"

@@ -1,19 +1,20 @@
-"""What the QEMU boot test needs: a real kernel (Debian's, fetched with `apt-get download`,
-unpacked with `dpkg-deb -x`, never installed), a busybox initramfs that loads virtio and
-ext4 and switches to the root named by `root=UUID=...`, and both packaged as an RPM."""
+"""What a QEMU boot of the demo images (and the boot tests) needs: a real kernel (Debian's,
+fetched with `apt-get download`, unpacked with `dpkg-deb -x`, never installed), a busybox
+initramfs that loads virtio and ext4 and switches to the root named by `root=UUID=...`, and
+both packaged as an RPM (release/data/demo/boot/boot-kernel.spec)."""
 
 from __future__ import annotations
 
 import gzip
 import lzma
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
-BUSYBOX = Path("/bin/busybox")
-SPEC = Path(__file__).resolve().parents[1] / "fixtures" / "boot" / "boot-kernel.spec"
+from release import runner
+from release.demo.repo import BOOT_KERNEL_SPEC, BUSYBOX, rpmbuild_argv
+from release.errors import OperationError
+
 # ext4 wants crc32c at mount time (a soft dependency, not in `depends=`).
 WANTED_MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "ext4")
 
@@ -36,10 +37,8 @@ exec switch_root /newroot /sbin/init
 
 
 def _kernel_package() -> str | None:
-    depends = subprocess.run(
-        ["apt-cache", "depends", "linux-image-amd64"], capture_output=True, text=True, check=False
-    ).stdout
-    for line in depends.splitlines():
+    depends = runner.run(["apt-cache", "depends", "linux-image-amd64"], check=False).stdout
+    for line in depends.decode(errors="replace").splitlines():
         if "Depends:" in line and "linux-image-" in line:
             return line.split(":", 1)[1].strip()
     return None
@@ -49,17 +48,16 @@ def debian_kernel(dest: Path) -> tuple[Path, Path, str]:
     """(vmlinuz, modules dir, version) of the current Debian kernel package."""
     package = _kernel_package()
     if package is None:  # apt's lists were never fetched on this machine
-        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-        package = _kernel_package()
-    assert package, "apt knows no linux-image-amd64: is a Debian archive configured?"
+        raise OperationError(
+            "apt knows no linux-image-amd64: run 'apt-get update' (a Debian archive is needed"
+            " for the bootable kernel)"
+        )
     dest.mkdir(parents=True, exist_ok=True)
     dest.chmod(0o777)  # apt's _apt user downloads into it
-    subprocess.run(
-        ["apt-get", "download", "-q", package], cwd=dest, check=True, capture_output=True
-    )
+    runner.run(["apt-get", "download", "-q", package], cwd=dest)
     deb = next(dest.glob("linux-image-*.deb"))
     unpacked = dest / "x"
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+    runner.run(["dpkg-deb", "-x", str(deb), str(unpacked)])
     deb.unlink()
     kver = package.removeprefix("linux-image-")
     return unpacked / "boot" / f"vmlinuz-{kver}", unpacked / "lib" / "modules" / kver, kver
@@ -111,12 +109,8 @@ def initramfs(modules: Path, out: Path, work: Path) -> Path:
     (stage / "init").chmod(0o755)
     files = sorted(str(p.relative_to(stage)) for p in stage.rglob("*"))
     listing = ("\n".join(files) + "\n").encode()
-    cpio = subprocess.run(
-        ["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"],
-        cwd=stage,
-        input=listing,
-        check=True,
-        capture_output=True,
+    cpio = runner.run(
+        ["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"], cwd=stage, input=listing
     ).stdout
     out.write_bytes(gzip.compress(cpio, compresslevel=1))
     return out
@@ -126,25 +120,6 @@ def kernel_rpm(work: Path, dist: str) -> Path:
     vmlinuz, modules, kver = debian_kernel(work / "kernel")
     initrd = initramfs(modules, work / "initramfs.img", work)
     top = work / "rpmbuild"
-    subprocess.run(
-        [
-            "rpmbuild",
-            "-bb",
-            "--quiet",
-            "--define",
-            f"_topdir {top}",
-            "--define",
-            f"dist {dist}",
-            "--define",
-            f"kver {kver}",
-            "--define",
-            f"vmlinuz {vmlinuz}",
-            "--define",
-            f"initramfs {initrd}",
-            str(SPEC),
-        ],
-        check=True,
-        capture_output=True,
-        env={**os.environ},
-    )
+    defines = {"dist": dist, "kver": kver, "vmlinuz": str(vmlinuz), "initramfs": str(initrd)}
+    runner.run(rpmbuild_argv(BOOT_KERNEL_SPEC, top, defines))
     return next((top / "RPMS").rglob("boot-kernel-*.rpm"))
