@@ -43,6 +43,7 @@ def _register() -> None:
         build_cmds,
         channel_cmds,
         config_cmds,
+        demo_cmds,
         formats_cmds,
         gitops_cmds,
         integrity_cmds,
@@ -57,6 +58,7 @@ def _register() -> None:
         publish_cmds,
         channel_cmds,
         gitops_cmds,
+        demo_cmds,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)
