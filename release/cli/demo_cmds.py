@@ -14,8 +14,8 @@ from release.demo.story import run_demo
 @click.option(
     "--no-boot-kernel",
     is_flag=True,
-    help="Do not fetch Debian's kernel (apt-get download): the images then carry a stand-in"
-    " kernel and do not boot.",
+    help="Do not package Debian's kernel (cached by .ci/setup, else fetched with apt-get"
+    " download): the images then carry a stand-in kernel and do not boot.",
 )
 def demo_cmd(directory: str, no_boot_kernel: bool) -> None:
     """Build a demo world in DIRECTORY and release in it: local package repos, a config git

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import lzma
+import os
 import re
 import shutil
 from pathlib import Path
@@ -44,22 +45,35 @@ def _kernel_package() -> str | None:
     return None
 
 
-def debian_kernel(dest: Path) -> tuple[Path, Path, str]:
-    """(vmlinuz, modules dir, version) of the current Debian kernel package."""
+def kernel_cache() -> Path:
+    """Where `.ci/setup` leaves Debian's kernel package, so the demo itself needs no network."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "image-release" / "kernel"
+
+
+def fetch_kernel_deb(cache: Path) -> Path:
+    """Debian's current kernel package in `cache`, downloaded once (`apt-get download`)."""
+    found = sorted(cache.glob("linux-image-*.deb"))
+    if found:
+        return found[-1]
     package = _kernel_package()
     if package is None:  # apt's lists were never fetched on this machine
         raise OperationError(
             "apt knows no linux-image-amd64: run 'apt-get update' (a Debian archive is needed"
             " for the bootable kernel)"
         )
-    dest.mkdir(parents=True, exist_ok=True)
-    dest.chmod(0o777)  # apt's _apt user downloads into it
-    runner.run(["apt-get", "download", "-q", package], cwd=dest)
-    deb = next(dest.glob("linux-image-*.deb"))
+    cache.mkdir(parents=True, exist_ok=True)
+    cache.chmod(0o777)  # apt's _apt user downloads into it
+    runner.run(["apt-get", "download", "-q", package], cwd=cache)
+    return next(cache.glob("linux-image-*.deb"))
+
+
+def debian_kernel(dest: Path) -> tuple[Path, Path, str]:
+    """(vmlinuz, modules dir, version) of Debian's kernel package, unpacked, never installed."""
+    deb = fetch_kernel_deb(kernel_cache())
     unpacked = dest / "x"
     runner.run(["dpkg-deb", "-x", str(deb), str(unpacked)])
-    deb.unlink()
-    kver = package.removeprefix("linux-image-")
+    kver = deb.name.removeprefix("linux-image-").split("_", 1)[0]
     return unpacked / "boot" / f"vmlinuz-{kver}", unpacked / "lib" / "modules" / kver, kver
 
 

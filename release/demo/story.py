@@ -169,7 +169,10 @@ def _repos_done(paths: DemoPaths) -> bool:
 def _fetch_boot_kernel(paths: DemoPaths, say: Say) -> Path:
     from release.demo.bootkit import kernel_rpm
 
-    say("bootable kernel: packaging Debian's kernel and a busybox initramfs (apt-get download)")
+    say(
+        "bootable kernel: packaging Debian's kernel (from the cache .ci/setup filled) and a"
+        " busybox initramfs"
+    )
     work = paths.cache / "kernel-work"
     shutil.rmtree(work, ignore_errors=True)
     target = paths.cache / "boot-kernel.rpm"
