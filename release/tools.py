@@ -95,7 +95,7 @@ _CATALOGUE: dict[str, tuple[Tool, tuple[str, ...]]] = {
                 "coreutils",
                 "coreutils",
             ),
-            (CONVERT,),
+            (CONVERT, BUILD),
         ),
         (Tool("rsync", "publishes to rsync mirrors", "rsync", "rsync"), (PUBLISH_RSYNC,)),
         (
@@ -124,10 +124,6 @@ _CATALOGUE: dict[str, tuple[Tool, tuple[str, ...]]] = {
         ),
         (
             Tool("chroot", "runs the image's own setfiles and dracut", "coreutils", "coreutils"),
-            (BUILD,),
-        ),
-        (
-            Tool("cp", "copies cached disks sparsely", "coreutils", "coreutils"),
             (BUILD,),
         ),
         (

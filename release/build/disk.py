@@ -230,7 +230,7 @@ def copy_sparse(src: Path, dst: Path) -> None:
     """A copy (reflinked where the filesystem can) that keeps holes: never a hard link, so
     nothing done to an output can change the cached build."""
     with fsutil.atomic_path(dst) as tmp:
-        runner.run(["cp", "--sparse=always", "--reflink=auto", str(src), str(tmp)])
+        fsutil.sparse_copy(src, tmp)
 
 
 def partition_offset(raw: Path) -> int:

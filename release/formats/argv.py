@@ -80,11 +80,6 @@ def vmdk(raw: Path, out: Path) -> list[str]:
     ]
 
 
-def sparse_copy(src: Path, dst: Path) -> list[str]:
-    """A copy that shares blocks where the filesystem can (reflink) and keeps holes."""
-    return ["cp", "--sparse=always", "--reflink=auto", str(src), str(dst)]
-
-
 def xz(raw: Path) -> list[str]:
     # One thread: its output never depends on the machine, and it needs ~94 MiB where two
     # threads need ~280 MiB (over the memory budget of a conversion).

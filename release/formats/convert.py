@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from release import progress, runner
+from release import fsutil, progress, runner
 from release.errors import InvalidInput, OperationError, ToolError
 from release.formats import argv, check, gce, ova, rawdisk, vhd, vmdk
 from release.formats.options import (
@@ -200,7 +200,7 @@ def _vhd(job: Job) -> list[Staged]:
 
 def _raw(job: Job) -> list[Staged]:
     out = job.path(output_name(job.basename, "raw"))
-    runner.run(argv.sparse_copy(job.raw, out))
+    fsutil.sparse_copy(job.raw, out)
     check.same_disk(job.raw, str(out), "raw", out.name)
     return _done(out, "raw")
 

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from release import runner
+from release import fsutil, runner
 from release.errors import VerificationError
 from release.formats import argv, check
 from release.formats.options import GIB, round_up
@@ -30,7 +30,7 @@ def stage_disk(raw: Path, size: int, workdir: Path) -> Path:
     if padded == size:
         disk.symlink_to(raw.resolve())
         return disk
-    runner.run(argv.sparse_copy(raw, disk))
+    fsutil.sparse_copy(raw, disk)
     os.truncate(disk, padded)
     return disk
 

@@ -57,7 +57,7 @@ class FilesystemMirror:
             for f in files:
                 with ctx.progress(f.name, f.size) as bar:
                     part = self.staging / f".{f.name}.part"
-                    shutil.copyfile(f.path, part)  # copy_file_range/sendfile under the hood
+                    fsutil.sparse_copy(f.path, part)  # disks keep their holes on the mirror
                     fsutil.fsync(part)
                     part.replace(self.staging / f.name)
                     bar.advance(f.size)

@@ -95,3 +95,20 @@ def test_dry_run_changes_nothing(tmp_path: Path) -> None:
         summary = _publish(rel, dest, journal, dry_run=True)
     assert {o.status for o in summary.outcomes} == {"would-send"}
     assert not dest.exists()
+
+
+def test_published_disks_keep_their_holes(tmp_path: Path) -> None:
+    """A mirror holds a sparse disk in the blocks of its data, not in its whole size."""
+    rel = make_release(tmp_path / "src")
+    disk = rel / ARTIFACT
+    with disk.open("r+b") as f:
+        f.truncate(1 << 30)
+        f.seek(512 << 20)
+        f.write(b"data" * 1024)
+    dest = tmp_path / "mirror"
+    with Journal(tmp_path / "j.sqlite") as journal:
+        assert _publish(rel, dest, journal).ok
+    published = dest / "img" / "1.0" / ARTIFACT
+    assert published.stat().st_size == 1 << 30
+    assert published.stat().st_blocks <= disk.stat().st_blocks + 64  # data only, not 1 GiB
+    assert published.stat().st_blocks * 512 < 64 << 20
