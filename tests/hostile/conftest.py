@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integrity.conftest import keys, keys_dir, release_dir  # noqa: F401 - shared fixtures
+
 
 @dataclass(frozen=True)
 class Canary:
