@@ -99,6 +99,7 @@ def test_verify_refuses_with_exit_3(
         ("s3://bucket/a/../../b", "has an empty, '.' or '..' component"),
         ("file://relative/path", "write a local directory as file:///absolute/path"),
         ("ftp://host/x", "not a target URL"),
+        ("file://[", "not a target URL (Invalid IPv6 URL)"),
     ],
 )
 def test_push_refuses_hostile_target_urls_with_exit_2(

@@ -244,6 +244,7 @@ ARMOR = f"{BEGIN}\n\niQEzBAABCAAdFiEE\n=abcd\n{END}\n"
 SIGNATURE_CASES: dict[str, tuple[bytes, str]] = {
     "empty": (b"", "is empty"),
     "whitespace": (b" \n\n", "is empty"),
+    "a group separator only (found by atheris)": (b"\x1d", "is empty"),
     "garbage": (b"hello world\n", "does not start with '-----BEGIN PGP SIGNATURE-----'"),
     "binary": (b"\x89\x01\x33\x04\x00\x01\x08\x00\x1d\xff", "binary or garbage"),
     "binary OpenPGP packet": (bytes([0x88, 0x5E, 0x04, 0x00]) + b"\x00" * 90, "binary or garbage"),
