@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from tests.integrity.conftest import keys  # noqa: F401 - shared fixtures
 from tests.publish.conftest import aws_env, moto_server, s3  # noqa: F401 - shared fixtures
 
 # RELEASE_CHAOS_RUNS: crash points per target (CI default 12: 24 kills over fs and S3).
