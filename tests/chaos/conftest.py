@@ -9,6 +9,7 @@ import pytest
 
 from tests.integrity.conftest import keys  # noqa: F401 - shared fixtures
 from tests.publish.conftest import aws_env, moto_server, s3  # noqa: F401 - shared fixtures
+from tests.test_build.conftest import el_repos, make_image  # noqa: F401 - shared fixtures
 
 # RELEASE_CHAOS_RUNS: crash points per target (CI default 12: 24 kills over fs and S3).
 RUNS = int(os.environ.get("RELEASE_CHAOS_RUNS", "12"))
