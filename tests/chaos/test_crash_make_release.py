@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,8 +85,13 @@ def moments(workspace: Workspace, name: str, version: str) -> dict[str, Callable
 
 
 def kill_at(argv: list[str], env: dict[str, str], when: Callable[[], bool], delay: float) -> bool:
+    mark = uuid.uuid4().hex
     proc = subprocess.Popen(
-        argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        argv,
+        cwd=REPO,
+        env={**env, "RELEASE_CHAOS_MARK": mark},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     while proc.poll() is None and not when():
         time.sleep(0.002)
@@ -95,6 +102,24 @@ def kill_at(argv: list[str], env: dict[str, str], when: Callable[[], bool], dela
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         return True
+    finally:
+        reap_orphans(mark)
+
+
+def reap_orphans(mark: str) -> None:
+    """A killed run cannot stop the gpg-agent of its signing home: find the agents that carry
+    this run's mark in their environment, stop them and remove their homes."""
+    needle = f"RELEASE_CHAOS_MARK={mark}".encode()
+    for entry in os.scandir("/proc"):
+        try:
+            environ = Path(f"/proc/{entry.name}/environ").read_bytes()
+            argv = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if needle in environ.split(b"\0") and b"--homedir" in argv:
+            home = argv[argv.index(b"--homedir") + 1].decode()
+            subprocess.run(["gpgconf", "--homedir", home, "--kill", "all"], check=False)
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def test_kill_9_make_release_then_rerun(
