@@ -136,3 +136,30 @@ def test_no_secret_leaks_from_seal_and_push(
         if path.is_file():  # the release dir, the journal and its WAL
             found += leaks(str(path.relative_to(tmp_path)), path.read_bytes(), secrets)
     assert found == []
+
+
+def test_no_credentials_in_log_records_of_a_verbose_push(
+    s3: S3Server,
+    aws_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """In process, so caplog sees every record any logger emits (botocore's included)."""
+    from click.testing import CliRunner
+
+    from release.cli import cli
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    rel = tmp_path / "img" / "1.0"
+    rel.mkdir(parents=True)
+    (rel / "img-1.0-base.qcow2").write_bytes(os.urandom(6 << 20))
+    caplog.set_level("DEBUG")
+    args = ["--verbose", "push", str(rel), "s3://releases/in", "--endpoint-url", s3.endpoint,
+            "--journal", str(tmp_path / "j.sqlite"), "--part-size", "5MiB", "--json"]  # fmt: skip
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert caplog.records, "no log record was captured: the test would see nothing"
+    text = caplog.text + result.output + "".join(str(r.args) for r in caplog.records)
+    assert ACCESS_KEY not in text and SECRET_KEY not in text
