@@ -18,13 +18,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-FaultKind = Literal["reset", "stall", "truncate", "503"]
+FaultKind = Literal["reset", "stall", "truncate", "503", "429"]
 
 _503 = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
     b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
 )
 _503_BODY = b"<Error><Code>SlowDown</Code><Message>injected by faultproxy</Message></Error>"
+_429 = _503.replace(b"503 Service Unavailable", b"429 Too Many Requests")
+_429_BODY = b"<Error><Code>TooManyRequests</Code><Message>injected by faultproxy</Message></Error>"
 
 
 @dataclass
@@ -161,10 +163,11 @@ class FaultProxy:
             request = Request(line, fault=fault.kind if fault else None)
             with self._lock:
                 self.requests.append(request)
-            if fault is not None and fault.kind == "503":
+            if fault is not None and fault.kind in ("503", "429"):
                 if b"100-continue" not in head.lower():
                     buf = _drain(conn.client, buf, length)
-                conn.send_down(_503 % (len(_503_BODY), _503_BODY))
+                template, body = (_503, _503_BODY) if fault.kind == "503" else (_429, _429_BODY)
+                conn.send_down(template % (len(body), body))
                 conn.close()
                 return
             if fault is not None and fault.kind == "stall":

@@ -25,6 +25,9 @@ SPEC_VERSION: Literal[1] = 1
 HISTORY_LIMIT = 50  # earlier releases kept in an index, newest first
 INDEX_PATH = "channels/{channel}.json"
 SNAPSHOT_PATH = "channels/snapshot.json"
+# An index holds at most HISTORY_LIMIT + 1 releases (~10 KiB); anything far larger comes from
+# a hostile or broken server and is refused before the JSON parser spends memory on it.
+MAX_DOCUMENT_SIZE = 1 << 20
 
 Verify = Callable[[bytes, bytes], str | None]  # (signed data, detached signature) -> fingerprint
 
@@ -216,6 +219,10 @@ def parse_index(data: bytes) -> ChannelIndex:
         raise ValueError(f"not a channel index: {where}: {first['msg']}") from exc
 
 
+def _too_large(size: int) -> str:
+    return f"{size} bytes is larger than {MAX_DOCUMENT_SIZE} bytes, the most an index may be"
+
+
 def check_index(
     index_bytes: bytes,
     now: dt.datetime,
@@ -234,6 +241,8 @@ def check_index(
         signer, why = check_signature(index_bytes, signature or b"", verify, allowed)
         if signer is None:
             return IndexCheck("bad-signature", why)
+    if len(index_bytes) > MAX_DOCUMENT_SIZE:
+        return IndexCheck("invalid", _too_large(len(index_bytes)), signer=signer)
     try:
         index = parse_index(index_bytes)
     except ValueError as exc:
@@ -287,6 +296,8 @@ def check_snapshot(
         signer, why = check_signature(snapshot_bytes, signature or b"", verify, allowed)
         if signer is None:
             return SnapshotCheck(False, f"snapshot: {why}")
+    if len(snapshot_bytes) > MAX_DOCUMENT_SIZE:
+        return SnapshotCheck(False, f"snapshot: {_too_large(len(snapshot_bytes))}")
     try:
         snapshot = Snapshot.model_validate_json(snapshot_bytes)
     except ValidationError as exc:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release import fsutil, runner
-from release.errors import VerificationError
+from release.errors import ReleaseError, ToolError, VerificationError
 from release.formats import argv, check
 from release.formats.options import GIB, round_up
 
@@ -80,6 +80,15 @@ def header_problems(header: Header) -> list[str]:
     return problems
 
 
+def _extract_error(archive: Path, exc: ToolError) -> ReleaseError:
+    """tar refusing a member (`..`, a link out, a cut archive) is a bad archive (exit 3), not a
+    failed tool; a full disk stays an operation error, since a rerun with space will pass."""
+    if "No space left on device" in exc.stderr:
+        return exc
+    tail = "; ".join(exc.stderr.strip().splitlines()[-3:])
+    return VerificationError(f"{archive}: tar refused it: {tail}")
+
+
 def check_archive(archive: Path, raw: Path, scratch: Path) -> None:
     """Prove the archive's layout, then extract it (sparsely) and compare with the raw disk."""
     try:
@@ -93,7 +102,10 @@ def check_archive(archive: Path, raw: Path, scratch: Path) -> None:
     scratch.mkdir()
     listing = scratch.with_name(scratch.name + ".list")
     with listing.open("wb") as fh:
-        runner.pipeline([argv.pigz_decompress(archive), argv.tar_extract(scratch)], stdout=fh)
+        try:
+            runner.pipeline([argv.pigz_decompress(archive), argv.tar_extract(scratch)], stdout=fh)
+        except ToolError as exc:
+            raise _extract_error(archive, exc) from exc
     names = listing.read_text().split()
     extracted = scratch / MEMBER
     if names != [MEMBER] or sorted(p.name for p in scratch.iterdir()) != [MEMBER]:

@@ -35,6 +35,8 @@ def armor_problem(signature: bytes) -> str | None:
     except UnicodeDecodeError:
         return "is not an ASCII-armored signature (binary or garbage)"
     lines = text.strip().splitlines()
+    if not lines:  # only characters str.strip() removes and bytes.strip() keeps, e.g. \x1d
+        return "is empty"
     if lines[0] != "-----BEGIN PGP SIGNATURE-----":
         return "does not start with '-----BEGIN PGP SIGNATURE-----' (garbage or wrong file)"
     ends = [i for i, line in enumerate(lines) if line.startswith("-----")]

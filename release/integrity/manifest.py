@@ -186,7 +186,7 @@ def parse_packages(text: str, file: str) -> tuple[Package, ...]:
         name, epoch, version, release, arch = fields
         if epoch == "(none)":
             epoch = "0"
-        if not epoch.isdigit():
+        if not (epoch.isascii() and epoch.isdigit()):  # isdigit() alone accepts '²'
             raise InvalidInput(f"{file}:{number}: epoch {epoch!r} is not a number")
         packages.append(
             Package(name=name, epoch=int(epoch), version=version, release=release, arch=arch)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from release.errors import InvalidInput
 from release.model.target import FilesystemTarget, GcsTarget, RsyncTarget, S3Target, Target
@@ -42,25 +42,32 @@ def _bucket(url: str, bucket: str) -> str:
     return bucket
 
 
+def _split(url: str) -> SplitResult:
+    try:
+        return urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed '[' of an IPv6 host
+        raise InvalidInput(f"{url}: not a target URL ({exc}); write {FORMS}") from None
+
+
 def parse(url: str, endpoint_url: str | None = None) -> Target:
     """The target `url` names; `endpoint_url` points S3 or GCS at another server."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if endpoint_url is not None and scheme not in ("s3", "gs"):
         raise InvalidInput(f"--endpoint-url only applies to s3:// and gs:// targets, not {url}")
     if scheme == "file":
-        parts = urlsplit(url)
+        parts = _split(url)
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise InvalidInput(f"{url}: write a local directory as file:///absolute/path")
         return FilesystemTarget(type="filesystem", path=parts.path)
     if scheme in ("s3", "gs"):
-        parts = urlsplit(url)
+        parts = _split(url)
         bucket = _bucket(url, parts.netloc)
         prefix = _prefix(url, parts.path)
         if scheme == "s3":
             return S3Target(type="s3", bucket=bucket, prefix=prefix, endpoint_url=endpoint_url)
         return GcsTarget(type="gcs", bucket=bucket, prefix=prefix, endpoint_url=endpoint_url)
     if scheme == "rsync":
-        parts = urlsplit(url)
+        parts = _split(url)
         if not parts.hostname or len(parts.path.strip("/")) == 0:
             raise InvalidInput(f"{url}: write an rsync daemon target as rsync://host/module/path")
         _prefix(url, parts.path)

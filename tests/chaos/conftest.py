@@ -1,0 +1,24 @@
+"""Chaos tests reuse the publish servers (moto S3) and the seeded randomness settings here."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from tests.integrity.conftest import keys  # noqa: F401 - shared fixtures
+from tests.publish.conftest import aws_env, moto_server, s3  # noqa: F401 - shared fixtures
+from tests.test_build.conftest import el_repos, make_image  # noqa: F401 - shared fixtures
+
+# RELEASE_CHAOS_RUNS: crash points per target (CI default 12: 24 kills over fs and S3).
+RUNS = int(os.environ.get("RELEASE_CHAOS_RUNS", "12"))
+SEED = int(os.environ.get("RELEASE_CHAOS_SEED", str(random.SystemRandom().randrange(1 << 32))))
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest) -> random.Random:
+    """Seeded per test; the seed is in the report of a failure (rerun with RELEASE_CHAOS_SEED)."""
+    request.node.user_properties.append(("RELEASE_CHAOS_SEED", SEED))
+    print(f"RELEASE_CHAOS_SEED={SEED}")
+    return random.Random(f"{SEED}:{request.node.name}")  # noqa: S311 - reproducible, not secret

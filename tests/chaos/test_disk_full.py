@@ -1,0 +1,104 @@
+"""A full disk during conversion and filesystem publishing: a clear error, nothing finished-
+looking left behind, and once space is freed the rerun completes.
+
+Each test mounts a small tmpfs (we are root in CI; skipped where mount is refused) and
+unmounts it in teardown.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from release.errors import ReleaseError
+from release.formats import ConvertOptions, convert
+from tests.formats.conftest import make_disk
+from tests.publish.helpers import make_release, same_tree
+
+pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+
+MiB = 1 << 20
+REPO = Path(__file__).resolve().parents[2]
+Resize = Callable[[int], None]
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[tuple[Path, Resize]]:
+    """(mount point, resize(mib)) of a tmpfs that starts at 4 MiB."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mount.stderr.strip()}")
+
+    def resize(mib: int) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={mib}m", str(mnt)], check=True)
+
+    try:
+        yield mnt, resize
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def finished_looking(directory: Path) -> list[str]:
+    """Files under a final name: anything but hidden staging/partial names."""
+    return sorted(
+        str(p.relative_to(directory))
+        for p in directory.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    )
+
+
+def test_conversion_on_a_full_disk(small_fs: tuple[Path, Resize], tmp_path: Path) -> None:
+    mnt, resize = small_fs
+    raw = make_disk(
+        tmp_path / "disk.raw", 48 * MiB + 512, data=((MiB, 3 * MiB), (20 * MiB, 3 * MiB))
+    )
+    options = ConvertOptions(formats=("qcow2", "vhd", "ova", "gce"), jobs=1)
+    with pytest.raises(ReleaseError) as caught:
+        convert(raw, mnt, "c7", options)
+    assert str(caught.value) == (
+        f"{mnt}: no space left on device during the conversion; nothing was written"
+        " (free some space or choose another --out)"
+    )
+    assert caught.value.exit_code == 1  # an operation failed, not bad input or a bad image
+    assert finished_looking(mnt) == []
+    assert list(mnt.iterdir()) == []  # convert's promise: nothing left in the out dir
+
+    resize(256)
+    artifacts = convert(raw, mnt, "c7", options)
+    assert sorted(a.path.name for a in artifacts) == finished_looking(mnt)
+    assert len(artifacts) == 4
+
+
+def push(rel: Path, dest: Path, journal: Path) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "release", "push", str(rel), f"file://{dest}",
+            "--journal", str(journal)]  # fmt: skip
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_filesystem_publish_on_a_full_disk(small_fs: tuple[Path, Resize], tmp_path: Path) -> None:
+    mnt, resize = small_fs
+    rel = make_release(tmp_path / "src", artifact_size=12 * MiB)
+    journal = tmp_path / "journal.sqlite"
+    result = push(rel, mnt, journal)
+    assert result.returncode == 1, result.stderr
+    assert "No space left on device" in result.stderr
+    assert "rerun" in result.stderr or "cannot copy" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (mnt / "img" / "1.0").exists()  # no release appeared under its final name
+    staged = mnt / "img" / ".1.0.staging-partial"
+    for path in staged.iterdir() if staged.exists() else []:
+        if not path.name.startswith("."):
+            assert path.read_bytes() == (rel / path.name).read_bytes()  # whole, or .part
+
+    resize(64)
+    again = push(rel, mnt, journal)
+    assert again.returncode == 0, again.stderr
+    assert same_tree(rel, mnt / "img" / "1.0")
+    assert finished_looking(mnt) == sorted(f"img/1.0/{p.name}" for p in rel.iterdir())
