@@ -193,9 +193,11 @@ class FaultProxy:
                 raise OSError("reset injected")
             if self.rate:
                 time.sleep(len(chunk) / self.rate)
-            conn.server.sendall(chunk)
+            # Count before sending: once the server has the last byte it may answer, and a
+            # caller that got the answer must see the whole body counted.
             with self._lock:
                 request.body_sent += len(chunk)
+            conn.server.sendall(chunk)
             remaining -= len(chunk)
         return buf
 

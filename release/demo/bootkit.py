@@ -71,6 +71,7 @@ def fetch_kernel_deb(cache: Path) -> Path:
 def debian_kernel(dest: Path) -> tuple[Path, Path, str]:
     """(vmlinuz, modules dir, version) of Debian's kernel package, unpacked, never installed."""
     deb = fetch_kernel_deb(kernel_cache())
+    dest.mkdir(parents=True, exist_ok=True)
     unpacked = dest / "x"
     runner.run(["dpkg-deb", "-x", str(deb), str(unpacked)])
     kver = deb.name.removeprefix("linux-image-").split("_", 1)[0]
