@@ -113,26 +113,30 @@ def local_checksums(path: os.PathLike[str] | str) -> tuple[str, str]:
     return base64.b64encode(crc_digest).decode(), base64.b64encode(md5.digest()).decode()
 
 
+def client_for(target: GcsTarget, options: Options) -> tuple[storage.Client, Any]:
+    """A client for the target and its credentials: Google's default credentials, or none for
+    an emulator or a private endpoint."""
+    endpoint = options.endpoint_url or target.endpoint_url
+    if endpoint:
+        credentials: Any = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        project: str | None = "local"
+        client_options: dict[str, str] = {"api_endpoint": endpoint}
+    else:
+        try:
+            credentials, project = google.auth.default()
+        except google.auth.exceptions.DefaultCredentialsError as exc:
+            raise InvalidInput(f"gs://{target.bucket}: no Google credentials: {exc}") from exc
+        client_options = {}
+    client = storage.Client(project=project, credentials=credentials, client_options=client_options)
+    return client, credentials
+
+
 class GcsMirror:
     def __init__(self, target: GcsTarget, image: str, version: str, options: Options) -> None:
         self.bucket_name = target.bucket
         self.prefix = "/".join(p for p in (target.prefix.strip("/"), image, version) if p)
-        endpoint = options.endpoint_url or target.endpoint_url
-        timeout = (options.connect_timeout, options.read_timeout)
-        self.timeout = timeout
-        if endpoint:  # an emulator or a private endpoint: no Google credentials involved
-            credentials: Any = AnonymousCredentials()  # type: ignore[no-untyped-call]
-            project: str | None = "local"
-            client_options: dict[str, str] = {"api_endpoint": endpoint}
-        else:
-            try:
-                credentials, project = google.auth.default()
-            except google.auth.exceptions.DefaultCredentialsError as exc:
-                raise InvalidInput(f"gs://{target.bucket}: no Google credentials: {exc}") from exc
-            client_options = {}
-        self._client = storage.Client(
-            project=project, credentials=credentials, client_options=client_options
-        )
+        self.timeout = (options.connect_timeout, options.read_timeout)
+        self._client, credentials = client_for(target, options)
         self._http = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
         self._bucket = self._client.bucket(self.bucket_name)
 

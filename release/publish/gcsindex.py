@@ -12,49 +12,23 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
-import google.auth
-import google.cloud.storage as storage
 from google.api_core import exceptions as gx
-from google.auth.credentials import AnonymousCredentials
 
-from release.errors import InvalidInput, OperationError
 from release.model.target import GcsTarget
-from release.publish.gcs import translate
-from release.publish.indexstore import LOCK_NAME, Changed, Stored, check_name
+from release.publish.gcs import client_for, translate
+from release.publish.indexstore import LEASE, LOCK_NAME, Changed, Stored, check_name, lease_lock
 from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
-
-LEASE = 300.0
-REFRESH = 60.0
-WAIT = 4 * 3600.0
 
 
 class GcsIndexStore:
     def __init__(self, target: GcsTarget, options: Options) -> None:
         self.bucket_name = target.bucket
         self.prefix = target.prefix.strip("/")
-        endpoint = options.endpoint_url or target.endpoint_url
-        if endpoint:  # an emulator or a private endpoint: no Google credentials involved
-            credentials: Any = AnonymousCredentials()  # type: ignore[no-untyped-call]
-            project: str | None = "local"
-            client_options: dict[str, str] = {"api_endpoint": endpoint}
-        else:
-            try:
-                credentials, project = google.auth.default()
-            except google.auth.exceptions.DefaultCredentialsError as exc:
-                raise InvalidInput(f"gs://{target.bucket}: no Google credentials: {exc}") from exc
-            client_options = {}
-        client = storage.Client(
-            project=project, credentials=credentials, client_options=client_options
-        )
+        client, _ = client_for(target, options)
         self._bucket = client.bucket(self.bucket_name)
 
     @property
@@ -98,29 +72,19 @@ class GcsIndexStore:
         blob = self._bucket.blob(self.key(name))
         self._call(f"PUT {self.url}/{name}", blob.upload_from_string, data)
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        owner = f"{socket.gethostname()}:{os.getpid()}".encode()
-        deadline = time.monotonic() + WAIT
-        delay = 0.05
-        while not self._take(owner):
-            if time.monotonic() > deadline:
-                raise OperationError(
-                    f"{self.url}/{LOCK_NAME}: the index lock is held by another writer;"
-                    " rerun when it is done"
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
-        stop = threading.Event()
-        beat = threading.Thread(target=self._refresh, args=(owner, stop), daemon=True)
-        beat.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            beat.join()
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        blob = self._bucket.blob(self.key(LOCK_NAME))
+
+        def release() -> None:
             with contextlib.suppress(gx.NotFound):
-                self._call("unlock", self._bucket.blob(self.key(LOCK_NAME)).delete)
+                self._call("unlock", blob.delete)
+
+        return lease_lock(
+            f"{self.url}/{LOCK_NAME}",
+            self._take,
+            lambda owner: self._bucket.blob(self.key(LOCK_NAME)).upload_from_string(owner),
+            release,
+        )
 
     def _take(self, owner: bytes) -> bool:
         blob = self._bucket.blob(self.key(LOCK_NAME))
@@ -139,10 +103,3 @@ class GcsIndexStore:
             with contextlib.suppress(gx.NotFound, gx.PreconditionFailed):
                 self._call("break lock", blob.delete, if_generation_match=blob.generation)
         return False
-
-    def _refresh(self, owner: bytes, stop: threading.Event) -> None:
-        while not stop.wait(REFRESH):
-            try:
-                self._bucket.blob(self.key(LOCK_NAME)).upload_from_string(owner)
-            except Exception as exc:  # a missed beat is retried at the next one
-                log.warning("%s/%s: cannot refresh the lock: %s", self.url, LOCK_NAME, exc)

@@ -13,8 +13,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
-from collections.abc import Iterator
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +29,49 @@ from release.model.target import FilesystemTarget, GcsTarget, RsyncTarget, S3Tar
 from release.publish.targets import Options
 
 LOCK_NAME = "channels/.lock"
+LEASE = 300.0  # a lock not refreshed for this long was left by a writer that died
+REFRESH = 60.0  # a live holder rewrites its lock this often (uploads can take hours)
+WAIT = 4 * 3600.0  # how long a writer waits for the lock (another may be uploading)
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def lease_lock(
+    where: str,
+    take: Callable[[bytes], bool],
+    refresh: Callable[[bytes], None],
+    release: Callable[[], None],
+) -> Iterator[None]:
+    """A lock held as an object on the target: created create-only by `take` (which also breaks
+    a lease older than LEASE), kept alive by `refresh`, removed by `release`."""
+    owner = f"{socket.gethostname()}:{os.getpid()}".encode()
+    deadline = time.monotonic() + WAIT
+    delay = 0.05
+    while not take(owner):
+        if time.monotonic() > deadline:
+            raise OperationError(
+                f"{where}: the index lock is held by another writer; rerun when it is done"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(REFRESH):
+            try:
+                refresh(owner)
+            except Exception as exc:  # a missed beat is retried at the next one
+                log.warning("%s: cannot refresh the lock: %s", where, exc)
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        release()
 
 
 @dataclass(frozen=True)

@@ -12,26 +12,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 from botocore.config import Config
 
-from release.errors import OperationError
 from release.model.target import S3Target
-from release.publish.indexstore import LOCK_NAME, Changed, Stored, check_name
+from release.publish.indexstore import LEASE, LOCK_NAME, Changed, Stored, check_name, lease_lock
 from release.publish.s3 import _NotFound, _Precondition, shared_session, translate
 from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
-
-LEASE = 300.0  # a lock not refreshed for this long was left by a writer that died
-REFRESH = 60.0  # a live holder rewrites its lock this often (uploads can take hours)
-WAIT = 4 * 3600.0  # how long a writer waits for the lock (another may be uploading)
 
 
 class S3IndexStore:
@@ -89,37 +79,16 @@ class S3IndexStore:
         key = self.key(name)
         self._call(f"PUT s3://{self.bucket}/{key}", "put_object", Key=key, Body=data)
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> contextlib.AbstractContextManager[None]:
         key = self.key(LOCK_NAME)
-        owner = f"{socket.gethostname()}:{os.getpid()}".encode()
-        deadline = time.monotonic() + WAIT
-        delay = 0.05
-        while not self._take(key, owner):
-            if time.monotonic() > deadline:
-                raise OperationError(
-                    f"s3://{self.bucket}/{key}: the index lock is held by another writer;"
-                    " rerun when it is done"
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
-        stop = threading.Event()
-        beat = threading.Thread(target=self._refresh, args=(key, owner, stop), daemon=True)
-        beat.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            beat.join()
-            self._call(f"DELETE s3://{self.bucket}/{key}", "delete_object", Key=key)
-
-    def _refresh(self, key: str, owner: bytes, stop: threading.Event) -> None:
-        while not stop.wait(REFRESH):
-            try:
-                self._call(f"refresh lock s3://{self.bucket}/{key}", "put_object", Key=key,
-                           Body=owner)  # fmt: skip
-            except Exception as exc:  # a missed beat is retried at the next one
-                log.warning("s3://%s/%s: cannot refresh the lock: %s", self.bucket, key, exc)
+        return lease_lock(
+            f"s3://{self.bucket}/{key}",
+            lambda owner: self._take(key, owner),
+            lambda owner: self._call(
+                f"refresh lock s3://{self.bucket}/{key}", "put_object", Key=key, Body=owner
+            ),
+            lambda: self._call(f"DELETE s3://{self.bucket}/{key}", "delete_object", Key=key),
+        )
 
     def _take(self, key: str, owner: bytes) -> bool:
         try:
