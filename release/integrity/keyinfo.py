@@ -61,7 +61,8 @@ class KeyInfo:
         return self.uids[0] if self.uids else self.fingerprint
 
 
-def show_keys_argv(home: Path, key_file: Path) -> list[str]:
+def colons_argv(home: Path, *command: str) -> list[str]:
+    """A gpg listing in machine-readable colon form, in `home` only."""
     return [
         "gpg",
         "--homedir",
@@ -70,9 +71,12 @@ def show_keys_argv(home: Path, key_file: Path) -> list[str]:
         "--no-tty",
         "--with-colons",
         "--fixed-list-mode",
-        "--show-keys",
-        str(key_file),
+        *command,
     ]
+
+
+def show_keys_argv(home: Path, key_file: Path) -> list[str]:
+    return colons_argv(home, "--show-keys", str(key_file))
 
 
 def _when(field_value: str) -> dt.datetime | None:

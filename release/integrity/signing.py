@@ -23,7 +23,7 @@ import gnupg
 from release import runner
 from release.errors import InvalidInput, OperationError
 from release.integrity.gpghome import temporary_home
-from release.integrity.keyinfo import KeyInfo, parse_colons
+from release.integrity.keyinfo import KeyInfo, colons_argv, parse_colons
 from release.model.trust import normalize_fingerprint
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,7 @@ class Signer(Protocol):
 
 
 def list_secret_argv(home: Path) -> list[str]:
-    return [
-        "gpg",
-        "--homedir",
-        str(home),
-        "--batch",
-        "--no-tty",
-        "--with-colons",
-        "--fixed-list-mode",
-        "--list-secret-keys",
-    ]
+    return colons_argv(home, "--list-secret-keys")
 
 
 def key_problem(key: KeyInfo, now: dt.datetime) -> str | None:
