@@ -84,14 +84,32 @@ class Journal:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # survives process kills; enough here
-            self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(_SCHEMA)
+            self._db = self._open()
         except (OSError, sqlite3.Error) as exc:
             raise OperationError(f"{self.path}: cannot open the publish journal: {exc}") from exc
         self._lock = threading.Lock()
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect, switch to WAL and create the schema. Switching to WAL takes an exclusive
+        lock and SQLite may answer "locked" at once, without waiting, while another process
+        opens the same new journal: so the whole opening is retried for a while."""
+        deadline = time.monotonic() + 30
+        while True:
+            db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=10
+            )
+            try:
+                db.execute("PRAGMA busy_timeout=10000")
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")  # survives process kills; enough here
+                db.executescript(_SCHEMA)
+            except sqlite3.OperationalError as exc:
+                db.close()
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+                continue
+            return db
 
     def close(self) -> None:
         self._db.close()

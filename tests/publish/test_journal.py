@@ -38,3 +38,29 @@ def test_digest_cache_is_invalidated_by_a_change(tmp_path: Path) -> None:
         assert journal.cached_sha256(f) == "digest-one"
         f.write_bytes(b"two!")
         assert journal.cached_sha256(f) is None
+
+
+def _open_at(path: str, start: float) -> None:
+    import time as _time
+
+    _time.sleep(max(0.0, start - _time.time()))
+    with Journal(Path(path)):
+        pass
+
+
+def test_processes_opening_a_new_journal_together_all_succeed(tmp_path: Path) -> None:
+    """Switching a new journal to WAL takes an exclusive lock that SQLite may refuse at once
+    (seen in CI: "database is locked" from two reconcilers starting together)."""
+    import multiprocessing
+    import time as _time
+
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(5):
+        path = str(tmp_path / f"j{round_}.sqlite")
+        start = _time.time() + 0.3
+        procs = [ctx.Process(target=_open_at, args=(path, start)) for _ in range(6)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(60)
+        assert [proc.exitcode for proc in procs] == [0] * 6
