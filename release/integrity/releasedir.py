@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -83,7 +84,11 @@ def scan(directory: Path, info: ReleaseInfo) -> _Inputs:
     inputs = _Inputs({}, {})
     for path in sorted(directory.iterdir()):
         if path.name.startswith(".") and path.name.endswith(".part"):
-            path.unlink()  # our own temporary file from an interrupted run
+            # Our own temporary file, or a conversion's staging folder, from an interrupted run.
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
             continue
         if path.is_symlink() or not path.is_file():
             raise InvalidInput(f"{path}: not a regular file (symlinks are refused in a release)")

@@ -141,3 +141,16 @@ def test_old_clients_gpg1_verify_every_signature(release_dir: Path, keys: Keys) 
         assert bad.returncode == 1 and b"BAD signature" in bad.stderr
     finally:
         destroy_home(home)
+
+
+def test_seal_sweeps_a_killed_conversions_staging_folder(keys: Keys, tmp_path: Path) -> None:
+    """A conversion killed with -9 leaves its hidden `.NAME.*.part/` folder in the release."""
+    directory = tmp_path / IMAGE / VERSION
+    write_inputs(directory)
+    stale = directory / f".{IMAGE}-{VERSION}-openstack.x1y2.part"
+    stale.mkdir()
+    (stale / "half.qcow2").write_bytes(b"half")
+    with open_signer(SigningConfig(gnupghome=keys.home, fingerprint=keys.fpr["good"])) as signer:
+        seal(directory, release_info(), signer)
+    assert not stale.exists()
+    assert (directory / "manifest.json.asc").is_file()
