@@ -53,8 +53,9 @@ class AwsAmiTarget(Model):
     regions: tuple[str, ...] = Field(min_length=1)
     bucket: str
     prefix: str = ""
-    launch_permissions: tuple[str, ...] = ()
-    endpoint_url: str | None = None
+    launch_permissions: tuple[str, ...] = ()  # account ids, or `all` (public)
+    endpoint_url: str | None = None  # the EC2 endpoint (a local stub, a private endpoint)
+    staging_endpoint_url: str | None = None  # the staging bucket's S3 endpoint
 
 
 class GceImageTarget(Model):
@@ -65,7 +66,8 @@ class GceImageTarget(Model):
     bucket: str
     prefix: str = ""
     family: str | None = None
-    endpoint_url: str | None = None
+    endpoint_url: str | None = None  # the Compute API endpoint (a local stub)
+    staging_endpoint_url: str | None = None  # the staging bucket's GCS endpoint
 
 
 Target = Annotated[

@@ -1,9 +1,11 @@
 """AWS AMI registry: stage the disk in S3, ImportSnapshot, RegisterImage, copy, share.
 
-Idempotent at every step: an AMI tagged with this release (name, version and SHA-256 of the
-disk) means done; the import carries a ClientToken derived from the disk's digest, so a
-rerun after a crash finds the same import task instead of starting another; copies carry
-ClientTokens too. boto3 is imported here only.
+Idempotent at every step: an AMI named after this release (image, version and the start of
+the disk's SHA-256; tagged with all three in full) means done; the import carries a ClientToken
+derived from the disk's digest, so a rerun after a crash finds the same import task instead of
+starting another; copies carry ClientTokens and the same name, so a rerun finds a copy still in
+progress and waits for it. Every image is awaited until `available` before launch permissions
+are added. boto3 is imported here only.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from release.publish.targets import Options
 log = logging.getLogger("release.publish")
 
 _FORMATS = {".vhd": "VHD", ".raw": "RAW", ".img": "RAW", ".vmdk": "VMDK"}
+_BROKEN = ("failed", "invalid", "error")  # image states that never become available
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,72 @@ def register_params(
     }
 
 
+def launch_permissions(who: tuple[str, ...]) -> list[dict[str, str]]:
+    """ModifyImageAttribute's LaunchPermission items: account ids, or `all` for public."""
+    return [{"Group": "all"} if w == "all" else {"UserId": w} for w in who]
+
+
+class Ec2:
+    """EC2 clients, one per region from one session; every call retried and translated."""
+
+    def __init__(self, endpoint: str | None, retrier: Retrier) -> None:
+        self.endpoint = endpoint
+        self.retrier = retrier
+        self._config = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+        self._clients: dict[str, Any] = {}
+
+    def client(self, region: str) -> Any:
+        # Building an EC2 client parses a big service model: one per region, one session.
+        if region not in self._clients:
+            self._clients[region] = shared_session().client(
+                "ec2", region_name=region, endpoint_url=self.endpoint, config=self._config
+            )
+        return self._clients[region]
+
+    def call(self, region: str, op: str, **kwargs: Any) -> Any:
+        what = f"{op} in {region}"
+        client = self.client(region)
+
+        def once() -> Any:
+            try:
+                return getattr(client, op)(**kwargs)
+            except Exception as exc:
+                translated = translate(what, exc)
+                if translated is exc:
+                    raise
+                raise translated from exc
+
+        return self.retrier.call(what, once)
+
+
+def find_release(ec2: Ec2, target: AwsAmiTarget, image: str, version: str) -> dict[str, str] | None:
+    """The AMI of (image, version) per region of `target`, when every region has one that is
+    available and carries the launch permissions asked for; else None. Read-only and cheap
+    (a DescribeImages per region, plus a DescribeImageAttribute when permissions are set):
+    reconcile asks this before it makes a release, so a no-op run builds nothing."""
+    filters = [
+        {"Name": "tag:release-image", "Values": [image]},
+        {"Name": "tag:release-version", "Values": [version]},
+    ]
+    wanted = launch_permissions(target.launch_permissions)
+    found: dict[str, str] = {}
+    for region in target.regions:
+        reply = ec2.call(region, "describe_images", Owners=["self"], Filters=filters)
+        ready = sorted(
+            str(i["ImageId"]) for i in reply.get("Images", []) if i.get("State") == "available"
+        )
+        if not ready:
+            return None
+        if wanted:
+            attr = ec2.call(
+                region, "describe_image_attribute", ImageId=ready[0], Attribute="launchPermission"
+            )
+            if any(w not in attr.get("LaunchPermissions", []) for w in wanted):
+                return None
+        found[region] = ready[0]
+    return found
+
+
 class AmiRegistry:
     def __init__(
         self,
@@ -104,38 +173,15 @@ class AmiRegistry:
         self.patience = patience or Patience()
         self.name = f"{image}-{version}-{artifact.sha256[:12]}"
         self.tags = release_tags(image, version, artifact.sha256)
-        self._ec2_endpoint = ec2_endpoint or target.endpoint_url
-        self._config = Config(retries={"total_max_attempts": 1, "mode": "standard"})
-        self._clients: dict[str, Any] = {}
-
-    def _ec2(self, region: str) -> Any:
-        # Building an EC2 client parses a big service model: one per region, one session.
-        if region not in self._clients:
-            self._clients[region] = shared_session().client(
-                "ec2", region_name=region, endpoint_url=self._ec2_endpoint, config=self._config
-            )
-        return self._clients[region]
-
-    def _call(self, client: Any, op: str, **kwargs: Any) -> Any:
-        what = f"{op} in {client.meta.region_name}"
-
-        def once() -> Any:
-            try:
-                return getattr(client, op)(**kwargs)
-            except Exception as exc:
-                translated = translate(what, exc)
-                if translated is exc:
-                    raise
-                raise translated from exc
-
-        return self.retrier.call(what, once)
+        self.ec2 = Ec2(ec2_endpoint or target.endpoint_url, self.retrier)
 
     # -- steps -------------------------------------------------------------------------
 
     def find(self, region: str) -> str | None:
-        """The AMI tagged with this release in a region, if there is one."""
-        filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in self.tags.items()]
-        found = self._call(self._ec2(region), "describe_images", Owners=["self"], Filters=filters)
+        """This release's AMI in a region, in any state but deregistered: found by its name,
+        which a copy has from the start (its tags may come later)."""
+        filters = [{"Name": "name", "Values": [self.name]}]
+        found = self.ec2.call(region, "describe_images", Owners=["self"], Filters=filters)
         images = [i for i in found.get("Images", []) if i.get("State") != "deregistered"]
         return str(images[0]["ImageId"]) if images else None
 
@@ -146,6 +192,7 @@ class AmiRegistry:
             bucket=self.target.bucket,
             prefix=self.target.prefix,
             region=self.target.regions[0],
+            endpoint_url=self.target.staging_endpoint_url,
         )
         mirror = S3Mirror(staging, self.image, self.version, self.options)
         present = mirror.present([self.artifact.name])
@@ -157,9 +204,9 @@ class AmiRegistry:
         return mirror.key(self.artifact.name)
 
     def import_snapshot(self, key: str) -> str:
-        ec2 = self._ec2(self.target.regions[0])
-        task = self._call(
-            ec2,
+        region = self.target.regions[0]
+        task = self.ec2.call(
+            region,
             "import_snapshot",
             ClientToken=client_token("import-snapshot", self.name, self.artifact.sha256),
             Description=f"{self.name} sha256:{self.artifact.sha256}",
@@ -177,11 +224,11 @@ class AmiRegistry:
         )
         task_id = str(task["ImportTaskId"])
         return self.patience.wait_for(
-            f"import of {self.name} ({task_id})", lambda: self._snapshot_done(ec2, task_id)
+            f"import of {self.name} ({task_id})", lambda: self._snapshot_done(region, task_id)
         )
 
-    def _snapshot_done(self, ec2: Any, task_id: str) -> str | None:
-        tasks = self._call(ec2, "describe_import_snapshot_tasks", ImportTaskIds=[task_id])
+    def _snapshot_done(self, region: str, task_id: str) -> str | None:
+        tasks = self.ec2.call(region, "describe_import_snapshot_tasks", ImportTaskIds=[task_id])
         detail = tasks["ImportSnapshotTasks"][0]["SnapshotTaskDetail"]
         status = detail.get("Status", "")
         if status == "completed":
@@ -203,12 +250,12 @@ class AmiRegistry:
         params = register_params(
             self.name, snapshot_id, self.spec, self.tags, f"sha256:{self.artifact.sha256}"
         )
-        result = self._call(self._ec2(self.target.regions[0]), "register_image", **params)
+        result = self.ec2.call(self.target.regions[0], "register_image", **params)
         return str(result["ImageId"])
 
     def copy(self, image_id: str, region: str) -> str:
-        result = self._call(
-            self._ec2(region),
+        result = self.ec2.call(
+            region,
             "copy_image",
             SourceImageId=image_id,
             SourceRegion=self.target.regions[0],
@@ -219,32 +266,57 @@ class AmiRegistry:
         )
         return str(result["ImageId"])
 
+    def await_available(self, image_id: str, region: str) -> None:
+        """Wait until the AMI is `available` (a copy takes minutes to an hour); fail on a
+        state it never leaves."""
+        self.patience.wait_for(
+            f"AMI {image_id} ({self.name}) in {region}", lambda: self._available(image_id, region)
+        )
+
+    def _available(self, image_id: str, region: str) -> str | None:
+        found = self.ec2.call(region, "describe_images", ImageIds=[image_id])
+        images = found.get("Images", [])
+        state = str(images[0].get("State", "")) if images else "not listed yet"
+        if state == "available":
+            return image_id
+        if state in _BROKEN:
+            reason = images[0].get("StateReason", {}).get("Message", "no reason given")
+            raise OperationError(
+                f"AMI {image_id} ({self.name}) in {region} is {state}: {reason};"
+                " deregister it and rerun"
+            )
+        log.info("AMI %s (%s) in %s: %s", image_id, self.name, region, state)
+        return None
+
     def share(self, image_id: str, region: str) -> None:
         if not self.target.launch_permissions:
             return
-        adds = [
-            {"Group": "all"} if who == "all" else {"UserId": who}
-            for who in self.target.launch_permissions
-        ]
-        self._call(
-            self._ec2(region),
+        self.ec2.call(
+            region,
             "modify_image_attribute",
             ImageId=image_id,
-            LaunchPermission={"Add": adds},
+            LaunchPermission={"Add": launch_permissions(self.target.launch_permissions)},
         )
 
     def publish_image(self) -> ImageResult:
+        """Import and register in the first region, copy to the others, wait until every
+        image is available, then share them; each step found done is skipped."""
         primary = self.target.regions[0]
-        images: dict[str, str] = {}
         created = False
-        existing = self.find(primary)
-        if existing is None:
-            snapshot = self.import_snapshot(self.stage())
-            existing = self.register(snapshot)
+        source = self.find(primary)
+        if source is None:
+            source = self.register(self.import_snapshot(self.stage()))
             created = True
-        images[primary] = existing
+        self.await_available(source, primary)  # a copy needs an available source
+        images = {primary: source}
         for region in self.target.regions[1:]:
-            images[region] = self.find(region) or self.copy(existing, region)
+            found = self.find(region)
+            if found is None:
+                found = self.copy(source, region)
+                created = True
+            images[region] = found
+        for region in self.target.regions[1:]:
+            self.await_available(images[region], region)
         for region, image_id in images.items():
             self.share(image_id, region)
         return ImageResult(self.name, images, created)

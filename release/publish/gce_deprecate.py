@@ -10,13 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from google.api_core import exceptions as gx
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
 
 from release.errors import OperationError
 from release.model.target import GceImageTarget
-from release.publish.gce_image import gce_name
+from release.publish.gce_image import gce_name, images_client
 from release.publish.gcs import translate
 
 
@@ -28,21 +26,11 @@ def deprecation_status(project: str, replacement: str) -> dict[str, str]:
     }
 
 
-def images_client(target: GceImageTarget) -> Any:
-    if target.endpoint_url:  # a local stub: no Google credentials involved
-        return compute_v1.ImagesClient(
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            transport="rest",
-            client_options=ClientOptions(api_endpoint=target.endpoint_url),
-        )
-    return compute_v1.ImagesClient()
-
-
 def deprecate_newer(
     target: GceImageTarget, image: str, newer: str, current: str, client: Any = None
 ) -> str:
     """Deprecate the image of version `newer` in favour of version `current`'s; its name."""
-    client = client or images_client(target)
+    client = client or images_client(target.endpoint_url)
     old, new = gce_name(image, newer), gce_name(image, current)
     body = compute_v1.DeprecationStatus(**deprecation_status(target.project, new))
     try:

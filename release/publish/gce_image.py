@@ -67,6 +67,52 @@ def insert_body(
     return body
 
 
+def images_client(endpoint: str | None) -> Any:
+    """Compute's images client; with an endpoint (a local stub) no Google credentials."""
+    if endpoint:
+        return compute_v1.ImagesClient(
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            transport="rest",
+            client_options=ClientOptions(api_endpoint=endpoint),
+        )
+    return compute_v1.ImagesClient()
+
+
+def call(retrier: Retrier, what: str, fn: Any, **kwargs: Any) -> Any:
+    """One Compute call, retried when transient; NotFound passes through untouched."""
+
+    def once() -> Any:
+        try:
+            return fn(**kwargs)
+        except gx.NotFound:
+            raise
+        except Exception as exc:
+            translated = gcs_translate(what, exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    return retrier.call(what, once)
+
+
+def get_image(client: Any, project: str, name: str, retrier: Retrier) -> Any | None:
+    try:
+        return call(
+            retrier, f"get image {name}", client.get, project=project, image=name, retry=None
+        )
+    except gx.NotFound:
+        return None
+
+
+def find_release(
+    client: Any, target: GceImageTarget, image: str, version: str, retrier: Retrier
+) -> str | None:
+    """The READY image of (image, version), by its deterministic name; one `images.get`,
+    read-only, so reconcile can ask before it makes a release."""
+    found = get_image(client, target.project, gce_name(image, version), retrier)
+    return str(found.name) if found is not None and found.status == "READY" else None
+
+
 class GceImageRegistry:
     def __init__(
         self,
@@ -93,40 +139,11 @@ class GceImageRegistry:
         self.retrier = retrier or Retrier()
         self.patience = patience or Patience(first=5, longest=30)
         self.name = gce_name(image, version)
-        endpoint = compute_endpoint or target.endpoint_url
-        if endpoint:
-            self._images = compute_v1.ImagesClient(
-                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-                transport="rest",
-                client_options=ClientOptions(api_endpoint=endpoint),
-            )
-        else:
-            self._images = compute_v1.ImagesClient()
-
-    def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
-        def once() -> Any:
-            try:
-                return fn(**kwargs)
-            except gx.NotFound:
-                raise
-            except Exception as exc:
-                translated = gcs_translate(what, exc)
-                if translated is exc:
-                    raise
-                raise translated from exc
-
-        return self.retrier.call(what, once)
+        self._images = images_client(compute_endpoint or target.endpoint_url)
 
     def find(self) -> Any | None:
-        try:
-            found = self._call(
-                f"get image {self.name}",
-                self._images.get,
-                project=self.target.project,
-                image=self.name,
-                retry=None,
-            )
-        except gx.NotFound:
+        found = get_image(self._images, self.target.project, self.name, self.retrier)
+        if found is None:
             return None
         if found.description != f"sha256:{self.artifact.sha256}":
             raise Conflict(
@@ -136,7 +153,12 @@ class GceImageRegistry:
         return found
 
     def stage(self) -> str:
-        staging = GcsTarget(type="gcs", bucket=self.target.bucket, prefix=self.target.prefix)
+        staging = GcsTarget(
+            type="gcs",
+            bucket=self.target.bucket,
+            prefix=self.target.prefix,
+            endpoint_url=self.target.staging_endpoint_url,
+        )
         mirror = GcsMirror(staging, self.image, self.version, self.options)
         if self.artifact.name not in mirror.present([self.artifact.name]):
             mirror.put([self.artifact], PutContext(self.journal, self.retrier, False))
@@ -156,7 +178,8 @@ class GceImageRegistry:
             gce_labels(self.image, self.version, self.artifact.sha256),
             self.artifact.sha256,
         )
-        self._call(
+        call(
+            self.retrier,
             f"insert image {self.name}",
             self._images.insert,
             project=self.target.project,

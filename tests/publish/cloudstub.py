@@ -28,6 +28,10 @@ class Stub:
     requests: list[Recorded] = field(default_factory=list)
     images: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {region, tags...}
     import_polls_before_done: int = 1
+    import_error: str = ""  # set: the import task ends `deleted` with this message
+    polls_before_available: int = 1  # DescribeImages by id answering `pending` per new AMI
+    broken_copies: dict[str, str] = field(default_factory=dict)  # region -> state of copies
+    tokens: dict[str, str] = field(default_factory=dict)  # CopyImage ClientToken -> image id
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -90,18 +94,7 @@ class Ec2Handler(BaseHTTPRequestHandler):
     def _answer(self, stub: Stub, p: dict[str, str], region: str) -> bytes:
         action = p["Action"]
         if action == "DescribeImages":
-            wanted = {
-                p[k.replace(".Name", ".Value.1")]: p[k][4:]
-                for k in p
-                if re.fullmatch(r"Filter\.\d+\.Name", k) and p[k].startswith("tag:")
-            }
-            items = "".join(
-                f"<item><imageId>{i}</imageId><imageState>available</imageState></item>"
-                for i, img in stub.images.items()
-                if img["region"] == region
-                and all(img["tags"].get(k) == v for v, k in wanted.items())
-            )
-            return _xml(action, f"<imagesSet>{items}</imagesSet>")
+            return _xml(action, f"<imagesSet>{_describe_images(stub, p, region)}</imagesSet>")
         if action == "ImportSnapshot":
             return _xml(action, "<importTaskId>import-snap-1</importTaskId>")
         if action == "DescribeImportSnapshotTasks":
@@ -111,6 +104,10 @@ class Ec2Handler(BaseHTTPRequestHandler):
                     "<status>active</status><progress>42</progress>"
                     "<statusMessage>converting</statusMessage>"
                 )
+            elif stub.import_error:
+                detail = (
+                    f"<status>deleted</status><statusMessage>{stub.import_error}</statusMessage>"
+                )
             else:
                 detail = "<status>completed</status><snapshotId>snap-1</snapshotId>"
             return _xml(
@@ -119,6 +116,9 @@ class Ec2Handler(BaseHTTPRequestHandler):
                 f"<snapshotTaskDetail>{detail}</snapshotTaskDetail></item></importSnapshotTaskSet>",
             )
         if action in ("RegisterImage", "CopyImage"):
+            token = p.get("ClientToken", "")
+            if token in stub.tokens:  # EC2's idempotency: the same token, the same image
+                return _xml(action, f"<imageId>{stub.tokens[token]}</imageId>")
             image_id = f"ami-{len(stub.images) + 1:08x}"
             tags = {
                 p[k]: p[k.replace(".Key", ".Value")]
@@ -127,11 +127,72 @@ class Ec2Handler(BaseHTTPRequestHandler):
             }
             if action == "CopyImage":
                 tags = stub.images[p["SourceImageId"]]["tags"]
-            stub.images[image_id] = {"region": region, "tags": tags}
+                stub.tokens[token] = image_id
+            stub.images[image_id] = {
+                "region": region,
+                "tags": tags,
+                "name": p["Name"],
+                "state": "pending",
+                "polls": stub.polls_before_available,
+                "end": stub.broken_copies.get(region, "available")
+                if action == "CopyImage"
+                else "available",
+                "launch": [],
+            }
             return _xml(action, f"<imageId>{image_id}</imageId>")
         if action == "ModifyImageAttribute":
+            image = stub.images[p["ImageId"]]
+            for k in sorted(p):
+                if re.fullmatch(r"LaunchPermission\.Add\.\d+\.(UserId|Group)", k):
+                    entry = (k.rsplit(".", 1)[1], p[k])
+                    if entry not in image["launch"]:
+                        image["launch"].append(entry)
             return _xml(action, "<return>true</return>")
+        if action == "DescribeImageAttribute":
+            assert p["Attribute"] == "launchPermission"
+            items = "".join(
+                f"<item><{'userId' if kind == 'UserId' else 'group'}>{who}"
+                f"</{'userId' if kind == 'UserId' else 'group'}></item>"
+                for kind, who in stub.images[p["ImageId"]]["launch"]
+            )
+            return _xml(
+                action,
+                f"<imageId>{p['ImageId']}</imageId><launchPermission>{items}</launchPermission>",
+            )
         raise AssertionError(f"the EC2 stub does not know {action}")
+
+
+def _describe_images(stub: Stub, p: dict[str, str], region: str) -> str:
+    """DescribeImages by ImageId.N (each call moves a pending image towards its end state),
+    or by `name` and `tag:` filters."""
+    ids = [v for k, v in p.items() if re.fullmatch(r"ImageId\.\d+", k)]
+    filters = {
+        p[k]: p[k.replace(".Name", ".Value.1")] for k in p if re.fullmatch(r"Filter\.\d+\.Name", k)
+    }
+    items = []
+    for image_id, img in stub.images.items():
+        if img["region"] != region or (ids and image_id not in ids):
+            continue
+        if any(
+            (img["name"] if key == "name" else img["tags"].get(key[4:])) != value
+            for key, value in filters.items()
+        ):
+            continue
+        if ids and img["state"] == "pending":
+            if img["polls"] <= 0:
+                img["state"] = img["end"]
+            img["polls"] -= 1
+        reason = (
+            "<stateReason><code>Client.Error</code><message>copy failed: snapshot"
+            " unavailable</message></stateReason>"
+            if img["state"] != "available" and img["state"] != "pending"
+            else ""
+        )
+        items.append(
+            f"<item><imageId>{image_id}</imageId><name>{img['name']}</name>"
+            f"<imageState>{img['state']}</imageState>{reason}</item>"
+        )
+    return "".join(items)
 
 
 class ComputeHandler(BaseHTTPRequestHandler):

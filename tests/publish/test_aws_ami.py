@@ -8,9 +8,16 @@ from pathlib import Path
 import boto3
 import pytest
 
+from release.errors import OperationError
 from release.model.target import AwsAmiTarget
 from release.publish import layout
-from release.publish.aws_ami import AmiRegistry, AmiSpec, client_token, disk_format
+from release.publish.aws_ami import (
+    AmiRegistry,
+    AmiSpec,
+    client_token,
+    disk_format,
+    find_release,
+)
 from release.publish.engine import local_files
 from release.publish.journal import Journal
 from release.publish.registry import Patience, ena_support
@@ -73,15 +80,26 @@ def test_imports_registers_copies_and_shares(s3: S3Server, ec2: Stub, tmp_path: 
         result = registry.publish_image()
     assert result.created
     assert ec2.actions() == [
-        "DescribeImages",
+        "DescribeImages",  # by name: not there
         "ImportSnapshot",
         "DescribeImportSnapshotTasks",
         "DescribeImportSnapshotTasks",
         "RegisterImage",
-        "DescribeImages",
+        "DescribeImages",  # by id: pending
+        "DescribeImages",  # available: it can be copied
+        "DescribeImages",  # by name in eu-west-1: not there
         "CopyImage",
+        "DescribeImages",  # the copy: pending
+        "DescribeImages",  # available: now it is shared
         "ModifyImageAttribute",
         "ModifyImageAttribute",
+    ]
+    waits = [r for r in ec2.action("DescribeImages") if "ImageId.1" in r.params]
+    assert [(r.region, r.params["ImageId.1"]) for r in waits] == [
+        ("us-east-1", result.images["us-east-1"]),
+        ("us-east-1", result.images["us-east-1"]),
+        ("eu-west-1", result.images["eu-west-1"]),
+        ("eu-west-1", result.images["eu-west-1"]),
     ]
     sha = registry.artifact.sha256
     imp = ec2.action("ImportSnapshot")[0].params
@@ -120,7 +138,9 @@ def test_imports_registers_copies_and_shares(s3: S3Server, ec2: Stub, tmp_path: 
         "copy-image", result.images["us-east-1"], "eu-west-1"
     )
     share = ec2.action("ModifyImageAttribute")
-    assert {r.params["LaunchPermission.Add.1.UserId"] for r in share} == {"123456789012"}
+    assert [
+        (r.region, r.params["ImageId"], r.params["LaunchPermission.Add.1.UserId"]) for r in share
+    ] == [(region, image_id, "123456789012") for region, image_id in result.images.items()]
     staged = boto3.client("s3", endpoint_url=s3.endpoint).head_object(
         Bucket="releases", Key=f"staging/img/1.0/{VHD}"
     )
@@ -145,3 +165,62 @@ def test_an_image_tagged_with_the_release_means_done(
     assert "ImportSnapshot" not in ec2.actions()
     assert "RegisterImage" not in ec2.actions()
     assert "CopyImage" not in ec2.actions()
+
+
+class Crash(Exception):
+    """The process dying mid-run."""
+
+
+def test_a_rerun_after_a_crash_waits_for_the_copy_it_made(
+    s3: S3Server, ec2: Stub, tmp_path: Path
+) -> None:
+    def die_once_copying(_: float) -> None:
+        if ec2.action("CopyImage"):
+            raise Crash
+
+    ec2.polls_before_available = 3
+    with Journal(tmp_path / "j.sqlite") as journal:
+        registry = _registry(s3, ec2, tmp_path, 7, journal)
+        registry.patience = Patience(first=0.01, sleep=die_once_copying)
+        with pytest.raises(Crash):
+            registry.publish_image()
+        assert not ec2.action("ModifyImageAttribute")  # not shared before it is available
+        ec2.requests.clear()
+        result = _registry(s3, ec2, tmp_path, 7, journal).publish_image()
+    assert not result.created  # everything was found: the import, the AMI and its copy
+    for create in ("ImportSnapshot", "RegisterImage", "CopyImage"):
+        assert not ec2.action(create)
+    finds = [r for r in ec2.action("DescribeImages") if "Filter.1.Name" in r.params]
+    assert {(r.params["Filter.1.Name"], r.params["Filter.1.Value.1"]) for r in finds} == {
+        ("name", registry.name)
+    }
+    waits = [r.params["ImageId.1"] for r in ec2.action("DescribeImages") if "ImageId.1" in r.params]
+    assert waits[-1] == result.images["eu-west-1"]
+    assert len(ec2.images) == 2
+    assert len(ec2.action("ModifyImageAttribute")) == 2
+
+
+def test_a_failed_copy_stops_before_sharing(s3: S3Server, ec2: Stub, tmp_path: Path) -> None:
+    ec2.broken_copies["eu-west-1"] = "failed"
+    with Journal(tmp_path / "j.sqlite") as journal:
+        registry = _registry(s3, ec2, tmp_path, 7, journal)
+        with pytest.raises(
+            OperationError, match=r"in eu-west-1 is failed: copy failed.*deregister"
+        ):
+            registry.publish_image()
+    assert not ec2.action("ModifyImageAttribute")
+
+
+def test_find_release_needs_every_region_available_and_shared(
+    s3: S3Server, ec2: Stub, tmp_path: Path
+) -> None:
+    with Journal(tmp_path / "j.sqlite") as journal:
+        registry = _registry(s3, ec2, tmp_path, 7, journal)
+        assert find_release(registry.ec2, registry.target, "img", "1.0") is None
+        result = registry.publish_image()
+    ec2.requests.clear()
+    assert find_release(registry.ec2, registry.target, "img", "1.0") == result.images
+    assert ec2.actions() == ["DescribeImages", "DescribeImageAttribute"] * 2  # read-only
+    assert find_release(registry.ec2, registry.target, "img", "1.1") is None
+    ec2.images[result.images["eu-west-1"]]["launch"].clear()  # a crash before sharing
+    assert find_release(registry.ec2, registry.target, "img", "1.0") is None
