@@ -1,9 +1,12 @@
 """Make the world match git: build, publish and index what each channel's targets lack.
 
-The desired state is the config at HEAD; the actual state is what each target's published
-channel index says. For each (channel, target) that differs, under the target's index lock:
-re-read the index (another writer may have done it meanwhile), make the sealed release (or
-reuse it), publish it, then write the new signed index and snapshot, last.
+The desired state is the config at HEAD; the actual state is what each mirror target's
+published channel index says, and what each registry target (AMI, GCE image) holds. For each
+(channel, target) that differs: make the sealed release (or reuse it); registry targets first,
+so a channel's index never names a release its registries lack; then per mirror, under the
+target's index lock: re-read the index (another writer may have done it meanwhile), publish,
+then write the new signed index and snapshot, last. A channel whose registry failed keeps its
+indexes where they were.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Literal
 import git
 
 from release.channels import index as idx
+from release.channels import registries
 from release.channels.resolve import Release, resolve
 from release.channels.state import StateInvalid, load_state
 from release.config.history import version_of
@@ -29,11 +33,12 @@ from release.integrity.signing import Signer, SigningConfig, open_signer
 from release.model.base import version_key
 from release.model.channel import Channel
 from release.model.image import ImageDefinition
-from release.model.target import FilesystemTarget, GceImageTarget, Target
+from release.model.target import AwsAmiTarget, FilesystemTarget, GceImageTarget, Target
 from release.pipeline import MadeRelease, Workspace, is_sealed, make_release
 from release.publish.api import publish
 from release.publish.indexstore import Changed, IndexStore, holds_index, open_index_store
 from release.publish.journal import Journal
+from release.publish.registry import ImageResult, Patience
 from release.publish.targets import Options
 
 log = logging.getLogger(__name__)
@@ -52,8 +57,9 @@ def utcnow() -> dt.datetime:
 class TargetOutcome:
     target: str
     status: Status
-    serial: int | None = None
+    serial: int | None = None  # of the channel index (mirror targets)
     detail: str = ""
+    images: dict[str, str] = field(default_factory=dict)  # registries: region/project -> image
 
 
 @dataclass
@@ -112,7 +118,7 @@ class _Pending:
     release: Release
     target_name: str
     target: Target
-    store: IndexStore
+    store: IndexStore | None  # None: a registry target (it holds no index)
 
 
 def reconcile(
@@ -124,10 +130,12 @@ def reconcile(
     channels: Sequence[str] | None = None,
     options: Options | None = None,
     clock: Clock = utcnow,
+    patience: Patience | None = None,
 ) -> ReconcileResult:
     """Publish what the targets of `channels` (all when None) lack; see the module docstring.
 
     An invalid config at HEAD is refused (StateInvalid, exit 2) before anything is touched.
+    `patience` paces the waits on cloud imports and copies (default: the registries' own).
     """
     repo = Path(repo).absolute()
     config = load_state(str(repo), "HEAD")
@@ -147,9 +155,14 @@ def reconcile(
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         made: dict[Release, MadeRelease] = {}
         rolled_back: dict[str, str] = {}  # channel -> the newer version it left
+        held: dict[str, str] = {}  # channel -> why its indexes stay where they are
         with Journal(journal_path) as publish_journal:
             for item in pending:
                 outcome = _outcome(result, item)
+                if item.store is not None and item.channel.name in held:
+                    detail = held[item.channel.name]
+                    outcome.targets.append(TargetOutcome(item.target_name, "failed", None, detail))
+                    continue
                 try:
                     release = made.get(item.release)
                     if release is None:
@@ -157,6 +170,18 @@ def reconcile(
                         made[item.release] = release
                     outcome.release_dir = str(release.directory)
                     outcome.built = outcome.built or not release.reused
+                    if isinstance(item.target, AwsAmiTarget | GceImageTarget):
+                        image, _ = definition_at_version(repo, config, head, item.release)
+                        found = registries.publish_image(
+                            item.target,
+                            release.directory,
+                            image,
+                            publish_journal,
+                            options,
+                            patience,
+                        )
+                        outcome.targets.append(_registry_outcome(item.target_name, found))
+                        continue
                     done, previous = _publish_and_index(
                         item, release, publish_journal, signer, options, clock
                     )
@@ -170,6 +195,11 @@ def reconcile(
                     outcome.targets.append(
                         TargetOutcome(item.target_name, "failed", None, str(exc))
                     )
+                    if item.store is None:
+                        held[item.channel.name] = (
+                            f"not published: registry target {item.target_name} failed, so the"
+                            " channel's index stays where it was; rerun once it is fixed"
+                        )
         for target_name, (store, gone) in sorted(retiring.items()):
             retire(store, gone, signer, clock)
             result.retired.extend(f"{name} on {target_name}" for name in gone)
@@ -304,22 +334,33 @@ def _differences(
         release = resolve(name, channels, images)
         outcome = ChannelOutcome(name, release.image, release.version)
         result.channels.append(outcome)
+        mirrors = []
         for target_name in channel.targets:
             target = local_target(config.targets[target_name], repo)
-            if not holds_index(target):
-                result.warnings.append(
-                    f"{name}: target {target_name} ({target.type}) holds no channel index;"
-                    " its images are published by their own command (a rollback deprecates"
-                    " the newer GCE image)"
-                )
+            if isinstance(target, AwsAmiTarget | GceImageTarget):
+                found = registries.find_release(target, release.image, release.version)
+                if found is not None:
+                    outcome.targets.append(_registry_outcome(target_name, found))
+                else:  # registries go first: a failed one holds the channel's indexes back
+                    pending.append(_Pending(channel, release, target_name, target, None))
                 continue
             store = stores.setdefault(target_name, open_index_store(target, options))
             current = read_index(store, name)
             if current is not None and _points_at(current, release):
                 outcome.targets.append(TargetOutcome(target_name, "up-to-date", current.serial))
             else:
-                pending.append(_Pending(channel, release, target_name, target, store))
+                mirrors.append(_Pending(channel, release, target_name, target, store))
+        pending.extend(mirrors)
     return pending
+
+
+def _registry_outcome(target: str, found: ImageResult | dict[str, str]) -> TargetOutcome:
+    """`published` for an image made by this run, else `up-to-date`, naming the images."""
+    images = found.images if isinstance(found, ImageResult) else found
+    where = ", ".join(f"{image} in {place}" for place, image in images.items())
+    if isinstance(found, ImageResult) and found.created:
+        return TargetOutcome(target, "published", None, f"{found.name}: {where}", images)
+    return TargetOutcome(target, "up-to-date", None, where, images)
 
 
 def _points_at(index: idx.ChannelIndex, release: Release) -> bool:
@@ -413,8 +454,11 @@ def _publish_and_index(
 ) -> tuple[TargetOutcome, idx.ChannelIndex | None]:
     """Publish and index one (channel, target); the outcome and the index it replaced."""
     name = item.channel.name
-    with item.store.lock():
-        current = read_index(item.store, name)
+    store = item.store
+    if store is None:
+        raise OperationError(f"{item.target_name}: a {item.target.type} target holds no index")
+    with store.lock():
+        current = read_index(store, name)
         if current is not None and _points_at(current, item.release):
             detail = "done by another run"
             return TargetOutcome(item.target_name, "up-to-date", current.serial, detail), None
@@ -422,7 +466,7 @@ def _publish_and_index(
                           show_progress=False)  # fmt: skip
         if not summary.ok:
             return TargetOutcome(item.target_name, "failed", None, summary.error or ""), None
-        serial = write_index(item.store, name, indexed(release), item.channel.index_ttl, signer,
+        serial = write_index(store, name, indexed(release), item.channel.index_ttl, signer,
                              clock)  # fmt: skip
     sent = len(summary.published)
     return TargetOutcome(item.target_name, "published", serial, f"{sent} files sent"), current

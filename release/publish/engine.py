@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from release.errors import InvalidInput, ReleaseError, VerificationError
@@ -82,16 +83,17 @@ class PublishSummary:
 def local_files(
     release: layout.ReleaseDir, target_url: str, journal: JournalStore
 ) -> list[LocalFile]:
-    files = []
-    for name in release.names:
-        path = release.path / name
-        st = path.stat()
-        digest = journal.cached_sha256(path)
-        if digest is None:
-            digest = sha256_file(path)
-            journal.cache_sha256(path, st, digest)
-        files.append(LocalFile(name, path, st.st_size, digest, step_id(target_url, name, digest)))
-    return files
+    return [local_file(release.path / name, target_url, journal) for name in release.names]
+
+
+def local_file(path: Path, target_url: str, journal: JournalStore) -> LocalFile:
+    """One file to send to `target_url`, its digest taken from the journal's cache if valid."""
+    st = path.stat()
+    digest = journal.cached_sha256(path)
+    if digest is None:
+        digest = sha256_file(path)
+        journal.cache_sha256(path, st, digest)
+    return LocalFile(path.name, path, st.st_size, digest, step_id(target_url, path.name, digest))
 
 
 def plan(

@@ -1,4 +1,5 @@
-"""Fixtures of the reconcile tests: keys, local S3 (moto) and GCS (fake-gcs-server) servers."""
+"""Fixtures of the reconcile tests: keys, local S3 (moto) and GCS (fake-gcs-server,
+gcp-storage-emulator) servers."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from tests.publish.conftest import (  # noqa: F401
     GcsServer,
     aws_env,
     free_port,
+    gcs,
+    gcs_emulator,
     moto_server,
     process,
     rsyncd,
+    s3,
 )
 from tests.test_build.conftest import el_repos  # noqa: F401
 

@@ -67,16 +67,28 @@ def make_config(root: Path, keys: Keys, *, baseurl: str = "file:///nonexistent/r
     return ConfigKit(remote, remote.clone("ops"), signing)
 
 
-def sealed_release(workspace: Workspace, keys: Keys, version: str, image: str = IMAGE) -> Path:
-    """A sealed release dir where make_release would put it: reconcile reuses it."""
+EXTENSIONS = {"openstack": "qcow2", "aws": "vhd", "gce": "tar.gz"}
+
+
+def sealed_release(
+    workspace: Workspace,
+    keys: Keys,
+    version: str,
+    image: str = IMAGE,
+    variants: tuple[str, ...] = ("openstack",),
+) -> Path:
+    """A sealed release dir where make_release would put it: reconcile reuses it. One random
+    artifact per variant: openstack a qcow2, aws a vhd, gce a tar.gz."""
     directory = workspace.release_dir(image, version)
     directory.mkdir(parents=True)
-    (directory / f"{image}-{version}-openstack.qcow2").write_bytes(os.urandom(50_000))
-    (directory / f"{image}-{version}-openstack.packages").write_text(PACKAGES)
+    for variant in variants:
+        artifact = f"{image}-{version}-{variant}.{EXTENSIONS[variant]}"
+        (directory / artifact).write_bytes(os.urandom(50_000))
+        (directory / f"{image}-{version}-{variant}.packages").write_text(PACKAGES)
     info = ReleaseInfo(
         image=image,
         version=version,
-        variants=("openstack",),
+        variants=variants,
         commit="0" * 40,
         builder="test",
         build_time=dt.datetime(2026, 11, 24, tzinfo=dt.UTC),

@@ -56,9 +56,16 @@ def test_rollback_deprecates_the_newer_gce_image(keys: Keys, compute: Stub, tmp_
     sealed_release(work, keys, "1.0.0")
     sealed_release(work, keys, "1.1.0")
     merge_feature(kit.clone, "bump", [(f"images/{IMAGE}.yaml", '"1.0.0"', '"1.1.0"')])
+    for version in ("1-0-0", "1-1-0"):  # published earlier: reconcile finds them by name
+        compute.images[f"fixture-el7-{version}"] = {
+            "name": f"fixture-el7-{version}",
+            "status": "READY",
+        }
     first = reconcile(kit.clone, workspace=work, signing=kit.signing)
-    assert any("gce-image" in w for w in first.warnings)
-    assert not [r for r in compute.requests if r.path.endswith("/deprecate")]
+    testing = next(c for c in first.channels if c.channel == "fx-testing")
+    gce_outcome = next(t for t in testing.targets if t.target == "gce")
+    assert (gce_outcome.status, gce_outcome.images) == ("up-to-date", {"proj": "fixture-el7-1-1-0"})
+    assert not [r for r in compute.requests if r.method == "POST"]
 
     merge_feature(kit.clone, "rollback", [("channels/fx-testing.yaml", "latest", '"1.0.0"')])
     result = reconcile(kit.clone, workspace=work, signing=kit.signing)

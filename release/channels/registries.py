@@ -1,0 +1,106 @@
+"""A channel's registry targets (aws-ami, gce-image): what they hold, and feeding them.
+
+A registry holds no channel index, so reconcile asks it directly whether the channel's
+release is there, by the release's image and version (AMI tags in every region, with the
+launch permissions; the GCE image's deterministic name): read-only and cheap, before any
+release is made, so a run with nothing to do builds nothing. A missing image is made from the
+release's artifact for the target (aws-ami: the aws variant's vhd, else its raw; gce-image:
+the gce variant's tar.gz) by the target's registry, which is idempotent. The cloud SDKs are
+imported only when a registry target is used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from release.errors import OperationError
+from release.integrity.manifest import artifact_name
+from release.model.image import ImageDefinition
+from release.model.target import AwsAmiTarget, Format, GceImageTarget
+from release.publish.engine import local_file
+from release.publish.journal import JournalStore
+from release.publish.registry import ImageResult, Patience, ena_support
+from release.publish.retry import Retrier
+from release.publish.targets import Options
+
+RegistryTarget = AwsAmiTarget | GceImageTarget
+STACK = {"aws-ami": "aws", "gce-image": "gce"}
+
+
+def find_release(target: RegistryTarget, image: str, version: str) -> dict[str, str] | None:
+    """The release's images the target holds (region or project -> AMI id or image name),
+    when complete; None when something is missing."""
+    if isinstance(target, AwsAmiTarget):
+        from release.publish import aws_ami
+
+        ec2 = aws_ami.Ec2(target.endpoint_url, Retrier())
+        return aws_ami.find_release(ec2, target, image, version)
+    from release.publish import gce_image
+
+    client = gce_image.images_client(target.endpoint_url)
+    name = gce_image.find_release(client, target, image, version, Retrier())
+    return {target.project: name} if name else None
+
+
+def artifact_for(image: ImageDefinition, target: RegistryTarget) -> str:
+    """The file of `image`'s release a registry target is fed from (pure)."""
+    version = image.version
+    stack = STACK[target.type]
+    variants = [v for v in image.variants if image.stack_of(v) == stack]
+    if not variants:
+        raise OperationError(
+            f"a {target.type} target needs a `{stack}` variant, but image {image.name}"
+            f" {version} has none"
+        )
+    variant = stack if stack in variants else variants[0]
+    formats = image.formats_for(variant)
+    wanted: tuple[Format, ...] = ("vhd", "raw") if stack == "aws" else ("gce",)
+    chosen = next((f for f in wanted if f in formats), None)
+    if chosen is None:
+        raise OperationError(
+            f"a {target.type} target takes {' or '.join(wanted)}, but image {image.name}"
+            f" {version} variant {variant} produces {', '.join(formats)}"
+        )
+    return artifact_name(image.name, version, variant, chosen)
+
+
+def publish_image(
+    target: RegistryTarget,
+    directory: Path,
+    image: ImageDefinition,
+    journal: JournalStore,
+    options: Options | None = None,
+    patience: Patience | None = None,
+) -> ImageResult:
+    """Stage, import and register `image`'s release, sealed in `directory` (idempotent)."""
+    path = directory / artifact_for(image, target)
+    if not path.is_file():
+        raise OperationError(f"{path}: not in the release; it cannot feed the {target.type} target")
+    if isinstance(target, AwsAmiTarget):
+        from release.publish.aws_ami import AmiRegistry, AmiSpec
+
+        staged = local_file(path, f"s3://{target.bucket}/{target.prefix}", journal)
+        spec = AmiSpec(ena_support=ena_support(image.el))
+        return AmiRegistry(
+            target,
+            staged,
+            image.name,
+            image.version,
+            spec,
+            journal,
+            options=options,
+            patience=patience,
+        ).publish_image()
+    from release.publish.gce_image import GceImageRegistry, GceSpec
+
+    staged = local_file(path, f"gs://{target.bucket}/{target.prefix}", journal)
+    return GceImageRegistry(
+        target,
+        staged,
+        image.name,
+        image.version,
+        GceSpec(),
+        journal,
+        options=options,
+        patience=patience,
+    ).publish_image()
