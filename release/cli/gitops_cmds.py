@@ -94,7 +94,13 @@ def _run(channels: list[str] | None, as_json: bool, **kw: Any) -> None:
     )
     emit(result.to_dict(), as_json, lambda: render(result))
     if not result.ok:
-        raise OperationError("some channels could not be published; rerun to resume")
+        failed = [
+            f"{c.channel} on {t.target}: {t.detail}"
+            for c in result.channels
+            for t in c.targets
+            if t.status == "failed"
+        ]
+        raise OperationError("not published (rerun to resume): " + "; ".join(failed))
 
 
 @click.command("reconcile")
