@@ -4,6 +4,7 @@ image import), so the tests assert exactly what was sent."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -12,19 +13,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from release.channels import index as idx
 from release.channels.reconcile import ReconcileResult, reconcile
+from release.channels.registries import artifact_for, publish_image
+from release.errors import OperationError
 from release.integrity.signing import SigningConfig
+from release.model.image import ImageDefinition
+from release.model.target import AwsAmiTarget, GceImageTarget
 from release.pipeline import Workspace
 from release.publish.aws_ami import client_token
+from release.publish.journal import Journal
 from release.publish.registry import Patience
 from tests.conftest import git
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
 from tests.publish.cloudstub import ComputeHandler, Ec2Handler, Stub
 from tests.publish.conftest import GcsServer, S3Server
-from tests.test_reconcile.kit import IMAGE, ConfigKit, make_config, sealed_release
+from tests.test_reconcile.kit import IMAGE, ConfigKit, image_yaml, make_config, sealed_release
 
 QUICK = Patience(first=0.01, sleep=lambda _: None)
 VARIANTS = ("openstack", "aws", "gce")
@@ -82,8 +89,6 @@ def _targets(result: ReconcileResult, channel: str = "fx-testing") -> dict[str, 
 
 
 def _sha(work: Workspace, name: str) -> str:
-    import hashlib
-
     return hashlib.sha256((work.release_dir(IMAGE, "1.0.0") / name).read_bytes()).hexdigest()
 
 
@@ -195,3 +200,40 @@ def test_a_registry_failure_exits_1_and_keeps_the_index_on_the_previous_release(
     assert (index.current.version, index.serial) == ("1.0.0", 1)
     assert not (mirror / IMAGE / "1.1.0").exists()
     assert len(clouds.ec2.action("RegisterImage")) == 1  # 1.0.0's only
+
+
+def _image(el: int, variants: str, formats: str = "[qcow2]") -> ImageDefinition:
+    text = image_yaml("1.0.0").replace("el: 7", f"el: {el}")
+    text = text.replace("  openstack: {}\n", variants).replace(
+        "formats: [qcow2]", f"formats: {formats}"
+    )
+    return ImageDefinition.model_validate(YAML(typ="safe").load(text))
+
+
+AMI = AwsAmiTarget(type="aws-ami", regions=("us-east-1",), bucket="releases")
+GCE = GceImageTarget(type="gce-image", project="proj", bucket="releases")
+
+
+def test_the_artifact_a_registry_is_fed_from() -> None:
+    both = _image(7, "  aws: {}\n  other: {stack: aws, formats: [raw]}\n", "[vhd, raw]")
+    assert artifact_for(both, AMI) == f"{IMAGE}-1.0.0-aws.vhd"  # the variant named aws
+    raw_only = _image(7, "  ec2: {stack: aws, formats: [raw, qcow2]}\n")
+    assert artifact_for(raw_only, AMI) == f"{IMAGE}-1.0.0-ec2.raw"
+    assert artifact_for(_image(7, "  gce: {formats: [gce]}\n"), GCE) == f"{IMAGE}-1.0.0-gce.tar.gz"
+    with pytest.raises(OperationError, match="needs a `gce` variant"):
+        artifact_for(raw_only, GCE)
+    with pytest.raises(OperationError, match=r"takes vhd or raw, but .* produces qcow2"):
+        artifact_for(_image(7, "  aws: {}\n"), AMI)
+
+
+def test_an_el6_image_is_registered_without_ena(keys: Keys, clouds: Clouds, tmp_path: Path) -> None:
+    work = Workspace(tmp_path / "work")
+    directory = sealed_release(work, keys, "1.0.0", variants=("aws",))
+    target = AMI.model_copy(
+        update={"endpoint_url": clouds.ec2.url, "staging_endpoint_url": clouds.s3.endpoint}
+    )
+    el6 = _image(6, "  aws: {formats: [vhd]}\n")
+    with Journal(tmp_path / "j.sqlite") as journal:
+        found = publish_image(target, directory, el6, journal, patience=QUICK)
+    assert found.created and list(found.images) == ["us-east-1"]
+    assert [r.params["EnaSupport"] for r in clouds.ec2.action("RegisterImage")] == ["false"]
