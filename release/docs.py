@@ -53,6 +53,10 @@ NOTES = {
     "fingerprint": "40 hex digits, pinned",
     "channels": "glob patterns of channel names the key may sign",
     "not_after": "the end of a rotation window",
+    "regions": "the AMI is imported in the first, copied to the others",
+    "launch_permissions": "AWS account ids that may launch the AMI, or `all` (public)",
+    "family": "the GCE image family the image joins",
+    "staging_endpoint_url": "the staging bucket's endpoint (an S3-compatible store, an emulator)",
 }
 
 
