@@ -42,7 +42,8 @@ class Stub:
             owner = stub
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Bound)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        server = self._server
+        threading.Thread(target=lambda: server.serve_forever(0.05), daemon=True).start()
         return self
 
     def stop(self) -> None:
