@@ -250,7 +250,16 @@ class AmiRegistry:
         params = register_params(
             self.name, snapshot_id, self.spec, self.tags, f"sha256:{self.artifact.sha256}"
         )
-        result = self.ec2.call(self.target.regions[0], "register_image", **params)
+        primary = self.target.regions[0]
+        try:
+            result = self.ec2.call(primary, "register_image", **params)
+        except OperationError as exc:
+            # AMI names are unique per region: another run registered this release meanwhile.
+            found = self.find(primary) if "InvalidAMIName.Duplicate" in str(exc) else None
+            if found is None:
+                raise
+            log.info("%s: registered by another run as %s", self.name, found)
+            return found
         return str(result["ImageId"])
 
     def copy(self, image_id: str, region: str) -> str:

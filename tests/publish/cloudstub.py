@@ -71,6 +71,21 @@ def _xml(action: str, inner: str) -> bytes:
     ).encode()
 
 
+class Ec2Error(Exception):
+    """An EC2 error reply (HTTP 400) with its code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code)
+        self.code, self.message = code, message
+
+    def xml(self) -> bytes:
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
+            f"<Code>{self.code}</Code><Message>{self.message}</Message>"
+            "</Error></Errors><RequestID>req-1</RequestID></Response>"
+        ).encode()
+
+
 class Ec2Handler(BaseHTTPRequestHandler):
     owner: Stub
 
@@ -83,10 +98,14 @@ class Ec2Handler(BaseHTTPRequestHandler):
         scope = re.search(r"Credential=[^/]+/\d+/([^/]+)/", self.headers.get("Authorization", ""))
         region = scope.group(1) if scope else ""
         stub = self.owner
+        status = 200
         with stub._lock:
             stub.requests.append(Recorded("POST", self.path, params, region=region))
-            reply = self._answer(stub, params, region)
-        self.send_response(200)
+            try:
+                reply = self._answer(stub, params, region)
+            except Ec2Error as exc:
+                status, reply = 400, exc.xml()
+        self.send_response(status)
         self.send_header("Content-Type", "text/xml")
         self.send_header("Content-Length", str(len(reply)))
         self.end_headers()
@@ -120,6 +139,13 @@ class Ec2Handler(BaseHTTPRequestHandler):
             token = p.get("ClientToken", "")
             if token in stub.tokens:  # EC2's idempotency: the same token, the same image
                 return _xml(action, f"<imageId>{stub.tokens[token]}</imageId>")
+            taken = [
+                i
+                for i, img in stub.images.items()
+                if img["region"] == region and img["name"] == p["Name"]
+            ]
+            if taken:  # AMI names are unique per account and region
+                raise Ec2Error("InvalidAMIName.Duplicate", f"AMI name {p['Name']} is in use")
             image_id = f"ami-{len(stub.images) + 1:08x}"
             tags = {
                 p[k]: p[k.replace(".Key", ".Value")]

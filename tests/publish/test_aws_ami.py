@@ -224,3 +224,40 @@ def test_find_release_needs_every_region_available_and_shared(
     assert find_release(registry.ec2, registry.target, "img", "1.1") is None
     ec2.images[result.images["eu-west-1"]]["launch"].clear()  # a crash before sharing
     assert find_release(registry.ec2, registry.target, "img", "1.0") is None
+
+
+def test_a_run_racing_another_takes_the_ami_the_other_registered(
+    s3: S3Server, ec2: Stub, tmp_path: Path
+) -> None:
+    with Journal(tmp_path / "j.sqlite") as journal:
+        other = _registry(s3, ec2, tmp_path, 7, journal).publish_image()
+        ours = _registry(s3, ec2, tmp_path, 7, journal)
+        real_find, calls = ours.find, []
+
+        def find(region: str) -> str | None:  # our first lookup ran before the other registered
+            calls.append(region)
+            return None if len(calls) == 1 else real_find(region)
+
+        ours.find = find  # type: ignore[method-assign]
+        result = ours.publish_image()
+    assert [r.params["Name"] for r in ec2.action("RegisterImage")] == [ours.name, ours.name]
+    assert result.images == other.images
+    assert len(ec2.images) == 2  # one AMI per region, no duplicate
+
+
+def test_another_register_failure_is_not_taken_for_a_race(
+    s3: S3Server, ec2: Stub, tmp_path: Path
+) -> None:
+    with Journal(tmp_path / "j.sqlite") as journal:
+        registry = _registry(s3, ec2, tmp_path, 7, journal)
+        ec2.images["ami-other"] = {
+            "region": "us-east-1",
+            "tags": {},
+            "name": registry.name,
+            "state": "deregistered",
+            "polls": 0,
+            "end": "deregistered",
+            "launch": [],
+        }
+        with pytest.raises(OperationError, match=r"InvalidAMIName\.Duplicate"):
+            registry.publish_image()
