@@ -151,7 +151,8 @@ def check_name(name: str) -> str:
 
 
 class FilesystemIndexStore:
-    """A lock file (flock) around the update, atomic renames, tokens are sha256 of content."""
+    """A lock file (flock) around the update, atomic renames, tokens are sha256 of content;
+    the holder of the lock sweeps the temporary files a killed writer left."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).absolute()
@@ -193,6 +194,10 @@ class FilesystemIndexStore:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
+            # Every write here happens under this lock, so a temporary file is one a writer
+            # killed mid-write left: remove it, or the mirror serves it for good.
+            for leftover in path.parent.glob(".*.part"):
+                leftover.unlink(missing_ok=True)
             yield
         finally:
             os.close(fd)

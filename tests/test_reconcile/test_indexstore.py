@@ -147,3 +147,13 @@ def test_a_live_or_foreign_lock_waits_for_the_lease(owner: bytes) -> None:
     assert not indexstore.abandoned(owner, 1.0)
     assert indexstore.abandoned(owner, indexstore.LEASE + 1)
     assert indexstore.abandoned(_dead_owner(), 1.0)
+
+
+def test_the_filesystem_lock_sweeps_what_a_killed_writer_left(tmp_path: Path) -> None:
+    store = open_index_store(FilesystemTarget(type="filesystem", path=str(tmp_path / "m")))
+    store.put("channels/snapshot.json", b"{}")
+    leftover = tmp_path / "m/channels/.snapshot.json.x1y2z3.part"  # fsutil's temporary name
+    leftover.write_bytes(b"{")
+    with store.lock():
+        assert not leftover.exists()
+    assert sorted(p.name for p in (tmp_path / "m/channels").iterdir()) == [".lock", "snapshot.json"]
