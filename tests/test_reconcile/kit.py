@@ -67,11 +67,14 @@ def make_config(root: Path, keys: Keys, *, baseurl: str = "file:///nonexistent/r
     return ConfigKit(remote, remote.clone("ops"), signing)
 
 
-def sealed_release(workspace: Workspace, keys: Keys, version: str, image: str = IMAGE) -> Path:
-    """A sealed release dir where make_release would put it: reconcile reuses it."""
+def sealed_release(
+    workspace: Workspace, keys: Keys, version: str, image: str = IMAGE, size: int = 50_000
+) -> Path:
+    """A sealed release dir where make_release would put it (its disk `size` random bytes):
+    reconcile reuses it."""
     directory = workspace.release_dir(image, version)
     directory.mkdir(parents=True)
-    (directory / f"{image}-{version}-openstack.qcow2").write_bytes(os.urandom(50_000))
+    (directory / f"{image}-{version}-openstack.qcow2").write_bytes(os.urandom(size))
     (directory / f"{image}-{version}-openstack.packages").write_text(PACKAGES)
     info = ReleaseInfo(
         image=image,
