@@ -37,7 +37,7 @@ def moments(world: World, changed: set[str], version: str) -> dict[str, Callable
     """Moments still ahead in this round's run, each a test of the mirror against now."""
     before = world.mirror.view()
     pending = {c for c in changed if world.points_at(c) != world.desired[c]}
-    if not pending:  # only the lock's release is left: a kill at a random time
+    if not pending:  # at most the snapshot and the lock are left: a kill at a random time
         return {"start": lambda: True}
 
     def changed_at(name: str) -> Callable[[], bool]:
