@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import git
+from pydantic import ValidationError
 
 from release.channels import index as idx
 from release.channels import registries
@@ -329,6 +330,7 @@ def _differences(
     channels = {name: loaded.value for name, loaded in config.channels.items()}
     pending = []
     stores: dict[str, IndexStore] = {}
+    snapshots: dict[str, idx.Snapshot | None] = {}
     for name in names:
         channel = channels[name]
         release = resolve(name, channels, images)
@@ -346,7 +348,13 @@ def _differences(
                 continue
             store = stores.setdefault(target_name, open_index_store(target, options))
             current = read_index(store, name)
-            if current is not None and _points_at(current, release):
+            if target_name not in snapshots:  # one read per target, not per channel
+                snapshots[target_name] = read_snapshot(store)
+            if (
+                current is not None
+                and _points_at(current, release)
+                and in_snapshot(store, name, snapshots[target_name])
+            ):
                 outcome.targets.append(TargetOutcome(target_name, "up-to-date", current.serial))
             else:
                 mirrors.append(_Pending(channel, release, target_name, target, store))
@@ -365,6 +373,27 @@ def _registry_outcome(target: str, found: ImageResult | dict[str, str]) -> Targe
 
 def _points_at(index: idx.ChannelIndex, release: Release) -> bool:
     return (index.current.image, index.current.version) == (release.image, release.version)
+
+
+def in_snapshot(store: IndexStore, channel: str, snapshot: idx.Snapshot | None = None) -> bool:
+    """Whether the snapshot (read now unless given) lists the channel's index as it is now. A
+    writer killed between the index and the snapshot leaves an index no client accepts until
+    the snapshot follows."""
+    stored = store.read(idx.INDEX_PATH.format(channel=channel))
+    snapshot = snapshot or read_snapshot(store)
+    if stored is None or snapshot is None:
+        return False
+    return snapshot.indexes.get(channel) == idx.sha256_hex(stored.data)
+
+
+def read_snapshot(store: IndexStore) -> idx.Snapshot | None:
+    stored = store.read(idx.SNAPSHOT_PATH)
+    if stored is None:
+        return None
+    try:
+        return idx.Snapshot.model_validate_json(stored.data)
+    except ValidationError as exc:
+        raise OperationError(f"{store.url}/{idx.SNAPSHOT_PATH}: not a snapshot: {exc}") from exc
 
 
 def _outcome(result: ReconcileResult, item: _Pending) -> ChannelOutcome:
@@ -460,8 +489,14 @@ def _publish_and_index(
     with store.lock():
         current = read_index(store, name)
         if current is not None and _points_at(current, item.release):
-            detail = "done by another run"
-            return TargetOutcome(item.target_name, "up-to-date", current.serial, detail), None
+            if in_snapshot(store, name):
+                detail = "done by another run"
+                return TargetOutcome(item.target_name, "up-to-date", current.serial, detail), None
+            stored = store.read(idx.INDEX_PATH.format(channel=name))
+            indexes = {name: stored.data} if stored else {}
+            write_snapshot(store, indexes, item.channel.index_ttl, signer, clock)
+            detail = "0 files sent; the snapshot now lists the index an interrupted run wrote"
+            return TargetOutcome(item.target_name, "published", current.serial, detail), None
         summary = publish(release.directory, item.target, journal, options=options,
                           show_progress=False)  # fmt: skip
         if not summary.ok:
@@ -480,8 +515,9 @@ def write_index(
     signer: Signer,
     clock: Clock = utcnow,
 ) -> int:
-    """Write the next signed index of `channel` (a re-sign when `release` is None) and the
-    snapshot, compare-and-swap; the caller holds the store's lock. Returns the new serial."""
+    """Write the next signed index of `channel` (a re-sign when `release` is None), then the
+    snapshot, each compare-and-swap; the caller holds the store's lock. Returns the new serial.
+    The index is written once: a conflict on the snapshot retries the snapshot alone."""
     path = idx.INDEX_PATH.format(channel=channel)
     for _ in range(CAS_ATTEMPTS):
         before = store.read(path)
@@ -494,16 +530,31 @@ def write_index(
         else:
             new = idx.next_index(previous, release, now, ttl, channel=channel)
         data = idx.canonical(new)
-        snap_before = store.read(idx.SNAPSHOT_PATH)
-        snap_prev = idx.Snapshot.model_validate_json(snap_before.data) if snap_before else None
-        snapshot = idx.canonical(idx.next_snapshot(snap_prev, {channel: data}, now, ttl))
         try:
             store.put(path + ".asc", signer.sign_detached(data))
             store.write(path, data, before)
-            store.put(idx.SNAPSHOT_PATH + ".asc", signer.sign_detached(snapshot))
-            store.write(idx.SNAPSHOT_PATH, snapshot, snap_before)
         except Changed as exc:
             log.warning("%s; re-reading and trying again", exc)
             continue
+        write_snapshot(store, {channel: data}, ttl, signer, clock)
         return new.serial
     raise OperationError(f"{store.url}/{path}: other writers kept changing it; rerun")
+
+
+def write_snapshot(
+    store: IndexStore, indexes: dict[str, bytes], ttl: int, signer: Signer, clock: Clock = utcnow
+) -> None:
+    """Write the next signed snapshot listing `indexes` (channel -> published bytes),
+    compare-and-swap; the caller holds the store's lock."""
+    for _ in range(CAS_ATTEMPTS):
+        before = store.read(idx.SNAPSHOT_PATH)
+        previous = idx.Snapshot.model_validate_json(before.data) if before else None
+        snapshot = idx.canonical(idx.next_snapshot(previous, indexes, clock(), ttl))
+        try:
+            store.put(idx.SNAPSHOT_PATH + ".asc", signer.sign_detached(snapshot))
+            store.write(idx.SNAPSHOT_PATH, snapshot, before)
+        except Changed as exc:
+            log.warning("%s; re-reading and trying again", exc)
+            continue
+        return
+    raise OperationError(f"{store.url}/{idx.SNAPSHOT_PATH}: other writers kept changing it; rerun")

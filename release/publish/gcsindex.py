@@ -3,7 +3,8 @@
 `if_generation_match=<generation read>` replaces an object only if nobody replaced it since;
 `if_generation_match=0` creates one only if it does not exist (412 otherwise). The lock is an
 object created that way, refreshed while held and deleted when done; one not refreshed for
-`LEASE` seconds was left by a writer that died and is broken. google-cloud-storage is
+`LEASE` seconds, or held by a process of this machine that is gone, was left by a writer
+that died and is broken. google-cloud-storage is
 imported here only (through the GCS mirror's client settings).
 """
 
@@ -18,7 +19,14 @@ from google.api_core import exceptions as gx
 
 from release.model.target import GcsTarget
 from release.publish.gcs import client_for, translate
-from release.publish.indexstore import LEASE, LOCK_NAME, Changed, Stored, check_name, lease_lock
+from release.publish.indexstore import (
+    LOCK_NAME,
+    Changed,
+    Stored,
+    abandoned,
+    check_name,
+    lease_lock,
+)
 from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
@@ -95,11 +103,13 @@ class GcsIndexStore:
             pass
         try:
             self._call("lock", blob.reload)
-        except gx.NotFound:
-            return False  # released meanwhile: try again
+            holder = self._call("lock", blob.download_as_bytes, if_generation_match=blob.generation)
+        except (gx.NotFound, gx.PreconditionFailed):
+            return False  # released or replaced meanwhile: try again
         age = dt.datetime.now(dt.UTC) - blob.updated
-        if age.total_seconds() > LEASE:
-            log.warning("%s/%s: breaking a lock left %s ago", self.url, LOCK_NAME, age)
+        if abandoned(holder, age.total_seconds()):
+            log.warning("%s/%s: breaking a lock left %s ago by %s", self.url, LOCK_NAME, age,
+                        holder.decode(errors="replace"))  # fmt: skip
             with contextlib.suppress(gx.NotFound, gx.PreconditionFailed):
                 self._call("break lock", blob.delete, if_generation_match=blob.generation)
         return False

@@ -36,6 +36,41 @@ WAIT = 4 * 3600.0  # how long a writer waits for the lock (another may be upload
 log = logging.getLogger(__name__)
 
 
+def _machine() -> str:
+    """This machine and pid namespace: where a lock owner's pid means the same process."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        pids = str(Path("/proc/self/ns/pid").readlink())
+    except OSError:
+        return ""
+    return f"boot={boot} {pids}"
+
+
+def owner_id() -> bytes:
+    """What a lock holder writes into its lock: `host:pid`, then where that pid lives."""
+    return f"{socket.gethostname()}:{os.getpid()} {_machine()}".encode()
+
+
+def abandoned(owner: bytes, age: float) -> bool:
+    """Whether a lock `age` seconds old, held by `owner`, was left by a writer that died: its
+    lease ran out, or (at once) its process ran here and is gone, e.g. after a kill -9, so a
+    rerun on the same machine does not wait out the lease."""
+    if age > LEASE:
+        return True
+    head, _, machine = owner.decode(errors="replace").partition(" ")
+    host, _, pid = head.rpartition(":")
+    here = _machine()
+    if not here or machine != here or host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, owned by another user
+        return False
+    return False
+
+
 @contextlib.contextmanager
 def lease_lock(
     where: str,
@@ -45,7 +80,7 @@ def lease_lock(
 ) -> Iterator[None]:
     """A lock held as an object on the target: created create-only by `take` (which also breaks
     a lease older than LEASE), kept alive by `refresh`, removed by `release`."""
-    owner = f"{socket.gethostname()}:{os.getpid()}".encode()
+    owner = owner_id()
     deadline = time.monotonic() + WAIT
     delay = 0.05
     while not take(owner):
@@ -116,7 +151,8 @@ def check_name(name: str) -> str:
 
 
 class FilesystemIndexStore:
-    """A lock file (flock) around the update, atomic renames, tokens are sha256 of content."""
+    """A lock file (flock) around the update, atomic renames, tokens are sha256 of content;
+    the holder of the lock sweeps the temporary files a killed writer left."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).absolute()
@@ -158,6 +194,10 @@ class FilesystemIndexStore:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
+            # Every write here happens under this lock, so a temporary file is one a writer
+            # killed mid-write left: remove it, or the mirror serves it for good.
+            for leftover in path.parent.glob(".*.part"):
+                leftover.unlink(missing_ok=True)
             yield
         finally:
             os.close(fd)

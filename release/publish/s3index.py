@@ -2,9 +2,9 @@
 
 `IfMatch=<etag read>` replaces an object only if nobody replaced it since; `IfNoneMatch='*'`
 creates one only if it does not exist (both answer 412 otherwise). The lock is an object
-created with `IfNoneMatch='*'` and deleted when done; a lock older than `LEASE` seconds was
-left by a writer that died and is broken (the compare-and-swap still protects the index
-if that writer was only slow).
+created with `IfNoneMatch='*'` and deleted when done; a lock older than `LEASE` seconds, or
+held by a process of this machine that is gone, was left by a writer that died and is
+broken (the compare-and-swap still protects the index if that writer was only slow).
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ from typing import Any
 from botocore.config import Config
 
 from release.model.target import S3Target
-from release.publish.indexstore import LEASE, LOCK_NAME, Changed, Stored, check_name, lease_lock
+from release.publish.indexstore import (
+    LOCK_NAME,
+    Changed,
+    Stored,
+    abandoned,
+    check_name,
+    lease_lock,
+)
 from release.publish.s3 import _NotFound, _Precondition, shared_session, translate
 from release.publish.targets import Options
 
@@ -98,11 +105,13 @@ class S3IndexStore:
         except _Precondition:
             pass
         try:
-            head = self._call(f"HEAD s3://{self.bucket}/{key}", "head_object", Key=key)
+            held = self._call(f"GET s3://{self.bucket}/{key}", "get_object", Key=key)
         except _NotFound:
             return False  # released meanwhile: try again
-        age = dt.datetime.now(dt.UTC) - head["LastModified"]
-        if age.total_seconds() > LEASE:
-            log.warning("s3://%s/%s: breaking a lock left %s ago", self.bucket, key, age)
+        age = dt.datetime.now(dt.UTC) - held["LastModified"]
+        holder = held["Body"].read()
+        if abandoned(holder, age.total_seconds()):
+            log.warning("s3://%s/%s: breaking a lock left %s ago by %s", self.bucket, key, age,
+                        holder.decode(errors="replace"))  # fmt: skip
             self._call(f"DELETE s3://{self.bucket}/{key}", "delete_object", Key=key)
         return False

@@ -11,7 +11,8 @@ from tests.integrity.conftest import keys  # noqa: F401 - shared fixtures
 from tests.publish.conftest import aws_env, moto_server, s3  # noqa: F401 - shared fixtures
 from tests.test_build.conftest import el_repos, make_image  # noqa: F401 - shared fixtures
 
-# RELEASE_CHAOS_RUNS: crash points per target (CI default 12: 24 kills over fs and S3).
+# RELEASE_CHAOS_RUNS: crash points per target (CI default 12: 24 kills of push over fs and S3,
+# and RUNS // 2 reconcile rounds per target with 2 kills each: 24 more).
 RUNS = int(os.environ.get("RELEASE_CHAOS_RUNS", "12"))
 SEED = int(os.environ.get("RELEASE_CHAOS_SEED", str(random.SystemRandom().randrange(1 << 32))))
 

@@ -76,14 +76,15 @@ def sealed_release(
     version: str,
     image: str = IMAGE,
     variants: tuple[str, ...] = ("openstack",),
+    size: int = 50_000,
 ) -> Path:
-    """A sealed release dir where make_release would put it: reconcile reuses it. One random
-    artifact per variant: openstack a qcow2, aws a vhd, gce a tar.gz."""
+    """A sealed release dir where make_release would put it: reconcile reuses it. One artifact
+    of `size` random bytes per variant: openstack a qcow2, aws a vhd, gce a tar.gz."""
     directory = workspace.release_dir(image, version)
     directory.mkdir(parents=True)
     for variant in variants:
         artifact = f"{image}-{version}-{variant}.{EXTENSIONS[variant]}"
-        (directory / artifact).write_bytes(os.urandom(50_000))
+        (directory / artifact).write_bytes(os.urandom(size))
         (directory / f"{image}-{version}-{variant}.packages").write_text(PACKAGES)
     info = ReleaseInfo(
         image=image,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -11,7 +13,7 @@ import boto3
 import pytest
 
 from release.model.target import FilesystemTarget, GcsTarget, RsyncTarget, S3Target
-from release.publish import s3index
+from release.publish import indexstore
 from release.publish.indexstore import Changed, IndexStore, open_index_store
 from release.publish.rsyncindex import pull_argv, put_argv
 from tests.publish.conftest import GcsServer, RsyncDaemon, S3Server
@@ -103,8 +105,55 @@ def test_a_dead_writers_s3_lock_is_broken_after_the_lease(
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="channels/.lock", Body=b"dead:1")
     store = open_index_store(S3Target(type="s3", bucket=bucket, endpoint_url=moto_server.endpoint))
-    monkeypatch.setattr(s3index, "LEASE", 1.0)
+    monkeypatch.setattr(indexstore, "LEASE", 1.0)
     with store.lock():
         assert s3.get_object(Bucket=bucket, Key="channels/.lock")["Body"].read() != b"dead:1"
     assert "breaking a lock left" in caplog.text
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)  # released
+
+
+def _dead_owner() -> bytes:
+    """The owner line a process of this machine that has exited wrote into its lock."""
+    code = "from release.publish.indexstore import owner_id; print(owner_id().decode())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    return done.stdout.strip()
+
+
+def test_the_lock_of_a_dead_local_writer_is_broken_at_once(
+    store: IndexStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rerun after a kill -9 on the same machine does not wait out the 5-minute lease."""
+    if isinstance(store, indexstore.FilesystemIndexStore):
+        pytest.skip("flock: the kernel releases a dead writer's lock")
+    store.put(indexstore.LOCK_NAME, _dead_owner())
+    monkeypatch.setattr(indexstore, "WAIT", 5.0)  # not the lease: a wait would fail the test
+    with store.lock():
+        held = store.read(indexstore.LOCK_NAME)
+        assert held is not None and held.data == indexstore.owner_id()
+    assert "breaking a lock left" in caplog.text
+    assert store.read(indexstore.LOCK_NAME) is None
+
+
+@pytest.mark.parametrize(
+    "owner",
+    [
+        b"dead:1",  # written by an older release: only the lease breaks it
+        b"elsewhere:1 " + indexstore.owner_id().partition(b" ")[2],  # another host
+        indexstore.owner_id(),  # this very process: alive
+        indexstore.owner_id().partition(b" ")[0] + b" boot=other pid:[1]",  # another machine
+    ],
+)
+def test_a_live_or_foreign_lock_waits_for_the_lease(owner: bytes) -> None:
+    assert not indexstore.abandoned(owner, 1.0)
+    assert indexstore.abandoned(owner, indexstore.LEASE + 1)
+    assert indexstore.abandoned(_dead_owner(), 1.0)
+
+
+def test_the_filesystem_lock_sweeps_what_a_killed_writer_left(tmp_path: Path) -> None:
+    store = open_index_store(FilesystemTarget(type="filesystem", path=str(tmp_path / "m")))
+    store.put("channels/snapshot.json", b"{}")
+    leftover = tmp_path / "m/channels/.snapshot.json.x1y2z3.part"  # fsutil's temporary name
+    leftover.write_bytes(b"{")
+    with store.lock():
+        assert not leftover.exists()
+    assert sorted(p.name for p in (tmp_path / "m/channels").iterdir()) == [".lock", "snapshot.json"]

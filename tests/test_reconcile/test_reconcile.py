@@ -17,6 +17,7 @@ from release.errors import InvalidInput
 from release.integrity.keysource import load_key_source
 from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
+from release.publish.indexstore import FilesystemIndexStore, Stored
 from tests.conftest import git
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
@@ -152,3 +153,49 @@ def test_a_deleted_channel_leaves_the_snapshot(keys: Keys, tmp_path: Path) -> No
     assert gone.snapshot is not None and gone.snapshot.unlisted == ("fx-testing",)
     assert verify_channel(str(mirror), "fx-stable", source, serials=serials).ok
     assert reconcile(kit.clone, workspace=work, signing=SigningConfig(key_env=None)).noop
+
+
+class _Killed(BaseException):
+    """Stands for a kill -9: nothing after it runs, no handler sees it."""
+
+
+@pytest.mark.parametrize("killed_at", ["channels/snapshot.json.asc", "channels/snapshot.json"])
+def test_a_run_killed_between_index_and_snapshot_is_completed_by_the_next(
+    keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, killed_at: str
+) -> None:
+    """The index was written, the snapshot not (or only its signature): clients reject the
+    index until the snapshot lists it, so the rerun must not call the channel up to date."""
+    kit = make_config(tmp_path, keys)
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0")
+    store = FilesystemIndexStore
+    real_put, real_write = store.put, store.write
+
+    def put(self: FilesystemIndexStore, name: str, data: bytes) -> None:
+        real_put(self, name, data)
+        if name == killed_at and name.endswith(".asc"):
+            raise _Killed
+
+    def write(self: FilesystemIndexStore, name: str, data: bytes, expect: Stored | None) -> None:
+        if name == killed_at:
+            raise _Killed
+        real_write(self, name, data, expect)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "put", put)
+        patched.setattr(store, "write", write)
+        with pytest.raises(_Killed):
+            reconcile(kit.clone, workspace=work, signing=kit.signing, channels=["fx-stable"])
+    mirror = kit.clone / "mirror"
+    source = load_key_source(kit.clone / "keys")
+    serials = SerialStore(tmp_path / "serials.json")
+    assert not verify_channel(str(mirror), "fx-stable", source, serials=serials).ok
+
+    rerun = reconcile(kit.clone, workspace=work, signing=kit.signing)
+    assert rerun.ok
+    for channel in ("fx-stable", "fx-testing"):
+        assert verify_channel(str(mirror), channel, source, serials=serials).ok
+        assert _index(mirror, channel).serial == 1  # the interrupted index was not rewritten
+    snapshot = json.loads((mirror / "channels/snapshot.json").read_bytes())
+    assert snapshot["serial"] == 2  # one write per index, none lost, none doubled
+    assert reconcile(kit.clone, workspace=work, signing=kit.signing).noop
