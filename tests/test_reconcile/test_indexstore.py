@@ -123,15 +123,38 @@ def test_the_lock_of_a_dead_local_writer_is_broken_at_once(
     store: IndexStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A rerun after a kill -9 on the same machine does not wait out the 5-minute lease."""
-    if isinstance(store, indexstore.FilesystemIndexStore):
-        pytest.skip("flock: the kernel releases a dead writer's lock")
-    store.put(indexstore.LOCK_NAME, _dead_owner())
     monkeypatch.setattr(indexstore, "WAIT", 5.0)  # not the lease: a wait would fail the test
+    if isinstance(store, indexstore.FilesystemIndexStore):
+        _kill_a_holder_of(store)  # flock: the kernel releases a dead writer's lock
+        with store.lock():
+            pass
+        return
+    store.put(indexstore.LOCK_NAME, _dead_owner())
     with store.lock():
         held = store.read(indexstore.LOCK_NAME)
         assert held is not None and held.data == indexstore.owner_id()
     assert "breaking a lock left" in caplog.text
     assert store.read(indexstore.LOCK_NAME) is None
+
+
+def _kill_a_holder_of(store: indexstore.FilesystemIndexStore) -> None:
+    """Another process takes the filesystem lock and is killed (SIGKILL) while holding it."""
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from release.publish.indexstore import FilesystemIndexStore\n"
+        "with FilesystemIndexStore(Path(sys.argv[1])).lock():\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(store.root)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    finally:
+        holder.kill()
+        holder.communicate()
 
 
 @pytest.mark.parametrize(
