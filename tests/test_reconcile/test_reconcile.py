@@ -13,7 +13,7 @@ from release.channels.reconcile import reconcile
 from release.channels.serials import SerialStore
 from release.channels.state import StateInvalid
 from release.channels.verify import verify_channel
-from release.errors import InvalidInput
+from release.errors import InvalidInput, OperationError
 from release.integrity.keysource import load_key_source
 from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
@@ -199,3 +199,14 @@ def test_a_run_killed_between_index_and_snapshot_is_completed_by_the_next(
     snapshot = json.loads((mirror / "channels/snapshot.json").read_bytes())
     assert snapshot["serial"] == 2  # one write per index, none lost, none doubled
     assert reconcile(kit.clone, workspace=work, signing=kit.signing).noop
+
+
+def test_a_corrupt_snapshot_on_the_target_is_a_clear_error(keys: Keys, tmp_path: Path) -> None:
+    kit = make_config(tmp_path, keys)
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0")
+    reconcile(kit.clone, workspace=work, signing=kit.signing)
+    snapshot = kit.clone / "mirror" / "channels" / "snapshot.json"
+    snapshot.write_bytes(b'{"not": "a snapshot"}')
+    with pytest.raises(OperationError, match=r"channels/snapshot\.json: not a snapshot"):
+        reconcile(kit.clone, workspace=work, signing=kit.signing)
