@@ -33,6 +33,10 @@ _SSH_TRANSIENT = (
     "Connection closed",
     "No route to host",
 )
+# Exit 5 (the protocol did not start) is transient when the daemon turned us away: it is
+# restarting (no greeting) or at its `max connections` ("try again later"). A refused
+# module is exit 5 too, and stays the user's (_AUTH).
+_DAEMON_BUSY = ("did not see server greeting", "max connections", "try again later")
 _AUTH = ("Permission denied", "auth failed", "Host key verification failed", "Unknown module")
 _LIST_LINE = re.compile(
     r"(?P<mode>[-dlcbps][rwxsStT-]{9})\s+(?P<size>[\d,.]+)\s+\S+\s+\S+\s+(?P<name>.+)"
@@ -122,10 +126,14 @@ def classify(error: ToolError, what: str) -> Exception:
             f"{what}: access denied: {error.stderr.strip().splitlines()[-1]}"
             " (check the ssh key or the rsync daemon's user and module)"
         )
-    if error.returncode in _TRANSIENT_EXITS or (
-        error.returncode == 255 and any(s in error.stderr for s in _SSH_TRANSIENT)
+    if (
+        error.returncode in _TRANSIENT_EXITS
+        or (error.returncode == 5 and any(s in error.stderr for s in _DAEMON_BUSY))
+        or (error.returncode == 255 and any(s in error.stderr for s in _SSH_TRANSIENT))
     ):
-        return Transient(f"{what}: rsync exit {error.returncode}: {error.stderr.strip()[-200:]}")
+        # One line: it may end the run as its error, and the CLI prints that as one line.
+        tail = "; ".join(error.stderr.strip().splitlines()[-3:])[-300:]
+        return Transient(f"{what}: rsync exit {error.returncode}: {tail}")
     return OperationError(str(error))
 
 

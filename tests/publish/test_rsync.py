@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from release.errors import InvalidInput
+from release.errors import InvalidInput, OperationError, ToolError
 from release.model.target import RsyncTarget
 from release.publish import rsync
 from release.publish.api import publish
 from release.publish.engine import PublishSummary
 from release.publish.journal import Journal
 from release.publish.mirror import Conflict
-from release.publish.retry import RetrySettings
+from release.publish.retry import RetrySettings, Transient
 from release.publish.targets import Options
 from tests.publish.conftest import RsyncDaemon, SshServer
 from tests.publish.helpers import ARTIFACT, make_release, same_tree
@@ -60,6 +60,29 @@ def test_parse_listing_and_itemized_output() -> None:
         "img/1.0/a.raw": "missing",
         "img/1.0/b.raw": "differs",
     }
+
+
+@pytest.mark.parametrize(
+    ("code", "stderr", "kind"),
+    [
+        # A daemon that closed the connection before its greeting (restarting, a balancer):
+        # found by tests/chaos/test_fault_scenarios.py, it used to stop the run at once.
+        (5, "rsync: did not see server greeting\n", Transient),
+        (5, "@ERROR: max connections (2) reached -- try again later\n", Transient),
+        (5, "@ERROR: Unknown module 'nope'\n", InvalidInput),
+        (5, "@ERROR: chroot failed\n", OperationError),
+        (12, "rsync: connection unexpectedly closed\n", Transient),
+        (255, "ssh: connect to host h port 22: Connection refused\n", Transient),
+        (23, "rsync: some files could not be transferred\n", OperationError),
+    ],
+)
+def test_classify_retries_network_trouble_and_a_busy_daemon(
+    code: int, stderr: str, kind: type[Exception]
+) -> None:
+    got = rsync.classify(ToolError(["rsync"], code, stderr + "rsync error: (code 5)\n"), "to m")
+    assert type(got) is kind
+    if kind is Transient:  # it can end the run: one line, naming the cause
+        assert str(got) == f"to m: rsync exit {code}: {stderr.strip()}; rsync error: (code 5)"
 
 
 def _push(
