@@ -207,3 +207,30 @@ def test_kill_9_mid_transfer_then_rerun_sends_only_the_rest(
 def _partial_bytes(root: Path) -> int:
     """Bytes of the artifact the daemon holds in temporary or partial files."""
     return max((p.stat().st_size for p in root.rglob(f"*{ARTIFACT}*") if p.is_file()), default=0)
+
+
+def test_lists_partial_dir_only_for_the_directory() -> None:
+    listing = "drwxr-xr-x 4096 2026/11/24 10:00:00 .\ndrwx------ 4096 2026/11/24 10:00:00 .~tmp~\n"
+    assert rsync.lists_partial_dir(listing)
+    assert not rsync.lists_partial_dir(listing.replace("drwx------", "-rw-------"))
+    argv = rsync.clean_argv(None, Path("/e"), "rsync://h/m/img/1.0")
+    assert argv[-4:] == ["--include=/.~tmp~/***", "--exclude=*", "/e/", "rsync://h/m/img/1.0/"]
+
+
+def test_a_partial_dir_left_by_a_killed_run_is_removed(rsyncd: RsyncDaemon, tmp_path: Path) -> None:
+    """A run killed after rsync's last delayed rename, before it removed `.~tmp~`, leaves the
+    partial dir in a complete release: nothing is left to send, so the rerun removes it."""
+    rel = make_release(tmp_path / "src", artifact_size=1024 * 1024)
+    (rsyncd.root / "centos").mkdir()
+    target = RsyncTarget(type="rsync", url=rsyncd.url("/centos"))
+    published = rsyncd.root / "centos" / "img" / "1.0"
+    with Journal(tmp_path / "j.sqlite") as journal:
+        assert _push(rel, target, journal).ok
+        stale = published / ".~tmp~"
+        stale.mkdir()
+        (stale / ARTIFACT).write_bytes(b"partial")
+        again = _push(rel, target, journal)
+    assert again.ok, again.error
+    assert len(again.skipped) == 6
+    assert sorted(p.name for p in published.iterdir()) == sorted(p.name for p in rel.iterdir())
+    assert same_tree(rel, published)
