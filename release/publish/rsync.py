@@ -37,9 +37,14 @@ _SSH_TRANSIENT = (
     "No route to host",
 )
 # Exit 5 (the protocol did not start) is transient when the daemon turned us away: it is
-# restarting (no greeting) or at its `max connections` ("try again later"). A refused
-# module is exit 5 too, and stays the user's (_AUTH).
-_DAEMON_BUSY = ("did not see server greeting", "max connections", "try again later")
+# restarting (no greeting, or one cut short) or at its `max connections` ("try again later").
+# A refused module is exit 5 too, and stays the user's (_AUTH).
+_DAEMON_BUSY = (
+    "did not see server greeting",
+    "didn't get server startup line",
+    "max connections",
+    "try again later",
+)
 _AUTH = ("Permission denied", "auth failed", "Host key verification failed", "Unknown module")
 _LIST_LINE = re.compile(
     r"(?P<mode>[-dlcbps][rwxsStT-]{9})\s+(?P<size>[\d,.]+)\s+\S+\s+\S+\s+(?P<name>.+)"

@@ -68,6 +68,7 @@ def test_parse_listing_and_itemized_output() -> None:
         # A daemon that closed the connection before its greeting (restarting, a balancer):
         # found by tests/chaos/test_fault_scenarios.py, it used to stop the run at once.
         (5, "rsync: did not see server greeting\n", Transient),
+        (5, "rsync: didn't get server startup line\n", Transient),  # a greeting cut short
         (5, "@ERROR: max connections (2) reached -- try again later\n", Transient),
         (5, "@ERROR: Unknown module 'nope'\n", InvalidInput),
         (5, "@ERROR: chroot failed\n", OperationError),
