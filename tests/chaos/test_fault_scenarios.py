@@ -119,13 +119,14 @@ GCS_SCENARIOS: dict[str, Scenario] = {
     "resets at random offsets": lambda r: [
         Fault("reset", match=CHUNK_PUT, after_bytes=r.randrange(1, 8 * MiB)) for _ in range(3)
     ],
-    "a 503 burst": lambda r: [Fault("503", count=r.randint(2, 3))],
-    "a 429 burst": lambda r: [Fault("429", match=CHUNK_PUT, count=r.randint(2, 3))],
+    "503 and 429 bursts": lambda r: [
+        Fault("503", count=r.randint(1, 2)),
+        Fault("429", match=CHUNK_PUT, count=r.randint(1, 2)),
+    ],
     "truncated responses": lambda r: [
         Fault("truncate", match="GET ", after_bytes=r.randrange(0, 40)),
         Fault("truncate", match="PUT ", after_bytes=r.randrange(0, 40), count=3),
     ],
-    "a stall": lambda r: [Fault("stall", match=CHUNK_PUT, seconds=2.5)],
     "a session opening reset": lambda r: [
         Fault("reset", match=OPEN, after_bytes=r.randrange(1, 60))
     ],
@@ -134,6 +135,7 @@ GCS_SCENARIOS: dict[str, Scenario] = {
         Fault("429", match=OPEN, count=1),
         Fault("reset", match=CHUNK_PUT, after_bytes=r.randrange(1, 8 * MiB)),
         Fault("truncate", match="GET ", after_bytes=r.randrange(0, 40)),
+        Fault("stall", match=CHUNK_PUT, seconds=2.5),
     ],
     "a storm longer than the retry budget": lambda r: [Fault("503", match=CHUNK_PUT, count=1000)],
 }
@@ -176,12 +178,11 @@ RSYNC_SCENARIOS: dict[str, Scenario] = {
     ],
     "connections refused in a burst": lambda r: [Fault("refuse", count=r.randint(2, 3))],
     "truncated responses": lambda r: [Fault("truncate", after_bytes=r.randrange(0, 400))],
-    "a stall": lambda r: [Fault("stall", after_bytes=r.randrange(1, SIZE), seconds=2.5)],
     "everything at once": lambda r: [
         Fault("refuse", count=1),
         Fault("reset", after_bytes=r.randrange(1, SIZE)),
         Fault("truncate", after_bytes=r.randrange(0, 400)),
-        Fault("stall", after_bytes=r.randrange(1, SIZE), seconds=1.0),
+        Fault("stall", after_bytes=r.randrange(1, SIZE), seconds=2.5),
     ],
     "refusals longer than the retry budget": lambda r: [Fault("refuse", count=1000)],
 }
