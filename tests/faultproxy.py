@@ -5,6 +5,12 @@ bytes of a request's body, stalls a request, truncates a response, or answers a 
 requests with an HTTP 503 of its own. It parses just enough HTTP (request heads and
 Content-Length) to do that; responses are relayed as raw bytes. It counts what it forwards,
 so tests can prove what a client sent and did not re-send.
+
+With `raw=True` it relays a byte stream that is not HTTP (ssh, the rsync daemon protocol):
+each connection counts as one request (line `connection <n>`). A fault strikes the first
+connection that reaches its offset: a reset or a stall once `after_bytes` bytes went
+upstream, a truncation (a clean close) once `after_bytes` bytes came back; `refuse` closes
+the next connection before relaying anything (a server that is down or turns clients away).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-FaultKind = Literal["reset", "stall", "truncate", "503", "429"]
+FaultKind = Literal["reset", "stall", "truncate", "503", "429", "refuse"]
 
 _503 = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
@@ -36,7 +42,7 @@ class Fault:
     kind: FaultKind
     match: str = ""
     count: int = 1
-    after_bytes: int = 0  # reset: request body bytes forwarded; truncate: response body bytes
+    after_bytes: int = 0  # reset (raw: stall too): body bytes forwarded; truncate: bytes back
     seconds: float = 0.0  # stall
 
 
@@ -51,6 +57,7 @@ class Request:
 class FaultProxy:
     upstream: tuple[str, int]
     rate: float | None = None  # bytes per second forwarded upstream, None = unlimited
+    raw: bool = False  # a byte stream, not HTTP: faults apply per connection
     requests: list[Request] = field(default_factory=list)
     _faults: list[Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -72,6 +79,10 @@ class FaultProxy:
     def stop(self) -> None:
         self._stopping = True
         if self._listener is not None:
+            # shutdown wakes the thread blocked in accept(); close alone leaves the port
+            # listening (and serving with the old faults) until the next connection comes.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
         with self._lock:
             sockets = list(self._sockets)
@@ -93,6 +104,12 @@ class FaultProxy:
     def add(self, fault: Fault) -> None:
         with self._lock:
             self._faults.append(fault)
+
+    def clear(self) -> None:
+        """Drop every pending fault: from now on the proxy only relays."""
+        with self._lock:
+            for fault in self._faults:
+                fault.count = 0
 
     def pending(self) -> list[Fault]:
         with self._lock:
@@ -130,15 +147,23 @@ class FaultProxy:
                 return
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
-    def _serve(self, client: socket.socket) -> None:
-        self._track(client)
+    def _connect(self, client: socket.socket) -> _Connection | None:
         try:
             server = self._track(socket.create_connection(self.upstream, timeout=30))
         except OSError:
             client.close()
-            return
+            return None
         server.settimeout(None)
-        conn = _Connection(client, server)
+        return _Connection(client, server)
+
+    def _serve(self, client: socket.socket) -> None:
+        self._track(client)
+        if self.raw:
+            self._serve_raw(client)
+            return
+        conn = self._connect(client)
+        if conn is None:
+            return
         threading.Thread(target=self._relay_down, args=(conn,), daemon=True).start()
         try:
             self._relay_up(conn)
@@ -146,6 +171,68 @@ class FaultProxy:
             pass
         finally:
             conn.close()
+
+    def _serve_raw(self, client: socket.socket) -> None:
+        with self._lock:
+            request = Request(f"connection {len(self.requests) + 1}")
+            self.requests.append(request)
+        if self._take_raw(request, "refuse", 0) is not None:
+            client.close()
+            return
+        conn = self._connect(client)
+        if conn is None:
+            return
+        down = threading.Thread(target=self._relay_raw_down, args=(conn, request), daemon=True)
+        down.start()
+        try:
+            self._relay_raw_up(conn, request)
+            # The client is done sending; let the server finish its answer before closing.
+            conn.server.shutdown(socket.SHUT_WR)
+            down.join(timeout=60)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def _take_raw(self, request: Request, kind: FaultKind, upto: int) -> Fault | None:
+        """A pending fault of `kind` for this connection whose offset it now reaches."""
+        with self._lock:
+            for fault in self._faults:
+                due = fault.count > 0 and fault.after_bytes <= upto
+                if due and fault.kind == kind and fault.match in request.line:
+                    fault.count -= 1
+                    request.fault = kind
+                    return fault
+        return None
+
+    def _relay_raw_up(self, conn: _Connection, request: Request) -> None:
+        while chunk := conn.client.recv(65536):
+            upto = request.body_sent + len(chunk)
+            if self._take_raw(request, "reset", upto) is not None:
+                conn.reset()
+                return
+            stall = self._take_raw(request, "stall", upto)
+            if stall is not None:
+                time.sleep(stall.seconds)
+            if self.rate:
+                time.sleep(len(chunk) / self.rate)
+            with self._lock:
+                request.body_sent += len(chunk)
+            conn.server.sendall(chunk)
+
+    def _relay_raw_down(self, conn: _Connection, request: Request) -> None:
+        sent = 0
+        try:
+            while chunk := conn.server.recv(65536):
+                cut = self._take_raw(request, "truncate", sent + len(chunk))
+                if cut is not None:
+                    conn.send_down(chunk[: max(0, cut.after_bytes - sent)])
+                    break
+                conn.send_down(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        conn.close()
 
     def _relay_up(self, conn: _Connection) -> None:
         buf = b""
@@ -177,6 +264,22 @@ class FaultProxy:
             conn.server.sendall(head)
             reset_at = fault.after_bytes if fault is not None and fault.kind == "reset" else None
             buf = self._forward_body(conn, request, buf, length, reset_at)
+
+    def _relay_raw(self, conn: _Connection, request: Request, fault: Fault | None) -> None:
+        at = fault.after_bytes if fault is not None and fault.kind in ("reset", "stall") else None
+        while chunk := conn.client.recv(65536):
+            if at is not None and request.body_sent + len(chunk) >= at:
+                assert fault is not None
+                if fault.kind == "reset":
+                    conn.reset()
+                    return
+                time.sleep(fault.seconds)
+                at = None
+            if self.rate:
+                time.sleep(len(chunk) / self.rate)
+            with self._lock:
+                request.body_sent += len(chunk)
+            conn.server.sendall(chunk)
 
     def _forward_body(
         self, conn: _Connection, request: Request, buf: bytes, length: int, reset_at: int | None

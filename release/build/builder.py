@@ -8,18 +8,22 @@ everything (disk, manifest, record) is complete.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import re
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from release import fsutil, progress, runner, tools
 from release.build import cache, disk, installroot, kickstart, kickstart_builder, manifest
-from release.errors import InvalidInput, ToolMissing
+from release.errors import InvalidInput, OperationError, ToolError, ToolMissing
 from release.model.image import ImageDefinition
 from release.model.template import contradictions
 
@@ -173,19 +177,23 @@ def build(
     chosen = builder or builder_for(image)
     require_tools(chosen.tools)
     store = cache.BuildCache(cache_dir)
-    versions = cache.tool_versions(chosen.tools, cache_dir / "tools.json")
-    repos = {s.name: cache.repomd_digest(s) for s in image.sources_for(variant)}
-    build_id = cache.build_id(cache.variant_inputs(image, variant), repos, versions)
-    cached = store.done(build_id)
-    if not cached:
-        _build_entry(image, variant, chosen, store, build_id, versions)
+    with _space_named(
+        cache_dir, f"building {image.name} {variant}", "nothing was cached", "--cache"
+    ):
+        versions = cache.tool_versions(chosen.tools, cache_dir / "tools.json")
+        repos = {s.name: cache.repomd_digest(s) for s in image.sources_for(variant)}
+        build_id = cache.build_id(cache.variant_inputs(image, variant), repos, versions)
+        cached = store.done(build_id)
+        if not cached:
+            _build_entry(image, variant, chosen, store, build_id, versions)
     entry = store.entry(build_id)
     record = json.loads((entry / "build.json").read_text())
-    out_dir.mkdir(parents=True, exist_ok=True)
     raw, text, js = output_names(image, variant, out_dir)
-    disk.copy_sparse(entry / "disk.raw", raw)
-    for src, dst in (("manifest.txt", text), ("manifest.json", js)):
-        fsutil.write_bytes(dst, (entry / src).read_bytes())
+    with _space_named(out_dir, "copying the build out", "the build stays cached", "--out"):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        disk.copy_sparse(entry / "disk.raw", raw)
+        for src, dst in (("manifest.txt", text), ("manifest.json", js)):
+            fsutil.write_bytes(dst, (entry / src).read_bytes())
     return BuildResult(
         image=image.name,
         version=image.version,
@@ -199,6 +207,40 @@ def build(
         rpmdb_backend=str(record["rpmdb_backend"]),
         seconds=time.monotonic() - started,
     )
+
+
+# dnf checks the space a transaction needs before it writes ("At least 2MB more space needed
+# on the / filesystem"); everything else that runs out meets ENOSPC.
+_DNF_SHORT = re.compile(r"At least (\S+) more space needed|needs (\S+) more space")
+
+
+def _no_space(exc: BaseException) -> str | None:
+    """How a failure says the disk is full (empty when it just does), or None if it does not."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return ""
+    if isinstance(exc, ToolError):
+        short = _DNF_SHORT.search(exc.stderr)
+        if short:
+            return f" (dnf needs at least {short.group(1) or short.group(2)} more)"
+        # rpm's sqlite rpmdb says it its own way (and dnf then dies with a traceback).
+        if "No space left on device" in exc.stderr or "database or disk is full" in exc.stderr:
+            return ""
+    return None
+
+
+@contextlib.contextmanager
+def _space_named(where: Path, doing: str, left: str, option: str) -> Iterator[None]:
+    """Turn a full disk under `where` into one clear error (a traceback or dnf's words before)."""
+    try:
+        yield
+    except (ToolError, OSError) as exc:
+        detail = _no_space(exc)
+        if detail is None:
+            raise
+        raise OperationError(
+            f"{where}: no space left on device while {doing}{detail}; {left}"
+            f" (free some space or choose another {option})"
+        ) from exc
 
 
 def _build_entry(

@@ -5,6 +5,8 @@ Each phase is one rsync run over an explicit file list (`--files-from`, which cr
 renamed into place only when the whole run's files arrived, and an interrupted transfer
 resumes from its partial file. `--ignore-existing` keeps published files immutable. Reading
 back is rsync's own `--checksum` dry run: any file it would send differs from ours.
+A run killed between rsync's last delayed rename and its removal of the partial dir leaves a
+`.~tmp~` that no later transfer removes (nothing is left to send): `finalize` removes it.
 argv is built by the pure functions below; ssh options travel in `-e` as one string.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,6 +36,15 @@ _SSH_TRANSIENT = (
     "Connection closed",
     "No route to host",
 )
+# Exit 5 (the protocol did not start) is transient when the daemon turned us away: it is
+# restarting (no greeting, or one cut short) or at its `max connections` ("try again later").
+# A refused module is exit 5 too, and stays the user's (_AUTH).
+_DAEMON_BUSY = (
+    "did not see server greeting",
+    "didn't get server startup line",
+    "max connections",
+    "try again later",
+)
 _AUTH = ("Permission denied", "auth failed", "Host key verification failed", "Unknown module")
 _LIST_LINE = re.compile(
     r"(?P<mode>[-dlcbps][rwxsStT-]{9})\s+(?P<size>[\d,.]+)\s+\S+\s+\S+\s+(?P<name>.+)"
@@ -52,6 +64,22 @@ def base_argv(remote_shell: list[str] | None) -> list[str]:
     if remote_shell is not None:
         argv += ["-e", shlex.join(remote_shell)]
     return argv
+
+
+PARTIAL_DIR = ".~tmp~"  # rsync's partial dir under --delay-updates
+
+
+def clean_argv(remote_shell: list[str] | None, empty_dir: Path, remote_dir: str) -> list[str]:
+    """Delete the partial dir (and only it) under remote_dir: synced from an empty dir."""
+    return [
+        *base_argv(remote_shell),
+        "--recursive",
+        "--delete",
+        f"--include=/{PARTIAL_DIR}/***",
+        "--exclude=*",
+        f"{empty_dir}/",
+        f"{remote_dir}/",
+    ]
 
 
 def list_argv(remote_shell: list[str] | None, remote_dir: str) -> list[str]:
@@ -105,6 +133,15 @@ def parse_listing(text: str) -> dict[str, int]:
     return found
 
 
+def lists_partial_dir(text: str) -> bool:
+    """Whether an `rsync --list-only` listing holds the partial dir."""
+    for line in text.splitlines():
+        match = _LIST_LINE.fullmatch(line.strip())
+        if match and match["mode"].startswith("d") and match["name"] == PARTIAL_DIR:
+            return True
+    return False
+
+
 def parse_itemized(text: str) -> dict[str, str]:
     """`--itemize-changes` output: path -> 'missing' or 'differs', for files rsync would send."""
     result = {}
@@ -122,10 +159,14 @@ def classify(error: ToolError, what: str) -> Exception:
             f"{what}: access denied: {error.stderr.strip().splitlines()[-1]}"
             " (check the ssh key or the rsync daemon's user and module)"
         )
-    if error.returncode in _TRANSIENT_EXITS or (
-        error.returncode == 255 and any(s in error.stderr for s in _SSH_TRANSIENT)
+    if (
+        error.returncode in _TRANSIENT_EXITS
+        or (error.returncode == 5 and any(s in error.stderr for s in _DAEMON_BUSY))
+        or (error.returncode == 255 and any(s in error.stderr for s in _SSH_TRANSIENT))
     ):
-        return Transient(f"{what}: rsync exit {error.returncode}: {error.stderr.strip()[-200:]}")
+        # One line: it may end the run as its error, and the CLI prints that as one line.
+        tail = "; ".join(error.stderr.strip().splitlines()[-3:])[-300:]
+        return Transient(f"{what}: rsync exit {error.returncode}: {tail}")
     return OperationError(str(error))
 
 
@@ -148,6 +189,7 @@ class RsyncMirror:
             self.remote_shell = ssh_command(target.ssh_port, ssh_options)
             self.remote_root = target.url.rstrip("/") or target.url
         self.remote_dir = f"{self.remote_root}/{self.relative}"
+        self._partial_left = False  # a `.~tmp~` seen in the release dir
 
     @property
     def url(self) -> str:
@@ -186,6 +228,7 @@ class RsyncMirror:
                 return {}  # the release directory does not exist yet
             raise
         sizes = parse_listing(result.text)
+        self._partial_left = lists_partial_dir(result.text)
         return {n: Remote(sizes[n], None) for n in names if n in sizes}
 
     def _file_list(self, files: Sequence[LocalFile]) -> tuple[Path, bytes]:
@@ -229,4 +272,11 @@ class RsyncMirror:
         return back
 
     def finalize(self) -> None:
-        """Nothing to do: `--delay-updates` already made each phase appear at once."""
+        """Remove a partial dir a killed run left (`--delay-updates` made each phase appear at
+        once; a transfer in this run removed its own partial dir)."""
+        if not self._partial_left:
+            return
+        with tempfile.TemporaryDirectory(prefix="release-rsync-") as empty:
+            argv = clean_argv(self.remote_shell, Path(empty), self.remote_dir)
+            self._run(f"remove {self.remote_dir}/{PARTIAL_DIR}", argv)
+        self._partial_left = False

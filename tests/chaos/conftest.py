@@ -8,11 +8,20 @@ import random
 import pytest
 
 from tests.integrity.conftest import keys  # noqa: F401 - shared fixtures
-from tests.publish.conftest import aws_env, moto_server, s3  # noqa: F401 - shared fixtures
+from tests.publish.conftest import (  # noqa: F401 - shared fixtures
+    aws_env,
+    gcs,
+    gcs_emulator,
+    moto_server,
+    rsyncd,
+    s3,
+    sshd,
+)
 from tests.test_build.conftest import el_repos, make_image  # noqa: F401 - shared fixtures
 
-# RELEASE_CHAOS_RUNS: crash points per target (CI default 12: 24 kills of push over fs and S3,
-# and RUNS // 2 reconcile rounds per target with 2 kills each: 24 more).
+# RELEASE_CHAOS_RUNS: crash rounds per publish target (filesystem, S3; GCS and the rsync daemon
+# half as many, rsync over ssh an eighth), each with 1-2 kills (CI default 12); and RUNS // 2
+# reconcile rounds per target (filesystem, S3) with 2 kills each.
 RUNS = int(os.environ.get("RELEASE_CHAOS_RUNS", "12"))
 SEED = int(os.environ.get("RELEASE_CHAOS_SEED", str(random.SystemRandom().randrange(1 << 32))))
 

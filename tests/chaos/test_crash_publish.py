@@ -1,7 +1,10 @@
 """kill -9 `release push` at random moments, rerun, and prove nothing is lost or doubled.
 
-After every completed rerun: the target holds exactly the release, byte for byte; nothing
-extra (no staging names, no `.part` files, no second copy); no multipart upload left open;
+Targets: the filesystem, S3 (moto), GCS (gcp-storage-emulator) and rsync (the daemon, and over
+ssh). The kill takes the whole process group (release and the rsync/ssh it runs), as a dying
+machine or container would. After every completed rerun: the target holds exactly the
+release, byte for byte, read independently of `release`; nothing extra (no staging names, no
+`.part` files, no rsync `.~tmp~` partial dir, no second copy); no multipart upload left open;
 every step the journal calls done names an object that is there with that digest.
 A failure prints the seed: RELEASE_CHAOS_SEED=<seed> RELEASE_CHAOS_RUNS=<n> reproduces it.
 """
@@ -25,9 +28,10 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.chaos import netsetup as net
 from tests.chaos.conftest import RUNS
-from tests.publish.conftest import S3Server
-from tests.publish.helpers import make_release
+from tests.publish.conftest import GcsServer, RsyncDaemon, S3Server, SshServer
+from tests.publish.helpers import ARTIFACT, make_release
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -61,7 +65,12 @@ def kill_after(
 ) -> None:
     """Start `argv`; once `when()` holds (polled every ms), wait `delay` more, then kill -9."""
     proc = subprocess.Popen(
-        argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        argv,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, killed as one
     )
     while proc.poll() is None and not when():
         time.sleep(0.001)
@@ -69,7 +78,7 @@ def kill_after(
         proc.wait(timeout=delay)
         tally.finished_first += 1
     except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         tally.kills += 1
     tally.delays.append(delay)
@@ -121,10 +130,11 @@ def chaos_loop(
     window: tuple[float, float],
     after_kill: Callable[[int, str], None],
     moments: Callable[[int], dict[str, Callable[[], bool]]] = lambda _run: {"start": lambda: True},
+    runs: int = RUNS,
 ) -> Tally:
-    """RUNS rounds, each on a fresh destination: 1-2 kills at random moments, then a rerun."""
+    """`runs` rounds, each on a fresh destination: 1-2 kills at random moments, then a rerun."""
     tally = Tally()
-    for run in range(RUNS):
+    for run in range(runs):
         argv = make_argv(run)
         points = moments(run)
         kills = [_kill_point(rng, sorted(points), window) for _ in range(rng.choice([1, 1, 2]))]
@@ -221,3 +231,90 @@ def test_kill_9_s3_publish(
 
     tally = chaos_loop(rng, argv, aws_env, check, window, after_kill)
     assert tally.kills >= RUNS // 2
+
+
+def test_kill_9_gcs_publish(gcs: GcsServer, tmp_path: Path, rng: random.Random) -> None:
+    rel = make_release(tmp_path / "src", artifact_size=20 * MiB + 5)  # three 8 MiB chunks
+    want = {f"img/1.0/{n}": hashlib.sha256(b).hexdigest() for n, b in local_state(rel).items()}
+    env = dict(os.environ)
+    bucket: Any = gcs.client().bucket("releases")
+
+    def argv(run: int) -> list[str]:
+        url = f"gs://releases/r{run}"
+        return push(rel, url, tmp_path / f"j{run}.sqlite", env, "--endpoint-url", gcs.endpoint)
+
+    window = timed_full_run(argv(-1), env)
+
+    def objects(run: int) -> dict[str, str]:
+        return {k.removeprefix(f"r{run}/"): v for k, v in net.gcs_objects(gcs, f"r{run}/").items()}
+
+    def check(run: int, note: str) -> None:
+        assert objects(run) == want, note  # every object, whole, nothing else
+        for name, digest in want.items():
+            blob = bucket.get_blob(f"r{run}/{name}", retry=None)
+            assert blob.metadata == {"sha256": digest}, note
+        journal_agrees(tmp_path / f"j{run}.sqlite", want, note)
+
+    def after_kill(run: int, note: str) -> None:
+        """Mid-run, an object under its final name is always whole (GCS commits at once)."""
+        for name, digest in objects(run).items():
+            assert want[name] == digest, f"{note}: {name} is partial"
+
+    runs = max(1, RUNS // 2)  # a round costs about three times a filesystem one
+    tally = chaos_loop(rng, argv, env, check, window, after_kill, runs=runs)
+    assert tally.kills >= runs // 2
+
+
+@pytest.mark.parametrize("via", ["daemon", "ssh"])
+def test_kill_9_rsync_publish(
+    via: str,
+    rsyncd: RsyncDaemon,
+    sshd: SshServer,
+    tmp_path: Path,
+    rng: random.Random,
+) -> None:
+    rel = make_release(tmp_path / "src", artifact_size=23 * MiB + 5)
+    want = net.want_tree(rel, "img/1.0")
+    env = net.ssh_shim(sshd, tmp_path / "bin", tmp_path / "ssh-port")
+
+    def dest(run: int) -> Path:
+        return rsyncd.root / f"r{run}"
+
+    def argv(run: int) -> list[str]:
+        dest(run).mkdir(exist_ok=True)
+        url = rsyncd.url(f"/r{run}") if via == "daemon" else f"127.0.0.1:{dest(run)}"
+        return push(rel, url, tmp_path / f"j{run}.sqlite", env)
+
+    window = timed_full_run(argv(-1), env)
+
+    def check(run: int, note: str) -> None:
+        got = net.tree(dest(run))
+        assert got == want, f"{note}: {sorted(set(got) ^ set(want))}"  # no .~tmp~ either
+        journal_agrees(tmp_path / f"j{run}.sqlite", want, note)
+        shutil.rmtree(dest(run))
+
+    def after_kill(run: int, note: str) -> None:
+        """Mid-run, a file under its final name is whole; partial ones are under .~tmp~."""
+        for name, digest in net.tree(dest(run)).items():
+            if net.PARTIAL not in name and digest != "dir":
+                assert want[name] == digest, f"{note}: {name} is partial"
+
+    def moments(run: int) -> dict[str, Callable[[], bool]]:
+        """The partial dir appearing, the artifact renamed into place, or any time."""
+        release_dir = dest(run) / "img" / "1.0"
+        return {
+            "partial dir made": (release_dir / net.PARTIAL).exists,
+            "artifact in place": (release_dir / ARTIFACT).exists,
+            "start": lambda: True,
+        }
+
+    # Costs: a daemon round about 4 s, an ssh round about 10 s (every rsync run logs in).
+    runs = max(1, RUNS // 2) if via == "daemon" else max(1, RUNS // 8)
+    tally = chaos_loop(rng, argv, env, check, window, after_kill, moments, runs)
+    assert tally.kills >= runs // 2
+
+
+def journal_agrees(journal: Path, want: dict[str, str], note: str) -> None:
+    """The journal calls every file done, each with the digest that was published."""
+    done = {f"img/1.0/{name}": sha256 for name, sha256, _ in done_steps(journal)}
+    assert done == {k: v for k, v in want.items() if v != "dir"}, note

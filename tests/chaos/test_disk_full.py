@@ -1,5 +1,6 @@
-"""A full disk during conversion and filesystem publishing: a clear error, nothing finished-
-looking left behind, and once space is freed the rerun completes.
+"""A full disk during the build (dnf into the installroot), conversion and filesystem
+publishing: a clear error, nothing finished-looking left behind, and once space is freed the
+rerun completes.
 
 Each test mounts a small tmpfs (we are root in CI; skipped where mount is refused) and
 unmounts it in teardown.
@@ -14,10 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from release.build.builder import build
 from release.errors import ReleaseError
 from release.formats import ConvertOptions, convert
 from tests.formats.conftest import make_disk
 from tests.publish.helpers import make_release, same_tree
+from tests.test_build.conftest import ImageFactory
+from tests.test_build.diskview import fs_spec
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -102,3 +106,55 @@ def test_filesystem_publish_on_a_full_disk(small_fs: tuple[Path, Resize], tmp_pa
     assert again.returncode == 0, again.stderr
     assert same_tree(rel, mnt / "img" / "1.0")
     assert finished_looking(mnt) == sorted(f"img/1.0/{p.name}" for p in rel.iterdir())
+
+
+@pytest.mark.parametrize("size", ["512k", "2m", "4m"])
+def test_build_on_a_full_disk(
+    size: str, small_fs: tuple[Path, Resize], make_image: ImageFactory, tmp_path: Path
+) -> None:
+    """The cache (work dir, dnf's installroot) on a disk too small for the install. The sizes
+    meet the three ways it fills: rpm's sqlite rpmdb ("database or disk is full", dnf then
+    dies with a traceback), dnf's own check before it writes ("At least 2MB more space
+    needed"), and ENOSPC in our own steps after dnf (writing the boot loader's modules)."""
+    mnt, resize = small_fs
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(mnt)], check=True)
+    cache_dir, out = mnt / "cache", tmp_path / "out"
+    image = make_image(7)
+    with pytest.raises(ReleaseError) as caught:
+        build(image, "aws", out, cache_dir)
+    message = str(caught.value)
+    assert message.startswith(f"{cache_dir}: no space left on device while building fixture-el7")
+    assert message.endswith("nothing was cached (free some space or choose another --cache)")
+    assert "\n" not in message  # one line, not dnf's traceback
+    assert caught.value.exit_code == 1
+    assert not (cache_dir / "builds").exists()  # no finished-looking cache entry
+    assert list((cache_dir / "tmp").iterdir()) == []  # nor a work dir left behind
+    assert not out.exists()
+
+    resize(64)
+    result = build(image, "aws", out, cache_dir)
+    assert not result.cached
+    assert sorted(p.name for p in (cache_dir / "builds").iterdir()) == [result.build_id]
+    fsck = subprocess.run(["e2fsck", "-fn", fs_spec(result.raw_path)], capture_output=True)
+    assert fsck.returncode == 0, fsck.stdout
+    assert "kernel 0 1.0 1.el7 x86_64" in result.manifest_path.read_text().splitlines()
+    assert build(image, "aws", tmp_path / "again", cache_dir).cached  # and it is reused
+
+
+def test_build_output_on_a_full_disk(
+    small_fs: tuple[Path, Resize], make_image: ImageFactory, tmp_path: Path
+) -> None:
+    """The build fits in the cache, its copy out does not: the entry stays, no output appears."""
+    mnt, resize = small_fs
+    image = make_image(7)
+    with pytest.raises(ReleaseError) as caught:
+        build(image, "aws", mnt / "out", tmp_path / "cache")
+    assert str(caught.value) == (
+        f"{mnt / 'out'}: no space left on device while copying the build out;"
+        " the build stays cached (free some space or choose another --out)"
+    )
+    assert finished_looking(mnt) == []
+    resize(64)
+    result = build(image, "aws", mnt / "out", tmp_path / "cache")
+    assert result.cached
+    assert finished_looking(mnt) == sorted(f"out/{p.name}" for p in (mnt / "out").iterdir())

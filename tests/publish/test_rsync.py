@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from release.errors import InvalidInput
+from release.errors import InvalidInput, OperationError, ToolError
 from release.model.target import RsyncTarget
 from release.publish import rsync
 from release.publish.api import publish
 from release.publish.engine import PublishSummary
 from release.publish.journal import Journal
 from release.publish.mirror import Conflict
-from release.publish.retry import RetrySettings
+from release.publish.retry import RetrySettings, Transient
 from release.publish.targets import Options
 from tests.publish.conftest import RsyncDaemon, SshServer
 from tests.publish.helpers import ARTIFACT, make_release, same_tree
@@ -60,6 +60,30 @@ def test_parse_listing_and_itemized_output() -> None:
         "img/1.0/a.raw": "missing",
         "img/1.0/b.raw": "differs",
     }
+
+
+@pytest.mark.parametrize(
+    ("code", "stderr", "kind"),
+    [
+        # A daemon that closed the connection before its greeting (restarting, a balancer):
+        # found by tests/chaos/test_fault_scenarios.py, it used to stop the run at once.
+        (5, "rsync: did not see server greeting\n", Transient),
+        (5, "rsync: didn't get server startup line\n", Transient),  # a greeting cut short
+        (5, "@ERROR: max connections (2) reached -- try again later\n", Transient),
+        (5, "@ERROR: Unknown module 'nope'\n", InvalidInput),
+        (5, "@ERROR: chroot failed\n", OperationError),
+        (12, "rsync: connection unexpectedly closed\n", Transient),
+        (255, "ssh: connect to host h port 22: Connection refused\n", Transient),
+        (23, "rsync: some files could not be transferred\n", OperationError),
+    ],
+)
+def test_classify_retries_network_trouble_and_a_busy_daemon(
+    code: int, stderr: str, kind: type[Exception]
+) -> None:
+    got = rsync.classify(ToolError(["rsync"], code, stderr + "rsync error: (code 5)\n"), "to m")
+    assert type(got) is kind
+    if kind is Transient:  # it can end the run: one line, naming the cause
+        assert str(got) == f"to m: rsync exit {code}: {stderr.strip()}; rsync error: (code 5)"
 
 
 def _push(
@@ -184,3 +208,30 @@ def test_kill_9_mid_transfer_then_rerun_sends_only_the_rest(
 def _partial_bytes(root: Path) -> int:
     """Bytes of the artifact the daemon holds in temporary or partial files."""
     return max((p.stat().st_size for p in root.rglob(f"*{ARTIFACT}*") if p.is_file()), default=0)
+
+
+def test_lists_partial_dir_only_for_the_directory() -> None:
+    listing = "drwxr-xr-x 4096 2026/11/24 10:00:00 .\ndrwx------ 4096 2026/11/24 10:00:00 .~tmp~\n"
+    assert rsync.lists_partial_dir(listing)
+    assert not rsync.lists_partial_dir(listing.replace("drwx------", "-rw-------"))
+    argv = rsync.clean_argv(None, Path("/e"), "rsync://h/m/img/1.0")
+    assert argv[-4:] == ["--include=/.~tmp~/***", "--exclude=*", "/e/", "rsync://h/m/img/1.0/"]
+
+
+def test_a_partial_dir_left_by_a_killed_run_is_removed(rsyncd: RsyncDaemon, tmp_path: Path) -> None:
+    """A run killed after rsync's last delayed rename, before it removed `.~tmp~`, leaves the
+    partial dir in a complete release: nothing is left to send, so the rerun removes it."""
+    rel = make_release(tmp_path / "src", artifact_size=1024 * 1024)
+    (rsyncd.root / "centos").mkdir()
+    target = RsyncTarget(type="rsync", url=rsyncd.url("/centos"))
+    published = rsyncd.root / "centos" / "img" / "1.0"
+    with Journal(tmp_path / "j.sqlite") as journal:
+        assert _push(rel, target, journal).ok
+        stale = published / ".~tmp~"
+        stale.mkdir()
+        (stale / ARTIFACT).write_bytes(b"partial")
+        again = _push(rel, target, journal)
+    assert again.ok, again.error
+    assert len(again.skipped) == 6
+    assert sorted(p.name for p in published.iterdir()) == sorted(p.name for p in rel.iterdir())
+    assert same_tree(rel, published)
