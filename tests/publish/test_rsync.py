@@ -19,7 +19,7 @@ from release.publish.mirror import Conflict
 from release.publish.retry import RetrySettings
 from release.publish.targets import Options
 from tests.publish.conftest import RsyncDaemon, SshServer
-from tests.publish.helpers import ARTIFACT, make_release, same_tree
+from tests.publish.helpers import ARTIFACT, flip_byte, make_release, same_tree, seal
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = RetrySettings(attempts=3, total_seconds=20, initial_wait=0.01, max_wait=0.05)
@@ -184,3 +184,17 @@ def test_kill_9_mid_transfer_then_rerun_sends_only_the_rest(
 def _partial_bytes(root: Path) -> int:
     """Bytes of the artifact the daemon holds in temporary or partial files."""
     return max((p.stat().st_size for p in root.rglob(f"*{ARTIFACT}*") if p.is_file()), default=0)
+
+
+def test_rsync_daemon_never_publishes_a_file_changed_after_sealing(
+    rsyncd: RsyncDaemon, tmp_path: Path
+) -> None:
+    rel = make_release(tmp_path / "src", artifact_size=4096)
+    seal(rel)
+    flip_byte(rel / ARTIFACT, 100)
+    target = RsyncTarget(type="rsync", url=rsyncd.url())
+    with Journal(tmp_path / "j.sqlite") as journal:
+        summary = _push(rel, target, journal)
+    assert summary.verification_failed
+    assert "changed after the release was sealed" in str(summary.error)
+    assert not (rsyncd.root / "img").exists()
