@@ -5,7 +5,10 @@ digest in its metadata (`x-amz-meta-sha256`), so "already there with the same by
 HEAD. Big files go up as multipart uploads whose UploadId and finished parts are in the
 journal: a killed run resumes the same upload (its parts listed by `ListParts`) instead of
 restarting it. Parts go up a few at a time, each read from the file when its turn comes, so
-memory stays at about `concurrency * part_size`. boto3 is imported here only.
+memory stays at about `concurrency * part_size`. They are read in order, once, and feed the
+SHA-256 of the whole file: the upload is completed only if it is the digest the release
+states (the one in the metadata), so changed local bytes are never published under it.
+boto3 is imported here only.
 """
 
 from __future__ import annotations
