@@ -438,13 +438,13 @@ class S3Mirror:
                     data = os.pread(job.fd, length, offset)
                     if len(data) != length:
                         raise OperationError(f"{job.file.path}: shrank while publishing; rerun")
-                    whole.update(data)
                     kept = self._held_part(held.get(number), data)
+                    if kept is None:
+                        pending.add(pool.submit(self._send_part, job, number, data, ctx, bar))
+                    whole.update(data)  # while the part goes up
                     if kept is not None:
                         bar.advance(length)
                         yield kept
-                        continue
-                    pending.add(pool.submit(self._send_part, job, number, data, ctx, bar))
                 for fut in list(pending):
                     yield fut.result()
                     pending.discard(fut)
