@@ -20,7 +20,7 @@ from release.publish.journal import Journal
 from release.publish.mirror import Conflict, Remote
 from release.publish.retry import RetrySettings
 from release.publish.targets import Options
-from tests.faultproxy import FaultProxy
+from tests.faultproxy import Fault, FaultProxy
 from tests.publish.conftest import GcsServer
 from tests.publish.helpers import ARTIFACT, make_release, seal
 from tests.publish.test_cli import release
@@ -132,3 +132,27 @@ def test_same_bytes_already_there_are_skipped_and_every_upload_is_create_only(
     assert again.ok, again.error
     assert {o.status for o in again.outcomes} == {"skipped"}
     assert {b.name: b.generation for b in bucket.list_blobs()} == generations
+
+
+def test_a_412_opening_a_resumable_upload_is_a_conflict_too(
+    fake_gcs: GcsServer, bucket: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fake-gcs-server lets a resumable upload overwrite (it ignores ifGenerationMatch
+    there), so the proxy answers the session's opening with the 412 GCS would send."""
+    rel = make_release(tmp_path / "src", artifact_size=CHUNK + 1)
+    listed = GcsMirror.present
+
+    def present_then_race(self: GcsMirror, names: Sequence[str]) -> dict[str, Remote]:
+        found = listed(self, names)
+        bucket.blob(KEY).upload_from_string(b"other bytes")
+        return found
+
+    monkeypatch.setattr(GcsMirror, "present", present_then_race)
+    with Journal(tmp_path / "j.sqlite") as journal, proxied(fake_gcs) as proxy:
+        proxy.add(Fault("412", match="uploadType=resumable"))
+        with pytest.raises(Conflict, match="appeared while publishing"):
+            push(rel, proxy.url, bucket, journal)
+        opened = proxy.lines("uploadType=resumable")
+    assert len(opened) == 1  # not retried
+    assert "ifGenerationMatch=0" in opened[0]
+    assert bucket.get_blob(KEY).download_as_bytes() == b"other bytes"
