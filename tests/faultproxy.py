@@ -2,9 +2,9 @@
 
 It sits between a client and a real server and, by script, resets a connection after some
 bytes of a request's body, stalls a request, truncates a response, or answers a burst of
-requests with an HTTP 503 of its own. It parses just enough HTTP (request heads and
-Content-Length) to do that; responses are relayed as raw bytes. It counts what it forwards,
-so tests can prove what a client sent and did not re-send.
+requests with an HTTP 503 (or 429, or 412) of its own. It parses just enough HTTP (request
+heads and Content-Length) to do that; responses are relayed as raw bytes. It counts what it
+forwards, so tests can prove what a client sent and did not re-send.
 
 With `raw=True` it relays a byte stream that is not HTTP (ssh, the rsync daemon protocol):
 each connection counts as one request (line `connection <n>`). A fault strikes the first
@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-FaultKind = Literal["reset", "stall", "truncate", "503", "429", "refuse"]
+FaultKind = Literal["reset", "stall", "truncate", "503", "429", "412", "refuse"]
 
 _503 = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
@@ -33,6 +33,13 @@ _503 = (
 _503_BODY = b"<Error><Code>SlowDown</Code><Message>injected by faultproxy</Message></Error>"
 _429 = _503.replace(b"503 Service Unavailable", b"429 Too Many Requests")
 _429_BODY = b"<Error><Code>TooManyRequests</Code><Message>injected by faultproxy</Message></Error>"
+# A precondition failure, for servers that do not enforce one (fake-gcs-server's resumable
+# uploads): JSON, as GCS answers.
+_412 = _503.replace(b"503 Service Unavailable", b"412 Precondition Failed").replace(
+    b"application/xml", b"application/json"
+)
+_412_BODY = b'{"error": {"code": 412, "message": "conditionNotMet (injected by faultproxy)"}}'
+_ANSWERS = {"503": (_503, _503_BODY), "429": (_429, _429_BODY), "412": (_412, _412_BODY)}
 
 
 @dataclass
@@ -250,10 +257,10 @@ class FaultProxy:
             request = Request(line, fault=fault.kind if fault else None)
             with self._lock:
                 self.requests.append(request)
-            if fault is not None and fault.kind in ("503", "429"):
+            if fault is not None and fault.kind in _ANSWERS:
                 if b"100-continue" not in head.lower():
                     buf = _drain(conn.client, buf, length)
-                template, body = (_503, _503_BODY) if fault.kind == "503" else (_429, _429_BODY)
+                template, body = _ANSWERS[fault.kind]
                 conn.send_down(template % (len(body), body))
                 conn.close()
                 return

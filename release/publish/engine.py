@@ -1,9 +1,11 @@
 """One publish run: plan from what the target holds, send phase by phase, read back, record.
 
-Nothing counts as published until the target has been read back. A file the target already
-holds with the same digest is skipped; with different bytes the run refuses (releases are
-immutable). Phases go in the layout's order, and a failed phase stops the run before any
-metadata that would point at missing files.
+Files go under the digests the sealed release states (sha256sum.txt); each adapter proves
+the bytes it sends against them, so a file changed after sealing is never published under
+its sealed digest. Nothing counts as published until the target has been read back. A file
+the target already holds with the same digest is skipped; with different bytes the run
+refuses (releases are immutable). Phases go in the layout's order, and a failed phase stops
+the run before any metadata that would point at missing files.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from release.errors import InvalidInput, ReleaseError, VerificationError
 from release.publish import layout
 from release.publish.digest import sha256_file
 from release.publish.journal import DONE, FAILED, JournalStore, step_id
-from release.publish.mirror import Conflict, LocalFile, Mirror, PutContext, Remote
+from release.publish.mirror import (
+    Conflict,
+    LocalFile,
+    Mirror,
+    NotSealedBytes,
+    PutContext,
+    Remote,
+)
 from release.publish.retry import Retrier, RetryEvent
 
 log = logging.getLogger("release.publish")
@@ -83,7 +92,23 @@ class PublishSummary:
 def local_files(
     release: layout.ReleaseDir, target_url: str, journal: JournalStore
 ) -> list[LocalFile]:
-    return [local_file(release.path / name, target_url, journal) for name in release.names]
+    """The files to publish, each under the digest the sealed release states for it (no
+    read: the adapter proves the bytes as it sends them), else the journal's, else hashed."""
+    sealed = layout.sealed_digests(release)
+    files = []
+    for name in release.names:
+        path = release.path / name
+        st = path.stat()
+        known = journal.cached_sha256(path)
+        digest = sealed.get(name, known)
+        if digest is None:
+            digest = known = sha256_file(path)
+            journal.cache_sha256(path, st, digest)
+        f = LocalFile(name, path, st.st_size, digest, step_id(target_url, name, digest))
+        if known is not None and known != digest:
+            raise NotSealedBytes(f, known)
+        files.append(f)
+    return files
 
 
 def local_file(path: Path, target_url: str, journal: JournalStore) -> LocalFile:

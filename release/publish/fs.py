@@ -14,7 +14,7 @@ from pathlib import Path
 from release import fsutil
 from release.errors import InvalidInput, OperationError
 from release.publish.digest import sha256_file
-from release.publish.mirror import Conflict, LocalFile, PutContext, Remote
+from release.publish.mirror import Conflict, LocalFile, PutContext, Remote, prove
 
 
 class FilesystemMirror:
@@ -52,6 +52,8 @@ class FilesystemMirror:
                 f"{self.final} is already published without {names}"
                 " (releases are immutable: publish a new version instead)"
             )
+        for f in files:
+            prove(f, ctx.journal)
         try:
             self.staging.mkdir(parents=True, exist_ok=True)
             for f in files:

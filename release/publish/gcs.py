@@ -1,8 +1,12 @@
-"""GCS target: resumable uploads, resumed across runs, validated by CRC32C and MD5.
+"""GCS target: create-only uploads, big ones resumable across runs, validated by CRC32C and MD5.
 
-The library opens each upload session (`create_resumable_upload_session`, create-only with
-`if_generation_match=0`, our SHA-256 in the object's metadata); the session URL goes in the
-journal. Chunks (multiples of 256 KiB) are sent with the documented resumable protocol, so a
+Every object is written create-only (`ifGenerationMatch=0`) with our SHA-256 in its metadata.
+A file of up to one chunk goes up in one request (`upload_from_string`); its bytes are hashed
+as read, so they are the sealed ones. A 412 (the object appeared since the listing, or a
+retried request had already created it) is not retried: the object is read, and unless it
+holds our bytes the run stops with a Conflict, the object untouched. For bigger files the
+library opens an upload session (`create_resumable_upload_session`); the session URL goes in
+the journal. Chunks (multiples of 256 KiB) are sent with the documented resumable protocol, so a
 killed run's rerun asks the session how much it holds and sends only the rest. The finished
 object's CRC32C and MD5 must equal ours. The library's own retries are off (`retry=None`);
 the policy in retry.py is the whole budget. google-cloud-storage is imported here only.
@@ -15,7 +19,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import google.auth
@@ -29,7 +33,14 @@ from google.auth.transport.requests import AuthorizedSession
 from release.errors import InvalidInput, OperationError
 from release.model.target import GcsTarget
 from release.publish.journal import Upload
-from release.publish.mirror import Conflict, LocalFile, PutContext, Remote
+from release.publish.mirror import (
+    Conflict,
+    LocalFile,
+    NotSealedBytes,
+    PutContext,
+    Remote,
+    prove,
+)
 from release.publish.retry import Transient
 from release.publish.targets import Options
 
@@ -53,8 +64,14 @@ class _SessionGone(Exception):
     """404/410 on a session URL: it expired or was cancelled; open a new one."""
 
 
+class _Exists(Exception):
+    """412: create-only found an object of that name (created since the listing)."""
+
+
 def translate(what: str, exc: Exception) -> Exception:
     """google-api-core and requests errors as ours."""
+    if isinstance(exc, gx.PreconditionFailed):
+        return _Exists(what)
     if isinstance(exc, gx.NotFound):
         return InvalidInput(f"{what}: not found ({exc.message}); check the bucket name")
     if isinstance(exc, gx.Forbidden | gx.Unauthorized):
@@ -85,7 +102,7 @@ def status_error(what: str, response: requests.Response) -> Exception:
     if code in (401, 403):
         return InvalidInput(f"{what}: access denied (HTTP {code}); check the Google credentials")
     if code == 412:
-        return Conflict(f"{what}: an object of that name already exists (create-only)")
+        return _Exists(what)
     return OperationError(f"{what}: HTTP {code}: {response.text[:200]}")
 
 
@@ -103,12 +120,17 @@ def persisted(response: requests.Response) -> int:
 
 def local_checksums(path: os.PathLike[str] | str) -> tuple[str, str]:
     """(CRC32C, MD5) of a file, base64 as GCS reports them."""
+    with open(path, "rb") as f:  # noqa: PTH123 - os.PathLike accepted
+        return checksums(iter(lambda: f.read(1 << 20), b""))
+
+
+def checksums(chunks: Iterable[bytes] | bytes) -> tuple[str, str]:
+    """(CRC32C, MD5) of some bytes, base64 as GCS reports them."""
     crc = google_crc32c.Checksum()  # type: ignore[no-untyped-call]
     md5 = hashlib.md5()  # noqa: S324 - GCS reports MD5; integrity only, not security
-    with open(path, "rb") as f:  # noqa: PTH123 - os.PathLike accepted
-        while chunk := f.read(1 << 20):
-            crc.update(chunk)  # type: ignore[no-untyped-call]
-            md5.update(chunk)
+    for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
+        crc.update(chunk)  # type: ignore[no-untyped-call]
+        md5.update(chunk)
     crc_digest: bytes = crc.digest()  # type: ignore[no-untyped-call]
     return base64.b64encode(crc_digest).decode(), base64.b64encode(md5.digest()).decode()
 
@@ -178,15 +200,65 @@ class GcsMirror:
 
     def put(self, files: Sequence[LocalFile], ctx: PutContext) -> None:
         for f in files:
-            for _ in range(2):  # an expired session is replaced once
-                try:
-                    self._upload(f, ctx)
-                    break
-                except _SessionGone:
-                    log.warning("%s: the upload session is gone; starting over", self.key(f.name))
-                    ctx.journal.end_upload(f.step)
-            else:
-                raise OperationError(f"{self.key(f.name)}: the upload session vanished twice")
+            try:
+                if f.size <= CHUNK:
+                    self._put_small(f, ctx)
+                else:
+                    prove(f, ctx.journal)  # the store checks CRC32C and MD5, not our SHA-256
+                    self._put_resumable(f, ctx)
+            except _Exists:
+                ctx.journal.end_upload(f.step)
+                self._check_existing(f)
+
+    def _check_existing(self, f: LocalFile) -> None:
+        """After a 412: fine if the object holds our bytes, else a Conflict."""
+        blob = self._blob(f.name)
+        if blob is not None and (int(blob.size), (blob.metadata or {}).get("sha256")) == (
+            f.size,
+            f.sha256,
+        ):
+            log.info("%s: already created (by another run); reading it back", blob.name)
+            return
+        raise Conflict(
+            f"{self.url}/{f.name}: an object of that name appeared while publishing (HTTP 412"
+            " on a create-only upload) and it holds other bytes; it was left untouched"
+            " (releases are immutable: publish a new version instead)"
+        )
+
+    def _put_small(self, f: LocalFile, ctx: PutContext) -> None:
+        data = f.path.read_bytes()
+        if (actual := hashlib.sha256(data).hexdigest()) != f.sha256:
+            raise NotSealedBytes(f, actual)
+        key = self.key(f.name)
+        blob = self._bucket.blob(key)
+        blob.metadata = {"sha256": f.sha256}
+        with ctx.progress(f.name, f.size) as bar:
+            ctx.retrier.call(
+                f"upload {key}",
+                lambda: self._api(
+                    f"upload {key}",
+                    blob.upload_from_string,
+                    data,
+                    content_type="application/octet-stream",
+                    if_generation_match=0,  # create-only
+                    checksum=None,  # compared below, with MD5 too
+                    timeout=self.timeout,
+                    retry=None,
+                ),
+            )
+            bar.advance(f.size)
+        stored = {"crc32c": blob.crc32c, "md5Hash": blob.md5_hash}
+        self._check_final(f, {k: v for k, v in stored.items() if v is not None}, checksums(data))
+
+    def _put_resumable(self, f: LocalFile, ctx: PutContext) -> None:
+        for _ in range(2):  # an expired session is replaced once
+            try:
+                self._upload(f, ctx)
+                return
+            except _SessionGone:
+                log.warning("%s: the upload session is gone; starting over", self.key(f.name))
+                ctx.journal.end_upload(f.step)
+        raise OperationError(f"{self.key(f.name)}: the upload session vanished twice")
 
     def read_back(self, files: Sequence[LocalFile]) -> dict[str, Remote]:
         back = {}
@@ -284,14 +356,14 @@ class GcsMirror:
             cursor.offset = persisted(response)
             return
         if response.status_code in (200, 201):
-            self._check_final(f, response.json())
+            self._check_final(f, response.json(), local_checksums(f.path))
             cursor.offset, cursor.finished = f.size, True
             return
         cursor.unsure = True
         raise status_error(what, response)
 
-    def _check_final(self, f: LocalFile, resource: dict[str, Any]) -> None:
-        crc, md5 = local_checksums(f.path)
+    def _check_final(self, f: LocalFile, resource: dict[str, Any], ours: tuple[str, str]) -> None:
+        crc, md5 = ours
         if resource.get("crc32c") != crc or resource.get("md5Hash", md5) != md5:
             raise OperationError(
                 f"{self.key(f.name)}: the store's checksums (crc32c {resource.get('crc32c')},"

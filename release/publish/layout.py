@@ -8,17 +8,22 @@ checksum or a signature for a file it does not have yet.
 
 from __future__ import annotations
 
+import logging
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from release.errors import InvalidInput
+from release.integrity import checksums
 from release.model.base import check_version
 from release.names import name_problem
 
 ARTIFACTS, PACKAGES, MANIFEST, CHECKSUMS, SIGNATURES = range(5)
 PHASE_NAMES = ("artifacts", "package lists and SBOMs", "manifest", "checksums", "signatures")
 
+log = logging.getLogger("release.publish")
+
+SEALED_DIGESTS = checksums.CHECKSUM_FILES["sha256"]
 _SBOM_SUFFIXES = (".spdx.json", ".cdx.json", ".sbom.json", ".spdx", ".packages")
 _CHECKSUM_NAMES = ("SUMS", "CHECKSUM", "CHECKSUMS")
 
@@ -75,3 +80,24 @@ def scan(path: Path) -> ReleaseDir:
     if not names:
         raise InvalidInput(f"{path}: the release dir is empty")
     return ReleaseDir(resolved, image, version, tuple(ordered(names)))
+
+
+def sealed_digests(release: ReleaseDir) -> dict[str, str]:
+    """The SHA-256 the release's own sha256sum.txt states for its files (hex by name).
+
+    These are claims: the adapters prove the bytes they send against them. A release without
+    the file, or with one that does not parse, has no claims (its files are hashed instead).
+    """
+    if SEALED_DIGESTS not in release.names:
+        return {}
+    path = release.path / SEALED_DIGESTS
+    try:
+        with path.open("rb") as f:
+            data = f.read(checksums.MAX_SIZE + 1)
+        if len(data) > checksums.MAX_SIZE:
+            raise checksums.ChecksumFileError(SEALED_DIGESTS, "is too large")
+        entries = checksums.parse(data, "sha256", SEALED_DIGESTS)
+    except (OSError, checksums.ChecksumFileError) as exc:
+        log.warning("%s: not used for the digests (%s); hashing every file instead", path, exc)
+        return {}
+    return {e.name: e.hexdigest for e in entries if e.name in release.names}

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Protocol
 
 from release import progress
-from release.errors import OperationError
+from release.errors import OperationError, VerificationError
+from release.publish.digest import sha256_file
 from release.publish.journal import JournalStore
 from release.publish.retry import Retrier
 
@@ -42,6 +43,30 @@ class Remote:
 
 class Conflict(OperationError):
     """The target holds different bytes under a release's name: releases are immutable."""
+
+
+class NotSealedBytes(VerificationError):
+    """A local file's bytes are not those of the digest the release states for it."""
+
+    def __init__(self, f: LocalFile, actual: str) -> None:
+        super().__init__(
+            f"{f.path}: its bytes (sha256 {actual}) are not the ones the release states"
+            f" (sha256 {f.sha256}): the file changed after the release was sealed; nothing was"
+            " published under that digest (rebuild or reseal the release)"
+        )
+
+
+def prove(f: LocalFile, journal: JournalStore) -> None:
+    """Hash a file before sending it, unless the journal already knows these bytes' digest;
+    raise NotSealedBytes if they are not `f.sha256` (for adapters that cannot hash as they
+    send)."""
+    if journal.cached_sha256(f.path) == f.sha256:
+        return
+    st = f.path.stat()
+    actual = sha256_file(f.path)
+    if actual != f.sha256:
+        raise NotSealedBytes(f, actual)
+    journal.cache_sha256(f.path, st, actual)
 
 
 @dataclass

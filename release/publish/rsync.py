@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from release import runner
 from release.errors import InvalidInput, OperationError, ToolError
 from release.model.target import RsyncTarget
-from release.publish.mirror import LocalFile, PutContext, Remote
+from release.publish.mirror import LocalFile, PutContext, Remote, prove
 from release.publish.retry import Transient
 
 # rsync exit codes worth retrying: socket I/O, protocol stream, partial transfer from
@@ -245,6 +245,8 @@ class RsyncMirror:
         local = root / self.relative
         if not all((local / f.name).resolve() == f.path.resolve() for f in files):
             raise OperationError(f"{local}: the release dir must be <image>/<version>/")
+        for f in files:
+            prove(f, ctx.journal)  # rsync cannot be told which digest to expect
         total = sum(f.size for f in files)
         with ctx.progress(f"{len(files)} files", total) as bar:
             argv = push_argv(self.remote_shell, root, self.remote_root, self.bwlimit_kib)

@@ -5,7 +5,10 @@ digest in its metadata (`x-amz-meta-sha256`), so "already there with the same by
 HEAD. Big files go up as multipart uploads whose UploadId and finished parts are in the
 journal: a killed run resumes the same upload (its parts listed by `ListParts`) instead of
 restarting it. Parts go up a few at a time, each read from the file when its turn comes, so
-memory stays at about `concurrency * part_size`. boto3 is imported here only.
+memory stays at about `concurrency * part_size`. They are read in order, once, and feed the
+SHA-256 of the whole file: the upload is completed only if it is the digest the release
+states (the one in the metadata), so changed local bytes are never published under it.
+boto3 is imported here only.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from release.model.target import S3Target
 from release.progress import Task
 from release.publish.digest import b64, hex_to_b64, sha256_range
 from release.publish.journal import Part, Upload
-from release.publish.mirror import LocalFile, PutContext, Remote
+from release.publish.mirror import LocalFile, NotSealedBytes, PutContext, Remote
 from release.publish.retry import Retrier, Transient
 from release.publish.targets import Options
 
@@ -176,6 +179,9 @@ class S3Mirror:
         self.endpoint = options.endpoint_url or target.endpoint_url
         self.part_size = options.part_size
         self.concurrency = max(1, options.concurrency)
+        s3_config: Any = {"payload_signing_enabled": False}
+        if self.endpoint:
+            s3_config["addressing_style"] = "path"
         config = Config(
             retries={"total_max_attempts": 1, "mode": "standard"},  # our policy is the budget
             connect_timeout=options.connect_timeout,
@@ -183,7 +189,10 @@ class S3Mirror:
             max_pool_connections=self.concurrency + 4,
             request_checksum_calculation="when_required",  # we send SHA-256 ourselves
             response_checksum_validation="when_required",
-            s3={"addressing_style": "path"} if self.endpoint else {},
+            # Bodies are covered by their signed SHA-256 checksum header, which the store
+            # verifies: signing the payload too would hash every part a second time (botocore
+            # does it over http; over https it skips it when a checksum header is present).
+            s3=s3_config,
         )
         self._s3: Any = shared_session().client(
             "s3", region_name=target.region, endpoint_url=self.endpoint, config=config
@@ -298,8 +307,8 @@ class S3Mirror:
 
     def _put_small(self, f: LocalFile, ctx: PutContext) -> None:
         data = f.path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != f.sha256:
-            raise OperationError(f"{f.path}: changed while publishing; rerun")
+        if (actual := hashlib.sha256(data).hexdigest()) != f.sha256:
+            raise NotSealedBytes(f, actual)
         with ctx.progress(f.name, f.size) as bar:
             self._do(
                 ctx.retrier,
@@ -328,24 +337,21 @@ class S3Mirror:
         key = self.key(f.name)
         upload = self._resume_or_start(f, ctx)
         ranges = part_ranges(f.size, upload.part_size)
-        done = {p.number: p for p in upload.parts}
+        whole = hashlib.sha256()
         fd = os.open(f.path, os.O_RDONLY)
         try:
             job = _Job(f, fd, upload, key)
             with ctx.progress(f.name, f.size) as bar:
-                bar.advance(sum(p.size for p in done.values()))
-                todo = [r for r in ranges if r[0] not in done]
-                for part in self._send_parts(job, todo, ctx, bar):
-                    done[part.number] = part
-                digests = [self._part_digest(job, done[n], off, ln) for n, off, ln in ranges]
+                parts = {p.number: p for p in self._send_parts(job, ranges, whole, ctx, bar)}
         finally:
             os.close(fd)
+        if whole.hexdigest() != f.sha256:
+            self._abort(key, upload.upload_id, ctx)
+            ctx.journal.end_upload(f.step)
+            raise NotSealedBytes(f, whole.hexdigest())
+        digests = [bytes.fromhex(parts[n].checksum) for n, _, _ in ranges]
         with self._lock:
             self._part_digests[f.name] = digests
-        parts = [
-            {"PartNumber": n, "ETag": done[n].etag, "ChecksumSHA256": b64(digests[n - 1])}
-            for n, _, _ in ranges
-        ]
         self._do(
             ctx.retrier,
             f"complete {key}",
@@ -353,17 +359,15 @@ class S3Mirror:
             Bucket=self.bucket,
             Key=key,
             UploadId=upload.upload_id,
-            MultipartUpload={"Parts": parts},
+            MultipartUpload={
+                "Parts": [
+                    {"PartNumber": n, "ETag": parts[n].etag, "ChecksumSHA256": b64(digests[n - 1])}
+                    for n, _, _ in ranges
+                ]
+            },
             IfNoneMatch="*",
         )
         ctx.journal.end_upload(f.step)
-
-    def _part_digest(self, job: _Job, part: Part, offset: int, length: int) -> bytes:
-        if part.size != length:
-            raise _UploadGone(f"part {part.number} has {part.size} bytes, expected {length}")
-        if part.checksum:
-            return bytes.fromhex(part.checksum)
-        return sha256_range(job.fd, offset, length)  # found by ListParts, not in the journal
 
     def _resume_or_start(self, f: LocalFile, ctx: PutContext) -> Upload:
         key = self.key(f.name)
@@ -413,17 +417,34 @@ class S3Mirror:
             marker = int(page["NextPartNumberMarker"])
 
     def _send_parts(
-        self, job: _Job, todo: list[tuple[int, int, int]], ctx: PutContext, bar: Task
+        self,
+        job: _Job,
+        ranges: list[tuple[int, int, int]],
+        whole: hashlib._Hash,
+        ctx: PutContext,
+        bar: Task,
     ) -> Iterator[Part]:
-        """Upload parts, at most `concurrency` in flight (and in memory) at once."""
+        """Every part of the file, read once and in order into `whole` (the proof of the
+        file's digest), uploaded unless the store holds it already; at most `concurrency`
+        parts in flight (and in memory) at once."""
+        held = {p.number: p for p in job.upload.parts}
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="s3-part") as pool:
             pending: set[Future[Part]] = set()
             try:
-                for number, offset, length in todo:
+                for number, offset, length in ranges:
                     if len(pending) >= self.concurrency:
                         finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                         yield from (fut.result() for fut in finished)
-                    pending.add(pool.submit(self._send_part, job, number, offset, length, ctx, bar))
+                    data = os.pread(job.fd, length, offset)
+                    if len(data) != length:
+                        raise OperationError(f"{job.file.path}: shrank while publishing; rerun")
+                    kept = self._held_part(held.get(number), data)
+                    if kept is None:
+                        pending.add(pool.submit(self._send_part, job, number, data, ctx, bar))
+                    whole.update(data)  # while the part goes up
+                    if kept is not None:
+                        bar.advance(length)
+                        yield kept
                 for fut in list(pending):
                     yield fut.result()
                     pending.discard(fut)
@@ -431,12 +452,17 @@ class S3Mirror:
                 for fut in pending:
                     fut.cancel()
 
-    def _send_part(
-        self, job: _Job, number: int, offset: int, length: int, ctx: PutContext, bar: Task
-    ) -> Part:
-        data = os.pread(job.fd, length, offset)
-        if len(data) != length:
-            raise OperationError(f"{job.file.path}: shrank while publishing; rerun")
+    @staticmethod
+    def _held_part(part: Part | None, data: bytes) -> Part | None:
+        """A part the store holds, with its digest, if it holds these very bytes."""
+        if part is None or part.size != len(data):
+            return None
+        digest = hashlib.sha256(data).hexdigest()
+        if part.checksum and part.checksum != digest:
+            return None  # sent by a run that read other bytes than these
+        return Part(part.number, part.etag, digest, part.size)
+
+    def _send_part(self, job: _Job, number: int, data: bytes, ctx: PutContext, bar: Task) -> Part:
         digest = hashlib.sha256(data).digest()
         what = f"upload part {number} of {job.key}"
         response = self._do(
@@ -450,10 +476,22 @@ class S3Mirror:
             Body=data,
             ChecksumSHA256=b64(digest),
         )
-        part = Part(number, str(response["ETag"]), digest.hex(), length)
+        part = Part(number, str(response["ETag"]), digest.hex(), len(data))
         ctx.journal.add_part(job.file.step, part)
-        bar.advance(length)
+        bar.advance(len(data))
         return part
+
+    def _abort(self, key: str, upload_id: str, ctx: PutContext) -> None:
+        log.info("%s: aborting the multipart upload %s", key, upload_id)
+        with contextlib.suppress(_UploadGone):  # completed or aborted meanwhile
+            self._do(
+                ctx.retrier,
+                f"abort upload {key}",
+                "abort_multipart_upload",
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+            )
 
     def _abort_orphans(self, f: LocalFile, ctx: PutContext) -> None:
         """The object exists now: any multipart upload left for its key is ours and useless."""
@@ -466,16 +504,6 @@ class S3Mirror:
             Prefix=key,
         )
         for upload in listing.get("Uploads", []):
-            if upload["Key"] != key:
-                continue
-            log.info("%s: aborting the orphaned upload %s", key, upload["UploadId"])
-            with contextlib.suppress(_UploadGone):  # completed or aborted meanwhile
-                self._do(
-                    ctx.retrier,
-                    f"abort upload {key}",
-                    "abort_multipart_upload",
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload["UploadId"],
-                )
+            if upload["Key"] == key:
+                self._abort(key, upload["UploadId"], ctx)
         ctx.journal.end_upload(f.step)

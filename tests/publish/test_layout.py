@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from release.errors import InvalidInput
 from release.publish import layout
-from tests.publish.helpers import ARTIFACT, make_release
+from tests.publish.helpers import ARTIFACT, make_release, seal
 
 
 def test_order_puts_artifacts_first_and_signatures_last() -> None:
@@ -65,3 +66,22 @@ def test_scan_rejects_a_dir_not_shaped_image_version(tmp_path: Path) -> None:
     (bad / "a.raw").write_text("x")
     with pytest.raises(InvalidInput, match="version"):
         layout.scan(bad)
+
+
+def test_sealed_digests_are_read_from_sha256sum_txt(tmp_path: Path) -> None:
+    rel = make_release(tmp_path, artifact_size=10)
+    seal(rel)
+    digests = layout.sealed_digests(layout.scan(rel))
+    assert digests[ARTIFACT] == hashlib.sha256((rel / ARTIFACT).read_bytes()).hexdigest()
+    assert "sha256sum.txt" not in digests
+    assert "manifest.json" in digests
+
+
+def test_an_unreadable_sha256sum_txt_gives_no_digests(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rel = make_release(tmp_path, artifact_size=10)  # its sha256sum.txt is not a valid list
+    assert layout.sealed_digests(layout.scan(rel)) == {}
+    assert "hashing every file instead" in caplog.text
+    (rel / "sha256sum.txt").unlink()
+    assert layout.sealed_digests(layout.scan(rel)) == {}

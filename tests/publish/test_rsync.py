@@ -19,7 +19,7 @@ from release.publish.mirror import Conflict
 from release.publish.retry import RetrySettings, Transient
 from release.publish.targets import Options
 from tests.publish.conftest import RsyncDaemon, SshServer
-from tests.publish.helpers import ARTIFACT, make_release, same_tree
+from tests.publish.helpers import ARTIFACT, flip_byte, make_release, same_tree, seal
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = RetrySettings(attempts=3, total_seconds=20, initial_wait=0.01, max_wait=0.05)
@@ -235,3 +235,17 @@ def test_a_partial_dir_left_by_a_killed_run_is_removed(rsyncd: RsyncDaemon, tmp_
     assert len(again.skipped) == 6
     assert sorted(p.name for p in published.iterdir()) == sorted(p.name for p in rel.iterdir())
     assert same_tree(rel, published)
+
+
+def test_rsync_daemon_never_publishes_a_file_changed_after_sealing(
+    rsyncd: RsyncDaemon, tmp_path: Path
+) -> None:
+    rel = make_release(tmp_path / "src", artifact_size=4096)
+    seal(rel)
+    flip_byte(rel / ARTIFACT, 100)
+    target = RsyncTarget(type="rsync", url=rsyncd.url())
+    with Journal(tmp_path / "j.sqlite") as journal:
+        summary = _push(rel, target, journal)
+    assert summary.verification_failed
+    assert "changed after the release was sealed" in str(summary.error)
+    assert not (rsyncd.root / "img").exists()

@@ -11,14 +11,16 @@ import pytest
 from release.errors import InvalidInput
 from release.model.target import S3Target
 from release.publish.api import publish
+from release.publish.digest import sha256_file
 from release.publish.engine import PublishSummary
 from release.publish.journal import Journal
 from release.publish.mirror import Conflict
 from release.publish.retry import RetrySettings
 from release.publish.s3 import composite_checksum, part_ranges, part_size_for
 from release.publish.targets import Options
+from tests.faultproxy import Fault, FaultProxy
 from tests.publish.conftest import S3Server
-from tests.publish.helpers import ARTIFACT, make_release
+from tests.publish.helpers import ARTIFACT, flip_byte, make_release, seal
 
 MiB = 1024 * 1024
 FAST = RetrySettings(attempts=3, total_seconds=20, initial_wait=0.01, max_wait=0.05)
@@ -138,3 +140,63 @@ def test_bad_credentials_fail_fast_with_a_clear_message(
     assert "check the AWS credentials" in str(err.value)
     assert "retrying" not in caplog.text
     assert time.monotonic() - started < 3  # one retry would have waited 3 s
+
+
+def test_a_sealed_release_is_published_without_a_hashing_pass_first(
+    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rel = make_release(tmp_path / "src", artifact_size=12 * MiB + 7)
+    seal(rel)
+    hashed: list[str] = []
+
+    def recording(path: Path) -> str:
+        hashed.append(path.name)
+        return sha256_file(path)
+
+    monkeypatch.setattr("release.publish.engine.sha256_file", recording)
+    with Journal(tmp_path / "j.sqlite") as journal:
+        summary = push(rel, s3, journal)
+    assert summary.ok, summary.error
+    assert hashed == ["sha256sum.txt", "sha256sum.txt.asc"]  # not listed in sha256sum.txt
+    obj = client(s3).get_object(Bucket="releases", Key=f"pub/img/1.0/{ARTIFACT}")
+    assert obj["Body"].read() == (rel / ARTIFACT).read_bytes()
+
+
+@pytest.mark.parametrize("size", [1000, 12 * MiB + 7], ids=["one-put", "multipart"])
+def test_a_file_changed_after_sealing_is_never_published(
+    s3: S3Server, tmp_path: Path, size: int
+) -> None:
+    rel = make_release(tmp_path / "src", artifact_size=size)
+    seal(rel)
+    flip_byte(rel / ARTIFACT, size // 2)  # in the second of three parts
+    with Journal(tmp_path / "j.sqlite") as journal:
+        summary = push(rel, s3, journal)
+    assert not summary.ok
+    assert summary.verification_failed
+    assert summary.error is not None
+    assert "changed after the release was sealed" in summary.error
+    assert [o.status for o in summary.outcomes] == ["failed"]
+    c = client(s3)
+    assert c.list_objects_v2(Bucket="releases").get("KeyCount") == 0
+    assert c.list_multipart_uploads(Bucket="releases").get("Uploads", []) == []
+
+
+def test_a_resumed_upload_resends_parts_read_from_other_bytes(s3: S3Server, tmp_path: Path) -> None:
+    size = 12 * MiB + 7
+    rel = make_release(tmp_path / "src", artifact_size=size)
+    seal(rel)
+    good = (rel / ARTIFACT).read_bytes()
+    flip_byte(rel / ARTIFACT, 10)  # part 1 goes up from these bytes
+    host, port = s3.endpoint.removeprefix("http://").split(":")
+    with Journal(tmp_path / "j.sqlite") as journal:
+        with FaultProxy((host, int(port))) as proxy:
+            proxy.add(Fault("503", match="partNumber=3 ", count=1000))
+            first = push(rel, s3, journal, endpoint=proxy.url)
+        assert not first.ok
+        held = client(s3).list_multipart_uploads(Bucket="releases")["Uploads"]
+        assert len(held) == 1
+        (rel / ARTIFACT).write_bytes(good)
+        again = push(rel, s3, journal)
+    assert again.ok, again.error
+    obj = client(s3).get_object(Bucket="releases", Key=f"pub/img/1.0/{ARTIFACT}")
+    assert obj["Body"].read() == good
