@@ -177,11 +177,11 @@ RSYNC_SCENARIOS: dict[str, Scenario] = {
         Fault("reset", after_bytes=r.randrange(1, SIZE)) for _ in range(2)
     ],
     "connections refused in a burst": lambda r: [Fault("refuse", count=r.randint(2, 3))],
-    "truncated responses": lambda r: [Fault("truncate", after_bytes=r.randrange(0, 400))],
+    "truncated responses": lambda r: [Fault("truncate", after_bytes=r.randrange(0, 100))],
     "everything at once": lambda r: [
         Fault("refuse", count=1),
         Fault("reset", after_bytes=r.randrange(1, SIZE)),
-        Fault("truncate", after_bytes=r.randrange(0, 400)),
+        Fault("truncate", after_bytes=r.randrange(0, 100)),
         Fault("stall", after_bytes=r.randrange(1, SIZE), seconds=2.5),
     ],
     "refusals longer than the retry budget": lambda r: [Fault("refuse", count=1000)],
