@@ -316,8 +316,13 @@ class FaultProxy:
                 chunk = conn.server.recv(65536)
                 if not chunk:
                     break
-                if conn.drop_response:  # the server answered: it has the whole request
-                    conn.reset()
+                if conn.drop_response:
+                    interim, _, rest = chunk.partition(b"\r\n\r\n")
+                    if interim.startswith(b"HTTP/1.1 100"):  # "go on": the body follows
+                        conn.send_down(interim + b"\r\n\r\n")
+                        if not rest:
+                            continue
+                    conn.reset()  # the final answer: the server has the whole request
                     break
                 limit = conn.truncate_after
                 if limit is None:
