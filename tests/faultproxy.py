@@ -2,9 +2,11 @@
 
 It sits between a client and a real server and, by script, resets a connection after some
 bytes of a request's body, stalls a request, truncates a response, or answers a burst of
-requests with an HTTP 503 (or 429, or 412) of its own. It parses just enough HTTP (request
-heads and Content-Length) to do that; responses are relayed as raw bytes. It counts what it
-forwards, so tests can prove what a client sent and did not re-send.
+requests with an HTTP 503 (or 429, or 412) of its own, or drops the answer to a request
+the server did get (a reset where the response should be: the client cannot tell whether
+it landed). It parses just enough HTTP (request heads and Content-Length) to do that;
+responses are relayed as raw bytes. It counts what it forwards, so tests can prove what a
+client sent and did not re-send.
 
 With `raw=True` it relays a byte stream that is not HTTP (ssh, the rsync daemon protocol):
 each connection counts as one request (line `connection <n>`). A fault strikes the first
@@ -24,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-FaultKind = Literal["reset", "stall", "truncate", "503", "429", "412", "refuse"]
+FaultKind = Literal["reset", "stall", "truncate", "503", "429", "412", "refuse", "drop"]
 
 _503 = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
@@ -268,6 +270,8 @@ class FaultProxy:
                 time.sleep(fault.seconds)
             if fault is not None and fault.kind == "truncate":
                 conn.truncate_after = fault.after_bytes
+            if fault is not None and fault.kind == "drop":
+                conn.drop_response = True
             conn.server.sendall(head)
             reset_at = fault.after_bytes if fault is not None and fault.kind == "reset" else None
             buf = self._forward_body(conn, request, buf, length, reset_at)
@@ -320,6 +324,14 @@ class FaultProxy:
                 chunk = conn.server.recv(65536)
                 if not chunk:
                     break
+                if conn.drop_response:
+                    interim, _, rest = chunk.partition(b"\r\n\r\n")
+                    if interim.startswith(b"HTTP/1.1 100"):  # "go on": the body follows
+                        conn.send_down(interim + b"\r\n\r\n")
+                        if not rest:
+                            continue
+                    conn.reset()  # the final answer: the server has the whole request
+                    break
                 limit = conn.truncate_after
                 if limit is None:
                     conn.send_down(chunk)
@@ -348,6 +360,7 @@ class _Connection:
         self.client = client
         self.server = server
         self.truncate_after: int | None = None
+        self.drop_response = False
         self._down = threading.Lock()
 
     def send_down(self, data: bytes) -> None:

@@ -37,9 +37,16 @@ from release.model.image import ImageDefinition
 from release.model.target import AwsAmiTarget, FilesystemTarget, GceImageTarget, Target
 from release.pipeline import MadeRelease, Workspace, is_sealed, make_release
 from release.publish.api import publish
-from release.publish.indexstore import Changed, IndexStore, holds_index, open_index_store
+from release.publish.indexstore import (
+    Changed,
+    IndexStore,
+    holds_index,
+    open_index_store,
+    signed_write,
+)
 from release.publish.journal import Journal
 from release.publish.registry import ImageResult, Patience
+from release.publish.retry import RetrySettings
 from release.publish.targets import Options
 
 log = logging.getLogger(__name__)
@@ -132,11 +139,13 @@ def reconcile(
     options: Options | None = None,
     clock: Clock = utcnow,
     patience: Patience | None = None,
+    retry: RetrySettings | None = None,
 ) -> ReconcileResult:
     """Publish what the targets of `channels` (all when None) lack; see the module docstring.
 
     An invalid config at HEAD is refused (StateInvalid, exit 2) before anything is touched.
-    `patience` paces the waits on cloud imports and copies (default: the registries' own).
+    `patience` paces the waits on cloud imports and copies (default: the registries' own);
+    `retry` is the publish retry budget per call (default: publishing's own).
     """
     repo = Path(repo).absolute()
     config = load_state(str(repo), "HEAD")
@@ -184,7 +193,7 @@ def reconcile(
                         outcome.targets.append(_registry_outcome(item.target_name, found))
                         continue
                     done, previous = _publish_and_index(
-                        item, release, publish_journal, signer, options, clock
+                        item, release, publish_journal, signer, options, clock, retry
                     )
                     outcome.targets.append(done)
                     if previous is not None and is_rollback(previous, item.release):
@@ -250,8 +259,8 @@ def retire(store: IndexStore, names: Sequence[str], signer: Signer, clock: Clock
                 idx.next_snapshot(previous, {}, clock(), SNAPSHOT_TTL, retired=gone)
             )
             try:
-                store.put(idx.SNAPSHOT_PATH + ".asc", signer.sign_detached(snapshot))
-                store.write(idx.SNAPSHOT_PATH, snapshot, before)
+                signed_write(store, idx.SNAPSHOT_PATH, snapshot, before,
+                             signer.sign_detached(snapshot))  # fmt: skip
             except Changed as exc:
                 log.warning("%s; re-reading and trying again", exc)
                 continue
@@ -480,6 +489,7 @@ def _publish_and_index(
     signer: Signer,
     options: Options | None,
     clock: Clock,
+    retry: RetrySettings | None = None,
 ) -> tuple[TargetOutcome, idx.ChannelIndex | None]:
     """Publish and index one (channel, target); the outcome and the index it replaced."""
     name = item.channel.name
@@ -498,7 +508,7 @@ def _publish_and_index(
             detail = "0 files sent; the snapshot now lists the index an interrupted run wrote"
             return TargetOutcome(item.target_name, "published", current.serial, detail), None
         summary = publish(release.directory, item.target, journal, options=options,
-                          show_progress=False)  # fmt: skip
+                          retry=retry, show_progress=False)  # fmt: skip
         if not summary.ok:
             return TargetOutcome(item.target_name, "failed", None, summary.error or ""), None
         serial = write_index(store, name, indexed(release), item.channel.index_ttl, signer,
@@ -531,8 +541,7 @@ def write_index(
             new = idx.next_index(previous, release, now, ttl, channel=channel)
         data = idx.canonical(new)
         try:
-            store.put(path + ".asc", signer.sign_detached(data))
-            store.write(path, data, before)
+            signed_write(store, path, data, before, signer.sign_detached(data))
         except Changed as exc:
             log.warning("%s; re-reading and trying again", exc)
             continue
@@ -551,8 +560,8 @@ def write_snapshot(
         previous = idx.Snapshot.model_validate_json(before.data) if before else None
         snapshot = idx.canonical(idx.next_snapshot(previous, indexes, clock(), ttl))
         try:
-            store.put(idx.SNAPSHOT_PATH + ".asc", signer.sign_detached(snapshot))
-            store.write(idx.SNAPSHOT_PATH, snapshot, before)
+            signed_write(store, idx.SNAPSHOT_PATH, snapshot, before,
+                         signer.sign_detached(snapshot))  # fmt: skip
         except Changed as exc:
             log.warning("%s; re-reading and trying again", exc)
             continue

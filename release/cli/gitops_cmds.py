@@ -18,6 +18,7 @@ from release.cli.output import emit, json_option
 from release.errors import OperationError
 from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
+from release.publish.retry import RetrySettings
 from release.publish.targets import Options
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,6 +82,14 @@ def render(result: ReconcileResult) -> str:
     return "\n".join(lines)
 
 
+def attempts_option(func: F) -> F:
+    """The publish retry budget (as `release push --attempts`)."""
+    help_ = "Attempts per network call of a publish before giving up."
+    option = click.option("--attempts", type=click.IntRange(1, 100), default=8,
+                          show_default=True, help=help_)  # fmt: skip
+    return option(func)
+
+
 def _run(channels: list[str] | None, as_json: bool, **kw: Any) -> None:
     signing = signing_config(kw["gnupghome"], kw["fingerprint"], kw["key_env"],
                              kw["passphrase_file"])  # fmt: skip
@@ -91,6 +100,7 @@ def _run(channels: list[str] | None, as_json: bool, **kw: Any) -> None:
         journal=kw["journal"],
         channels=channels,
         options=Options(endpoint_url=kw["endpoint_url"]),
+        retry=RetrySettings(attempts=kw["attempts"]),
     )
     emit(result.to_dict(), as_json, lambda: render(result))
     if not result.ok:
@@ -105,6 +115,7 @@ def _run(channels: list[str] | None, as_json: bool, **kw: Any) -> None:
 
 @click.command("reconcile")
 @common_options
+@attempts_option
 @json_option
 def reconcile_cmd(as_json: bool, **kw: Any) -> None:
     """Make every channel's targets match the config at HEAD: build what is missing, publish
@@ -116,6 +127,7 @@ def reconcile_cmd(as_json: bool, **kw: Any) -> None:
 @click.option("--channel", "channels", multiple=True, required=True,
               help="The channel to publish (repeatable).")  # fmt: skip
 @common_options
+@attempts_option
 @json_option
 def publish_cmd(channels: tuple[str, ...], as_json: bool, **kw: Any) -> None:
     """Build what CHANNEL needs if not built yet, publish it and its index to its targets."""

@@ -106,6 +106,8 @@ class GcsIndexStore:
             holder = self._call("lock", blob.download_as_bytes, if_generation_match=blob.generation)
         except (gx.NotFound, gx.PreconditionFailed):
             return False  # released or replaced meanwhile: try again
+        if holder == owner:  # our create landed, its answer was lost, the retry got 412
+            return True
         age = dt.datetime.now(dt.UTC) - blob.updated
         if abandoned(holder, age.total_seconds()):
             log.warning("%s/%s: breaking a lock left %s ago by %s", self.url, LOCK_NAME, age,

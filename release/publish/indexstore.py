@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,10 @@ def _machine() -> str:
 
 
 def owner_id() -> bytes:
-    """What a lock holder writes into its lock: `host:pid`, then where that pid lives."""
-    return f"{socket.gethostname()}:{os.getpid()} {_machine()}".encode()
+    """What a lock holder writes into its lock: `nonce@host:pid`, then where that pid lives.
+    The nonce tells this taking of the lock from any other (another thread's, a later one),
+    so a writer that finds its own create there after a lost answer knows it holds it."""
+    return f"{uuid.uuid4().hex[:12]}@{socket.gethostname()}:{os.getpid()} {_machine()}".encode()
 
 
 def abandoned(owner: bytes, age: float) -> bool:
@@ -59,6 +62,7 @@ def abandoned(owner: bytes, age: float) -> bool:
         return True
     head, _, machine = owner.decode(errors="replace").partition(" ")
     host, _, pid = head.rpartition(":")
+    host = host.rpartition("@")[2]
     here = _machine()
     if not here or machine != here or host != socket.gethostname() or not pid.isdigit():
         return False
@@ -142,6 +146,39 @@ class IndexStore(Protocol):
     def lock(self) -> contextlib.AbstractContextManager[None]:
         """Hold the target's index lock: one read-modify-write at a time."""
         ...
+
+
+def signed_write(store: IndexStore, name: str, data: bytes, expect: Stored | None,
+                 signature: bytes) -> None:  # fmt: skip
+    """Put `name`'s detached signature, then `name` itself (compare-and-swap on `expect`).
+
+    Over a network an attempt can land while its answer is lost; the SDK's retry then meets
+    its own write and gets `Changed`. An object holding exactly `data` (a new serial and
+    issue time: no other writer makes these bytes) is that write: done. If the write fails,
+    the signature that was there is put back, so the object there and its signature still
+    verify (best effort: the rerun rewrites both anyway)."""
+    previous = store.read(name + ".asc")
+    store.put(name + ".asc", signature)
+    try:
+        store.write(name, data, expect)
+    except Changed:
+        now = store.read(name)
+        if now is not None and now.data == data:
+            return
+        _put_back(store, name, previous)
+        raise
+    except OperationError:
+        _put_back(store, name, previous)
+        raise
+
+
+def _put_back(store: IndexStore, name: str, signature: Stored | None) -> None:
+    if signature is None:
+        return
+    try:
+        store.put(name + ".asc", signature.data)
+    except OperationError as exc:
+        log.warning("%s/%s.asc: cannot put the old signature back: %s", store.url, name, exc)
 
 
 def check_name(name: str) -> str:

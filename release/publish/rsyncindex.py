@@ -19,9 +19,11 @@ from release import runner
 from release.errors import OperationError, ToolError
 from release.model.target import RsyncTarget
 from release.publish.indexstore import Changed, Stored, check_name
+from release.publish.retry import Retrier, RetrySettings
 from release.publish.rsync import base_argv, classify, ssh_command
 from release.publish.targets import Options
 
+CALLS = Retrier(RetrySettings(attempts=3, initial_wait=0.2, max_wait=2.0))
 _MISSING_EXIT = 23  # "some files could not be transferred": here, the file does not exist
 
 
@@ -50,10 +52,16 @@ class RsyncIndexStore:
         return self.remote_root
 
     def _run(self, what: str, argv: list[str], stdin: bytes | None = None) -> None:
-        try:
-            runner.run(argv, input=stdin)
-        except ToolError as exc:
-            raise classify(exc, what) from exc
+        """Run one rsync; a dropped connection is retried (a read, or a whole-file replace,
+        is idempotent)."""
+
+        def once() -> None:
+            try:
+                runner.run(argv, input=stdin)
+            except ToolError as exc:
+                raise classify(exc, what) from exc
+
+        CALLS.call(what, once)
 
     def read(self, name: str) -> Stored | None:
         remote = f"{self.remote_root}/{check_name(name)}"

@@ -25,10 +25,14 @@ from release.publish.indexstore import (
     check_name,
     lease_lock,
 )
+from release.publish.retry import Retrier, RetrySettings
 from release.publish.s3 import _NotFound, _Precondition, shared_session, translate
 from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
+
+# botocore retries a failed request, not a body broken while it streams: reads retry here.
+READS = Retrier(RetrySettings(attempts=3, initial_wait=0.2, max_wait=2.0))
 
 
 class S3IndexStore:
@@ -66,11 +70,22 @@ class S3IndexStore:
 
     def read(self, name: str) -> Stored | None:
         key = self.key(name)
-        try:
-            got = self._call(f"GET s3://{self.bucket}/{key}", "get_object", Key=key)
-        except _NotFound:
-            return None
-        return Stored(got["Body"].read(), str(got["ETag"]))
+        what = f"GET s3://{self.bucket}/{key}"
+
+        def get() -> Stored | None:
+            try:
+                got = self._call(what, "get_object", Key=key)
+            except _NotFound:
+                return None
+            try:  # the body streams after the answer: a connection broken now is transient
+                return Stored(got["Body"].read(), str(got["ETag"]))
+            except Exception as exc:
+                translated = translate(what, exc)
+                if translated is exc:
+                    raise
+                raise translated from exc
+
+        return READS.call(what, get)
 
     def write(self, name: str, data: bytes, expect: Stored | None) -> None:
         key = self.key(name)
@@ -110,6 +125,8 @@ class S3IndexStore:
             return False  # released meanwhile: try again
         age = dt.datetime.now(dt.UTC) - held["LastModified"]
         holder = held["Body"].read()
+        if holder == owner:  # our create landed, its answer was lost, the retry got 412
+            return True
         if abandoned(holder, age.total_seconds()):
             log.warning("s3://%s/%s: breaking a lock left %s ago by %s", self.bucket, key, age,
                         holder.decode(errors="replace"))  # fmt: skip

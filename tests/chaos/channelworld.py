@@ -1,6 +1,7 @@
 """A config repo with three channels moving over rounds, a mirror reconcile publishes them to
-(filesystem or S3 on moto), and checks of that mirror made without the code under test:
-gpgv for signatures, hashlib for digests, json for the documents, sqlite3 for the journal.
+(filesystem, S3 on moto, an rsync daemon's tree), and checks of that mirror made without the
+code under test: gpgv for signatures, hashlib for digests, json for the documents, sqlite3
+for the journal.
 
 `World.check` is what must hold after every completed reconcile: each channel index is signed
 by the expected key and points at the release git asks for, the snapshot (signed) lists
@@ -93,11 +94,14 @@ class FsMirror:
 class S3Mirror:
     size = 17 * MiB  # two parts of 16 MiB at most: reconcile publishes it multipart
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, via: str | None = None) -> None:
+        """Read from `endpoint`; the target publishes through `via` (default: the same)."""
         self.bucket = f"rc{uuid.uuid4().hex[:12]}"
         self.s3: Any = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
         self.s3.create_bucket(Bucket=self.bucket)
-        self.target = f"type: s3\nbucket: {self.bucket}\nprefix: pub\nendpoint_url: {endpoint}\n"
+        self.target = (
+            f"type: s3\nbucket: {self.bucket}\nprefix: pub\nendpoint_url: {via or endpoint}\n"
+        )
         self.base = f"s3://{self.bucket}/pub"
 
     def view(self) -> dict[str, str]:
@@ -128,6 +132,17 @@ class S3Mirror:
         for name in self.view():
             self.s3.delete_object(Bucket=self.bucket, Key=f"pub/{name}")
         self.s3.delete_bucket(Bucket=self.bucket)
+
+
+class RsyncMirror(FsMirror):
+    """The tree under an rsync daemon's module, published to through `url`."""
+
+    size = 4 * MiB
+
+    def __init__(self, root: Path, url: str) -> None:
+        super().__init__(root)
+        self.target = f"type: rsync\nurl: {url}\n"
+        self.base = url
 
 
 class Gpgv:
@@ -178,6 +193,24 @@ class World:
                 "--repo", str(self.kit.clone), "--work", str(self.work),
                 "--journal", str(journal or self.journal), "--gnupghome", str(self.keys.home),
                 "--fingerprint", self.keys.fpr["good"], "--json"]  # fmt: skip
+
+    def publish_argv(self, channel: str, *extra: str) -> list[str]:
+        """`release publish --channel <channel>` on this world."""
+        argv = self.argv()
+        return [*argv[:3], "publish", "--channel", channel, *argv[4:], *extra]
+
+    def files(self) -> dict[str, bytes | None]:
+        """The channel files (indexes, snapshot, their signatures) as they are now."""
+        return {name: self.mirror.read(name) for name in sorted(CHANNEL_FILES)}
+
+    def bump(self, round_: int) -> set[str]:
+        """A version bump that only fx-testing follows (the other channels stay pinned)."""
+        version = f"1.0.{round_}"
+        self._seal(version, self.mirror.size)
+        (self.kit.clone / "images" / f"{IMAGE}.yaml").write_text(image_yaml(version))
+        git(self.kit.clone, "commit", "-q", "-a", "-m", f"bump to {version}")
+        self.desired = {**self.desired, "fx-testing": version}
+        return {"fx-testing"}
 
     def _seal(self, version: str, size: int) -> None:
         directory = seal_release(Workspace(self.work), self.keys, version, size=size)
