@@ -20,6 +20,7 @@ from google.api_core import exceptions as gx
 from release.model.target import GcsTarget
 from release.publish.gcs import client_for, translate
 from release.publish.indexstore import (
+    INDEX_RETRY,
     LOCK_NAME,
     Changed,
     Stored,
@@ -47,8 +48,12 @@ class GcsIndexStore:
         return "/".join(p for p in (self.prefix, check_name(name)) if p)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """`fn` with the library's own retries off, retried by INDEX_RETRY alone."""
+        return INDEX_RETRY.call(what, lambda: self._once(what, fn, *args, **kwargs))
+
+    def _once(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return fn(*args, retry=None, **kwargs)
         except gx.PreconditionFailed:
             raise
         except gx.NotFound:
@@ -90,7 +95,7 @@ class GcsIndexStore:
         return lease_lock(
             f"{self.url}/{LOCK_NAME}",
             self._take,
-            lambda owner: self._bucket.blob(self.key(LOCK_NAME)).upload_from_string(owner),
+            lambda owner: self._call("refresh lock", blob.upload_from_string, owner),
             release,
         )
 

@@ -27,6 +27,7 @@ from typing import Protocol
 from release import fsutil
 from release.errors import InvalidInput, OperationError
 from release.model.target import FilesystemTarget, GcsTarget, RsyncTarget, S3Target, Target
+from release.publish.retry import Retrier, RetrySettings
 from release.publish.targets import Options
 
 LOCK_NAME = "channels/.lock"
@@ -35,6 +36,10 @@ REFRESH = 60.0  # a live holder rewrites its lock this often (uploads can take h
 WAIT = 4 * 3600.0  # how long a writer waits for the lock (another may be uploading)
 
 log = logging.getLogger(__name__)
+
+# Index, snapshot and lock calls: small, and done under a lock someone may be waiting for, so
+# a short budget. The one retry layer for them: the SDKs' own retries are off.
+INDEX_RETRY = Retrier(RetrySettings(attempts=3, initial_wait=0.2, max_wait=2.0))
 
 
 def _machine() -> str:

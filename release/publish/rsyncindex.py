@@ -18,12 +18,10 @@ from pathlib import Path
 from release import runner
 from release.errors import OperationError, ToolError
 from release.model.target import RsyncTarget
-from release.publish.indexstore import Changed, Stored, check_name
-from release.publish.retry import Retrier, RetrySettings
+from release.publish.indexstore import INDEX_RETRY, Changed, Stored, check_name
 from release.publish.rsync import base_argv, classify, ssh_command
 from release.publish.targets import Options
 
-CALLS = Retrier(RetrySettings(attempts=3, initial_wait=0.2, max_wait=2.0))
 _MISSING_EXIT = 23  # "some files could not be transferred": here, the file does not exist
 
 
@@ -61,7 +59,7 @@ class RsyncIndexStore:
             except ToolError as exc:
                 raise classify(exc, what) from exc
 
-        CALLS.call(what, once)
+        INDEX_RETRY.call(what, once)
 
     def read(self, name: str) -> Stored | None:
         remote = f"{self.remote_root}/{check_name(name)}"

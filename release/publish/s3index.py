@@ -18,6 +18,7 @@ from botocore.config import Config
 
 from release.model.target import S3Target
 from release.publish.indexstore import (
+    INDEX_RETRY,
     LOCK_NAME,
     Changed,
     Stored,
@@ -25,14 +26,10 @@ from release.publish.indexstore import (
     check_name,
     lease_lock,
 )
-from release.publish.retry import Retrier, RetrySettings
 from release.publish.s3 import _NotFound, _Precondition, shared_session, translate
 from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
-
-# botocore retries a failed request, not a body broken while it streams: reads retry here.
-READS = Retrier(RetrySettings(attempts=3, initial_wait=0.2, max_wait=2.0))
 
 
 class S3IndexStore:
@@ -41,7 +38,7 @@ class S3IndexStore:
         self.prefix = target.prefix.strip("/")
         endpoint = options.endpoint_url or target.endpoint_url
         config = Config(
-            retries={"total_max_attempts": 3, "mode": "standard"},
+            retries={"total_max_attempts": 1, "mode": "standard"},
             connect_timeout=options.connect_timeout,
             read_timeout=options.read_timeout,
             request_checksum_calculation="when_required",
@@ -60,6 +57,9 @@ class S3IndexStore:
         return "/".join(p for p in (self.prefix, check_name(name)) if p)
 
     def _call(self, what: str, op: str, **kwargs: Any) -> Any:
+        return INDEX_RETRY.call(what, lambda: self._once(what, op, **kwargs))
+
+    def _once(self, what: str, op: str, **kwargs: Any) -> Any:
         try:
             return getattr(self._s3, op)(Bucket=self.bucket, **kwargs)
         except Exception as exc:
@@ -74,7 +74,7 @@ class S3IndexStore:
 
         def get() -> Stored | None:
             try:
-                got = self._call(what, "get_object", Key=key)
+                got = self._once(what, "get_object", Key=key)
             except _NotFound:
                 return None
             try:  # the body streams after the answer: a connection broken now is transient
@@ -85,7 +85,7 @@ class S3IndexStore:
                     raise
                 raise translated from exc
 
-        return READS.call(what, get)
+        return INDEX_RETRY.call(what, get)
 
     def write(self, name: str, data: bytes, expect: Stored | None) -> None:
         key = self.key(name)

@@ -17,6 +17,7 @@ from release.errors import OperationError
 from release.model.target import FilesystemTarget, GcsTarget, RsyncTarget, S3Target
 from release.publish import indexstore
 from release.publish.indexstore import Changed, IndexStore, open_index_store, signed_write
+from release.publish.retry import Transient
 from release.publish.rsyncindex import pull_argv, put_argv
 from tests.faultproxy import Fault, FaultProxy
 from tests.publish.conftest import GcsServer, RsyncDaemon, S3Server
@@ -243,3 +244,14 @@ def test_a_read_broken_mid_body_is_retried(
     read = store.read("channels/a.json")  # was a ResponseStreamingError traceback
     assert read is not None and read.data == b"x" * 300
     assert [r.fault for r in proxy.requests if r.fault] == ["truncate"]
+
+
+def test_retries_do_not_multiply_across_layers(
+    s3_via_proxy: tuple[IndexStore, FaultProxy, str],
+) -> None:
+    """One retry policy: a write failing for good is tried 3 times, not 3 (ours) x 3 (SDK)."""
+    store, proxy, _ = s3_via_proxy
+    proxy.add(Fault("503", match="PUT ", count=100))
+    with pytest.raises(Transient):
+        store.put("channels/a.json.asc", b"sig")
+    assert len([r for r in proxy.requests if r.fault == "503"]) == 3
