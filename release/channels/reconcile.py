@@ -233,7 +233,7 @@ def _retiring(
         stored = store.read(idx.SNAPSHOT_PATH)
         if stored is None:
             continue
-        listed = idx.Snapshot.model_validate_json(stored.data).indexes
+        listed = parse_snapshot(store, stored.data).indexes
         gone = [
             name
             for name in listed
@@ -246,26 +246,15 @@ def _retiring(
 
 def retire(store: IndexStore, names: Sequence[str], signer: Signer, clock: Clock = utcnow) -> None:
     """Write the snapshot without `names`, under the lock, compare-and-swap."""
+
+    def without(previous: idx.Snapshot | None) -> idx.Snapshot | None:
+        gone = [n for n in names if previous is not None and n in previous.indexes]
+        if previous is None or not gone:
+            return None  # no snapshot, or another run retired them
+        return idx.next_snapshot(previous, {}, clock(), SNAPSHOT_TTL, retired=gone)
+
     with store.lock():
-        for _ in range(CAS_ATTEMPTS):
-            before = store.read(idx.SNAPSHOT_PATH)
-            if before is None:
-                return
-            previous = idx.Snapshot.model_validate_json(before.data)
-            gone = [n for n in names if n in previous.indexes]
-            if not gone:
-                return  # another run retired them
-            snapshot = idx.canonical(
-                idx.next_snapshot(previous, {}, clock(), SNAPSHOT_TTL, retired=gone)
-            )
-            try:
-                signed_write(store, idx.SNAPSHOT_PATH, snapshot, before,
-                             signer.sign_detached(snapshot))  # fmt: skip
-            except Changed as exc:
-                log.warning("%s; re-reading and trying again", exc)
-                continue
-            return
-    raise OperationError(f"{store.url}/{idx.SNAPSHOT_PATH}: other writers kept changing it; rerun")
+        update_snapshot(store, signer, without)
 
 
 def is_rollback(previous: idx.ChannelIndex, release: Release) -> bool:
@@ -397,10 +386,12 @@ def in_snapshot(store: IndexStore, channel: str, snapshot: idx.Snapshot | None =
 
 def read_snapshot(store: IndexStore) -> idx.Snapshot | None:
     stored = store.read(idx.SNAPSHOT_PATH)
-    if stored is None:
-        return None
+    return None if stored is None else parse_snapshot(store, stored.data)
+
+
+def parse_snapshot(store: IndexStore, data: bytes) -> idx.Snapshot:
     try:
-        return idx.Snapshot.model_validate_json(stored.data)
+        return idx.Snapshot.model_validate_json(data)
     except ValidationError as exc:
         raise OperationError(f"{store.url}/{idx.SNAPSHOT_PATH}: not a snapshot: {exc}") from exc
 
@@ -555,10 +546,24 @@ def write_snapshot(
 ) -> None:
     """Write the next signed snapshot listing `indexes` (channel -> published bytes),
     compare-and-swap; the caller holds the store's lock."""
+    update_snapshot(
+        store, signer, lambda previous: idx.next_snapshot(previous, indexes, clock(), ttl)
+    )
+
+
+def update_snapshot(
+    store: IndexStore,
+    signer: Signer,
+    change: Callable[[idx.Snapshot | None], idx.Snapshot | None],
+) -> None:
+    """Read the snapshot, write `change(snapshot)` signed (None: nothing to write), and start
+    over when another writer got there first; the caller holds the store's lock."""
     for _ in range(CAS_ATTEMPTS):
         before = store.read(idx.SNAPSHOT_PATH)
-        previous = idx.Snapshot.model_validate_json(before.data) if before else None
-        snapshot = idx.canonical(idx.next_snapshot(previous, indexes, clock(), ttl))
+        after = change(parse_snapshot(store, before.data) if before else None)
+        if after is None:
+            return
+        snapshot = idx.canonical(after)
         try:
             signed_write(store, idx.SNAPSHOT_PATH, snapshot, before,
                          signer.sign_detached(snapshot))  # fmt: skip
