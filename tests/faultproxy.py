@@ -53,6 +53,7 @@ class Fault:
     count: int = 1
     after_bytes: int = 0  # reset (raw: stall too): body bytes forwarded; truncate: bytes back
     seconds: float = 0.0  # stall
+    skip: int = 0  # let this many matching requests pass first (to other faults, or through)
 
 
 @dataclass
@@ -138,6 +139,9 @@ class FaultProxy:
         with self._lock:
             for fault in self._faults:
                 if fault.count > 0 and fault.match in line:
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        continue
                     fault.count -= 1
                     return fault
         return None

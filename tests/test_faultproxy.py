@@ -66,6 +66,13 @@ def test_answers_a_burst_of_503s_itself(proxy: FaultProxy) -> None:
     assert proxy.bytes_up() == len(BODY)  # the 503'd bodies never reached the server
 
 
+def test_skip_lets_the_first_matches_pass_to_the_next_fault(proxy: FaultProxy) -> None:
+    proxy.add(Fault("503", match="/a", skip=2))
+    proxy.add(Fault("429", match="/a"))
+    assert [_put(proxy)[0] for _ in range(4)] == [429, 200, 503, 200]
+    assert [r.fault for r in proxy.requests] == ["429", None, "503", None]
+
+
 def test_resets_mid_body(proxy: FaultProxy) -> None:
     proxy.add(Fault("reset", after_bytes=50_000))
     with pytest.raises(OSError):

