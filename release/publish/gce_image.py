@@ -110,7 +110,14 @@ def find_release(
     """The READY image of (image, version), by its deterministic name; one `images.get`,
     read-only, so reconcile can ask before it makes a release."""
     found = get_image(client, target.project, gce_name(image, version), retrier)
-    return str(found.name) if found is not None and found.status == "READY" else None
+    if found is None or found.status != "READY" or deprecated(found):
+        return None
+    return str(found.name)
+
+
+def deprecated(found: Any) -> bool:
+    """Deprecated (or worse): a family does not resolve to it, e.g. after a rollback."""
+    return str(found.deprecated.state or "ACTIVE") != "ACTIVE"
 
 
 class GceImageRegistry:
@@ -187,18 +194,32 @@ class GceImageRegistry:
             retry=None,
         )
 
-    def _ready(self) -> str | None:
+    def _ready(self) -> Any | None:
         found = self.find()
         if found is None:
             return None
         if found.status == "FAILED":
             raise OperationError(f"GCE image {self.name} failed to build")
-        return str(found.name) if found.status == "READY" else None
+        return found if found.status == "READY" else None
 
     def publish_image(self) -> ImageResult:
         created = False
         if self.find() is None:
             self.insert(self.stage())
             created = True
-        self.patience.wait_for(f"GCE image {self.name}", self._ready)
+        found = self.patience.wait_for(f"GCE image {self.name}", self._ready)
+        if deprecated(found):  # a channel rolled back, then forward again
+            self.undeprecate()
         return ImageResult(self.name, {self.target.project: self.name}, created)
+
+    def undeprecate(self) -> None:
+        """Make the image what its family resolves to again (state ACTIVE)."""
+        call(
+            self.retrier,
+            f"undeprecate image {self.name}",
+            self._images.deprecate,
+            project=self.target.project,
+            image=self.name,
+            deprecation_status_resource=compute_v1.DeprecationStatus(state="ACTIVE"),
+            retry=None,
+        )
