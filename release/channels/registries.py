@@ -17,6 +17,7 @@ from release.errors import OperationError
 from release.integrity.manifest import artifact_name
 from release.model.image import ImageDefinition
 from release.model.target import AwsAmiTarget, Format, GceImageTarget
+from release.publish import layout
 from release.publish.engine import local_file
 from release.publish.journal import JournalStore
 from release.publish.registry import ImageResult, Patience, ena_support
@@ -76,10 +77,11 @@ def publish_image(
     path = directory / artifact_for(image, target)
     if not path.is_file():
         raise OperationError(f"{path}: not in the release; it cannot feed the {target.type} target")
+    sealed = layout.sealed_digests(layout.scan(directory)).get(path.name)
     if isinstance(target, AwsAmiTarget):
         from release.publish.aws_ami import AmiRegistry, AmiSpec
 
-        staged = local_file(path, f"s3://{target.bucket}/{target.prefix}", journal)
+        staged = local_file(path, f"s3://{target.bucket}/{target.prefix}", journal, sealed)
         spec = AmiSpec(ena_support=ena_support(image.el))
         return AmiRegistry(
             target,
@@ -93,7 +95,7 @@ def publish_image(
         ).publish_image()
     from release.publish.gce_image import GceImageRegistry, GceSpec
 
-    staged = local_file(path, f"gs://{target.bucket}/{target.prefix}", journal)
+    staged = local_file(path, f"gs://{target.bucket}/{target.prefix}", journal, sealed)
     return GceImageRegistry(
         target,
         staged,

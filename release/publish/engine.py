@@ -92,33 +92,30 @@ class PublishSummary:
 def local_files(
     release: layout.ReleaseDir, target_url: str, journal: JournalStore
 ) -> list[LocalFile]:
-    """The files to publish, each under the digest the sealed release states for it (no
-    read: the adapter proves the bytes as it sends them), else the journal's, else hashed."""
+    """The files to publish, each under the digest the sealed release states for it."""
     sealed = layout.sealed_digests(release)
-    files = []
-    for name in release.names:
-        path = release.path / name
-        st = path.stat()
-        known = journal.cached_sha256(path)
-        digest = sealed.get(name, known)
-        if digest is None:
-            digest = known = sha256_file(path)
-            journal.cache_sha256(path, st, digest)
-        f = LocalFile(name, path, st.st_size, digest, step_id(target_url, name, digest))
-        if known is not None and known != digest:
-            raise NotSealedBytes(f, known)
-        files.append(f)
-    return files
+    return [
+        local_file(release.path / name, target_url, journal, sealed.get(name))
+        for name in release.names
+    ]
 
 
-def local_file(path: Path, target_url: str, journal: JournalStore) -> LocalFile:
-    """One file to send to `target_url`, its digest taken from the journal's cache if valid."""
+def local_file(
+    path: Path, target_url: str, journal: JournalStore, sealed: str | None = None
+) -> LocalFile:
+    """One file to send to `target_url`, under `sealed` (the digest its release states: no
+    read, the adapter proves the bytes as it sends them), else the journal's cached digest,
+    else hashed now. A cached digest that contradicts the sealed one stops the run."""
     st = path.stat()
-    digest = journal.cached_sha256(path)
+    known = journal.cached_sha256(path)
+    digest = sealed or known
     if digest is None:
-        digest = sha256_file(path)
+        digest = known = sha256_file(path)
         journal.cache_sha256(path, st, digest)
-    return LocalFile(path.name, path, st.st_size, digest, step_id(target_url, path.name, digest))
+    f = LocalFile(path.name, path, st.st_size, digest, step_id(target_url, path.name, digest))
+    if known is not None and known != digest:
+        raise NotSealedBytes(f, known)
+    return f
 
 
 def plan(
