@@ -22,7 +22,7 @@ from release.model.target import AwsAmiTarget, S3Target
 from release.publish.journal import JournalStore
 from release.publish.mirror import LocalFile, PutContext
 from release.publish.registry import ImageResult, Patience, release_tags
-from release.publish.retry import Retrier
+from release.publish.retry import Retrier, raise_as
 from release.publish.s3 import S3Mirror, shared_session, translate
 from release.publish.targets import Options
 
@@ -112,10 +112,7 @@ class Ec2:
             try:
                 return getattr(client, op)(**kwargs)
             except Exception as exc:
-                translated = translate(what, exc)
-                if translated is exc:
-                    raise
-                raise translated from exc
+                raise_as(exc, translate(what, exc))
 
         return self.retrier.call(what, once)
 

@@ -16,6 +16,7 @@ from release.errors import OperationError
 from release.model.target import GceImageTarget
 from release.publish.gce_image import gce_name, images_client
 from release.publish.gcs import translate
+from release.publish.retry import raise_as
 
 
 def deprecation_status(project: str, replacement: str) -> dict[str, str]:
@@ -39,8 +40,5 @@ def deprecate_newer(
     except gx.NotFound as exc:
         raise OperationError(f"GCE image {old} in {target.project}: not found") from exc
     except Exception as exc:
-        translated = translate(f"deprecate GCE image {old}", exc)
-        if translated is exc:
-            raise
-        raise translated from exc
+        raise_as(exc, translate(f"deprecate GCE image {old}", exc))
     return old

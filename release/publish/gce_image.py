@@ -25,7 +25,7 @@ from release.publish.gcs import translate as gcs_translate
 from release.publish.journal import JournalStore
 from release.publish.mirror import Conflict, LocalFile, PutContext
 from release.publish.registry import ImageResult, Patience, release_tags
-from release.publish.retry import Retrier
+from release.publish.retry import Retrier, raise_as
 from release.publish.targets import Options
 
 DEFAULT_FEATURES = ("VIRTIO_SCSI_MULTIQUEUE",)
@@ -87,10 +87,7 @@ def call(retrier: Retrier, what: str, fn: Any, **kwargs: Any) -> Any:
         except gx.NotFound:
             raise
         except Exception as exc:
-            translated = gcs_translate(what, exc)
-            if translated is exc:
-                raise
-            raise translated from exc
+            raise_as(exc, gcs_translate(what, exc))
 
     return retrier.call(what, once)
 

@@ -41,7 +41,7 @@ from release.publish.mirror import (
     Remote,
     prove,
 )
-from release.publish.retry import Transient
+from release.publish.retry import Transient, raise_as
 from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
@@ -173,10 +173,7 @@ class GcsMirror:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
-            translated = translate(what, exc)
-            if translated is exc:
-                raise
-            raise translated from exc
+            raise_as(exc, translate(what, exc))
 
     def check(self) -> None:
         self._api(f"gs://{self.bucket_name}", self._bucket.reload, retry=None, timeout=self.timeout)
@@ -312,10 +309,7 @@ class GcsMirror:
         try:
             return self._http.put(url, data=data, headers=headers, timeout=self.timeout)
         except Exception as exc:
-            translated = translate(what, exc)
-            if translated is exc:
-                raise
-            raise translated from exc
+            raise_as(exc, translate(what, exc))
 
     def _upload(self, f: LocalFile, ctx: PutContext) -> None:
         key = self.key(f.name)

@@ -28,6 +28,7 @@ from release.publish.indexstore import (
     check_name,
     lease_lock,
 )
+from release.publish.retry import raise_as
 from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
@@ -59,10 +60,7 @@ class GcsIndexStore:
         except gx.NotFound:
             raise
         except Exception as exc:
-            translated = translate(what, exc)
-            if translated is exc:
-                raise
-            raise translated from exc
+            raise_as(exc, translate(what, exc))
 
     def read(self, name: str) -> Stored | None:
         blob = self._bucket.blob(self.key(name))

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from tenacity import (
     RetryCallState,
@@ -104,3 +104,11 @@ class Retrier:
             self.settings.attempts,
             event.reason,
         )
+
+
+def raise_as(exc: Exception, ours: Exception) -> NoReturn:
+    """Raise `ours`, an adapter's translation of the SDK error `exc`, from it; or `exc` itself
+    when the adapter left it untranslated."""
+    if ours is exc:
+        raise exc
+    raise ours from exc

@@ -34,7 +34,7 @@ from release.progress import Task
 from release.publish.digest import b64, hex_to_b64, sha256_range
 from release.publish.journal import Part, Upload
 from release.publish.mirror import LocalFile, NotSealedBytes, PutContext, Remote
-from release.publish.retry import Retrier, Transient
+from release.publish.retry import Retrier, Transient, raise_as
 from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
@@ -217,10 +217,7 @@ class S3Mirror:
             except Exception as exc:
                 if op == "complete_multipart_upload" and _code(exc) == "ConditionalRequestConflict":
                     raise _UploadGone(f"{what}: 409 ConditionalRequestConflict") from exc
-                translated = translate(what, exc)
-                if translated is exc:
-                    raise
-                raise translated from exc
+                raise_as(exc, translate(what, exc))
 
         return retrier.call(what, once) if retrier else once()
 

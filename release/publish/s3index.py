@@ -26,6 +26,7 @@ from release.publish.indexstore import (
     check_name,
     lease_lock,
 )
+from release.publish.retry import raise_as
 from release.publish.s3 import _NotFound, _Precondition, shared_session, translate
 from release.publish.targets import Options
 
@@ -63,10 +64,7 @@ class S3IndexStore:
         try:
             return getattr(self._s3, op)(Bucket=self.bucket, **kwargs)
         except Exception as exc:
-            translated = translate(what, exc)
-            if translated is exc:
-                raise
-            raise translated from exc
+            raise_as(exc, translate(what, exc))
 
     def read(self, name: str) -> Stored | None:
         key = self.key(name)
@@ -80,10 +78,7 @@ class S3IndexStore:
             try:  # the body streams after the answer: a connection broken now is transient
                 return Stored(got["Body"].read(), str(got["ETag"]))
             except Exception as exc:
-                translated = translate(what, exc)
-                if translated is exc:
-                    raise
-                raise translated from exc
+                raise_as(exc, translate(what, exc))
 
         return INDEX_RETRY.call(what, get)
 

@@ -20,7 +20,7 @@ from botocore.config import Config
 
 from release.errors import InvalidInput
 from release.publish.journal import Journal, Part, Upload
-from release.publish.retry import Retrier
+from release.publish.retry import Retrier, raise_as
 from release.publish.s3 import shared_session, translate
 
 
@@ -78,10 +78,7 @@ class S3Journal:
                 code = getattr(exc, "response", {}).get("Error", {}).get("Code")
                 if code in ("NoSuchKey", "404"):
                     raise _Missing from exc
-                translated = translate(what, exc)
-                if translated is exc:
-                    raise
-                raise translated from exc
+                raise_as(exc, translate(what, exc))
 
         return self._retrier.call(what, once)
 
