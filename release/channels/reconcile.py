@@ -40,6 +40,7 @@ from release.publish.api import publish
 from release.publish.indexstore import (
     Changed,
     IndexStore,
+    Stored,
     holds_index,
     open_index_store,
     signed_write,
@@ -307,11 +308,16 @@ def local_target(target: Target, repo: Path) -> Target:
 
 
 def read_index(store: IndexStore, channel: str) -> idx.ChannelIndex | None:
+    return _read_index(store, channel)[1]
+
+
+def _read_index(store: IndexStore, channel: str) -> tuple[Stored | None, idx.ChannelIndex | None]:
+    """The channel's index as stored (its bytes), and parsed."""
     stored = store.read(idx.INDEX_PATH.format(channel=channel))
     if stored is None:
-        return None
+        return None, None
     try:
-        return idx.parse_index(stored.data)
+        return stored, idx.parse_index(stored.data)
     except ValueError as exc:
         raise OperationError(f"{store.url}/channels/{channel}.json: {exc}") from exc
 
@@ -345,13 +351,13 @@ def _differences(
                     pending.append(_Pending(channel, release, target_name, target, None))
                 continue
             store = stores.setdefault(target_name, open_index_store(target, options))
-            current = read_index(store, name)
+            stored, current = _read_index(store, name)
             if target_name not in snapshots:  # one read per target, not per channel
                 snapshots[target_name] = read_snapshot(store)
             if (
                 current is not None
                 and _points_at(current, release)
-                and in_snapshot(store, name, snapshots[target_name])
+                and in_snapshot(snapshots[target_name], name, stored)
             ):
                 outcome.targets.append(TargetOutcome(target_name, "up-to-date", current.serial))
             else:
@@ -373,12 +379,9 @@ def _points_at(index: idx.ChannelIndex, release: Release) -> bool:
     return (index.current.image, index.current.version) == (release.image, release.version)
 
 
-def in_snapshot(store: IndexStore, channel: str, snapshot: idx.Snapshot | None = None) -> bool:
-    """Whether the snapshot (read now unless given) lists the channel's index as it is now. A
-    writer killed between the index and the snapshot leaves an index no client accepts until
-    the snapshot follows."""
-    stored = store.read(idx.INDEX_PATH.format(channel=channel))
-    snapshot = snapshot or read_snapshot(store)
+def in_snapshot(snapshot: idx.Snapshot | None, channel: str, stored: Stored | None) -> bool:
+    """Whether the snapshot lists the channel's index as stored. A writer killed between the
+    index and the snapshot leaves an index no client accepts until the snapshot follows."""
     if stored is None or snapshot is None:
         return False
     return snapshot.indexes.get(channel) == idx.sha256_hex(stored.data)
@@ -488,14 +491,12 @@ def _publish_and_index(
     if store is None:
         raise OperationError(f"{item.target_name}: a {item.target.type} target holds no index")
     with store.lock():
-        current = read_index(store, name)
-        if current is not None and _points_at(current, item.release):
-            if in_snapshot(store, name):
+        stored, current = _read_index(store, name)
+        if stored is not None and current is not None and _points_at(current, item.release):
+            if in_snapshot(read_snapshot(store), name, stored):
                 detail = "done by another run"
                 return TargetOutcome(item.target_name, "up-to-date", current.serial, detail), None
-            stored = store.read(idx.INDEX_PATH.format(channel=name))
-            indexes = {name: stored.data} if stored else {}
-            write_snapshot(store, indexes, item.channel.index_ttl, signer, clock)
+            write_snapshot(store, {name: stored.data}, item.channel.index_ttl, signer, clock)
             detail = "0 files sent; the snapshot now lists the index an interrupted run wrote"
             return TargetOutcome(item.target_name, "published", current.serial, detail), None
         summary = publish(release.directory, item.target, journal, options=options,
