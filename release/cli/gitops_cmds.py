@@ -14,7 +14,7 @@ import click
 from release.channels.reconcile import ReconcileResult, reconcile
 from release.channels.resign import ResignResult, resign
 from release.channels.watch import WatchSettings, watch
-from release.cli.output import emit, json_option
+from release.cli.output import attempts_option, emit, json_option
 from release.errors import OperationError
 from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
@@ -80,14 +80,6 @@ def render(result: ReconcileResult) -> str:
     if result.noop:
         lines.append("nothing to do: every target already has what git asks for")
     return "\n".join(lines)
-
-
-def attempts_option(func: F) -> F:
-    """The publish retry budget (as `release push --attempts`)."""
-    help_ = "Attempts per network call of a publish before giving up."
-    option = click.option("--attempts", type=click.IntRange(1, 100), default=8,
-                          show_default=True, help=help_)  # fmt: skip
-    return option(func)
 
 
 def _run(channels: list[str] | None, as_json: bool, **kw: Any) -> None:

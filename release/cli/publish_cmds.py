@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from release.cli.output import emit, json_option
+from release.cli.output import attempts_option, emit, json_option
 from release.errors import InvalidInput, OperationError, VerificationError
 from release.model.base import parse_size
 from release.publish import url as target_url
@@ -72,13 +72,7 @@ def render(summary: PublishSummary) -> str:
     show_default=True,
     help="Parts in flight at once per file.",
 )
-@click.option(
-    "--attempts",
-    type=click.IntRange(1, 100),
-    default=8,
-    show_default=True,
-    help="Attempts per network call before giving up.",
-)
+@attempts_option
 @click.option("--bwlimit", type=click.IntRange(1), help="rsync: bandwidth limit in KiB/s.")
 @json_option
 def push(
