@@ -117,6 +117,14 @@ def _code(exc: Exception) -> str:
     return ""
 
 
+def answered(response: Any, needs: str, what: str) -> Any:
+    """`response`, if it carries `needs`. An answer cut off in its head parses as an empty
+    200 (http.client is lenient): a transient failure, not a result."""
+    if needs not in response:
+        raise Transient(f"{what}: incomplete answer from S3 (no {needs})")
+    return response
+
+
 def translate(what: str, exc: Exception) -> Exception:
     """Turn a botocore error into ours: Transient, InvalidInput (the user's to fix) or not."""
     if isinstance(exc, bx.ClientError):
@@ -207,17 +215,21 @@ class S3Mirror:
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}"
 
-    def _do(self, retrier: Retrier | None, what: str, op: str, **kwargs: Any) -> Any:
-        """Call one S3 operation, errors translated, under the retry policy when given one."""
+    def _do(
+        self, retrier: Retrier | None, what: str, op: str, needs: str = "", **kwargs: Any
+    ) -> Any:
+        """Call one S3 operation, errors translated, under the retry policy when given one;
+        `needs` names the field its answer must carry (see `answered`)."""
         method = getattr(self._s3, op)
 
         def once() -> Any:
             try:
-                return method(**kwargs)
+                response = method(**kwargs)
             except Exception as exc:
                 if op == "complete_multipart_upload" and _code(exc) == "ConditionalRequestConflict":
                     raise _UploadGone(f"{what}: 409 ConditionalRequestConflict") from exc
                 raise_as(exc, translate(what, exc))
+            return answered(response, needs, what) if needs else response
 
         return retrier.call(what, once) if retrier else once()
 
@@ -269,6 +281,7 @@ class S3Mirror:
                 None,
                 f"HEAD {key}",
                 "head_object",
+                needs="ContentLength",
                 Bucket=self.bucket,
                 Key=key,
                 ChecksumMode="ENABLED",
@@ -385,6 +398,7 @@ class S3Mirror:
             ctx.retrier,
             f"start upload {key}",
             "create_multipart_upload",
+            needs="UploadId",
             Bucket=self.bucket,
             Key=key,
             ChecksumAlgorithm="SHA256",
@@ -402,6 +416,7 @@ class S3Mirror:
                 ctx.retrier,
                 f"list parts {key}",
                 "list_parts",
+                needs="UploadId",
                 Bucket=self.bucket,
                 Key=key,
                 UploadId=upload_id,
@@ -466,6 +481,7 @@ class S3Mirror:
             ctx.retrier,
             what,
             "upload_part",
+            needs="ETag",
             Bucket=self.bucket,
             Key=job.key,
             UploadId=job.upload.upload_id,
@@ -497,6 +513,7 @@ class S3Mirror:
             ctx.retrier,
             f"list uploads {key}",
             "list_multipart_uploads",
+            needs="Bucket",
             Bucket=self.bucket,
             Prefix=key,
         )

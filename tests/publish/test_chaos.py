@@ -71,6 +71,31 @@ def test_upload_survives_resets_503s_stalls_and_truncation(s3: S3Server, tmp_pat
     assert client(s3).list_multipart_uploads(Bucket="releases").get("Uploads", []) == []
 
 
+@pytest.mark.parametrize("cut", [0, 39, 120])
+def test_a_cut_answer_to_starting_an_upload_is_retried(
+    s3: S3Server, tmp_path: Path, cut: int
+) -> None:
+    # Its body cut to nothing, botocore parses the 200 as a well-formed empty result, with no
+    # UploadId (a KeyError, once: CI seed 1256164192). Cut anywhere else it fails to parse.
+    rel = make_release(tmp_path / "src", artifact_size=11 * MiB)
+    with FaultProxy(upstream(s3)) as proxy:
+        proxy.add(Fault("truncate", match="POST /releases/pub/img/1.0/", after_bytes=cut))
+        options = Options(endpoint_url=proxy.url, part_size=5 * MiB)
+        target = S3Target(type="s3", bucket="releases", prefix="pub")
+        with Journal(tmp_path / "j.sqlite") as journal:
+            summary = publish(
+                rel, target, journal, options=options, retry=RETRY, show_progress=False
+            )
+        assert proxy.pending() == []
+    assert summary.ok, summary.error
+    assert [r.what for r in summary.retries] == [f"start upload {KEY}"]
+    if cut == 0:
+        assert "incomplete answer from S3 (no UploadId)" in summary.retries[0].reason
+    body = client(s3).get_object(Bucket="releases", Key=KEY)["Body"].read()
+    assert body == (rel / ARTIFACT).read_bytes()
+    assert client(s3).list_multipart_uploads(Bucket="releases").get("Uploads", []) == []
+
+
 def test_a_503_storm_exhausts_the_budget_and_stops(s3: S3Server, tmp_path: Path) -> None:
     rel = make_release(tmp_path / "src", artifact_size=10)
     with FaultProxy(upstream(s3)) as proxy:
