@@ -23,7 +23,10 @@ from tests.test_build.conftest import el_repos, make_image  # noqa: F401 - share
 # half as many, rsync over ssh an eighth), each with 1-2 kills (CI default 12); and RUNS // 2
 # reconcile rounds per target (filesystem, S3) with 2 kills each.
 RUNS = int(os.environ.get("RELEASE_CHAOS_RUNS", "12"))
-SEED = int(os.environ.get("RELEASE_CHAOS_SEED", str(random.SystemRandom().randrange(1 << 32))))
+# RELEASE_CHAOS_SEED: the gate (.ci/run) replays one fixed seed, so a red run is this change's
+# doing; `random` draws one (the nightly chaos workflow), a number replays a printed run.
+_SEED = os.environ.get("RELEASE_CHAOS_SEED", "20261125")
+SEED = random.SystemRandom().randrange(1 << 32) if _SEED == "random" else int(_SEED)
 
 
 @pytest.fixture
