@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import pytest
 
 from release.errors import InvalidInput, OperationError
 from release.formats import ConvertOptions, convert
-from release.formats.convert import _pigz_threads
+from release.formats.convert import _pigz_threads, staging_owner
 from release.formats.options import GIB
 
 from .conftest import MIB, MakeDisk, make_disk, qemu_img
@@ -182,3 +183,17 @@ def test_interrupted_conversion_leaves_nothing_that_looks_finished(
     leftovers = _files(out_dir)
     assert leftovers, "the conversion finished before it could be interrupted"
     assert all(name.startswith(".") and name.endswith(".part") for name in leftovers)
+    # The rerun sweeps what the killed process left (GBs in real life) and finishes.
+    convert(raw, out_dir, "c7", ConvertOptions(formats=("qcow2",)))
+    assert _files(out_dir) == ["c7.qcow2"]
+
+
+def test_a_live_conversions_staging_is_not_swept(small_disk: Path, out_dir: Path) -> None:
+    host = socket.gethostname()
+    live = out_dir / f".c7.{staging_owner(host, os.getpid())}.abcdefgh.part"
+    other_host = out_dir / f".c7.{staging_owner(host + 'x', 1 << 30)}.abcdefgh.part"
+    other_name = out_dir / f".c7x.{staging_owner(host, 1 << 30)}.abcdefgh.part"
+    for d in (live, other_host, other_name):
+        d.mkdir()
+    convert(small_disk, out_dir, "c7", ConvertOptions(formats=("qcow2",)))
+    assert _files(out_dir) == sorted([live.name, other_host.name, other_name.name, "c7.qcow2"])
