@@ -118,8 +118,8 @@ def _code(exc: Exception) -> str:
 
 
 def answered(response: Any, needs: str, what: str) -> Any:
-    """`response`, if it carries `needs`. An answer cut off in its head parses as an empty
-    200 (http.client is lenient): a transient failure, not a result."""
+    """`response`, if it carries `needs`. A 200 whose body was cut to nothing parses as an
+    empty result, without an error: a transient failure, not an answer."""
     if needs not in response:
         raise Transient(f"{what}: incomplete answer from S3 (no {needs})")
     return response
