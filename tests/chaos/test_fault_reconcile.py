@@ -41,10 +41,18 @@ from tests.chaos.channelworld import (
     run_to_end,
     sha256,
 )
+from tests.chaos.netsetup import ssh_shim
 from tests.conftest import ROOT
 from tests.faultproxy import Fault, FaultProxy
 from tests.integrity.gpgkit import Keys
-from tests.publish.conftest import GcsServer, RsyncDaemon, S3Server, free_port, process
+from tests.publish.conftest import (
+    GcsServer,
+    RsyncDaemon,
+    S3Server,
+    SshServer,
+    free_port,
+    process,
+)
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -227,6 +235,33 @@ def test_rsync_channel_publish_under_faults(
         tally = fault_rounds(
             world, proxy, dict(os.environ), rng, RSYNC_SCENARIOS, set(), "rsync exit"
         )
+    assert tally.failed_first >= 1
+
+
+# -- rsync over ssh (the proxy in raw TCP mode before sshd; every rsync run is a login) -------
+
+SSH_SCENARIOS: dict[str, Scenario] = {
+    "resets, a close and a stall": lambda r: [
+        Fault("reset", after_bytes=r.randrange(1, 4 * MiB)),
+        Fault("truncate", after_bytes=r.randrange(0, 400)),
+        Fault("stall", after_bytes=r.randrange(1, 4 * MiB), seconds=1.5),
+    ],
+    "refusals longer than the retry budget": lambda r: [Fault("refuse", count=1000)],
+}
+
+
+def test_rsync_over_ssh_channel_publish_under_faults(
+    sshd: SshServer, keys: Keys, tmp_path: Path, rng: random.Random, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "mirror"
+    root.mkdir()
+    port_file = tmp_path / "ssh-port"
+    env = ssh_shim(sshd, tmp_path / "bin", port_file)  # `ssh` logs in at the port in the file
+    monkeypatch.setenv("PATH", env["PATH"])  # for the checks that read the mirror from here
+    with FaultProxy(("127.0.0.1", sshd.port), rate=RATE, raw=True) as proxy:
+        port_file.write_text(proxy.url.rsplit(":", 1)[1])
+        world = make_world(tmp_path, keys, RsyncMirror(root, f"127.0.0.1:{root}"))
+        tally = fault_rounds(world, proxy, env, rng, SSH_SCENARIOS, set(), "rsync exit")
     assert tally.failed_first >= 1
 
 
