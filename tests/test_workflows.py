@@ -59,16 +59,28 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
 
 def test_the_old_ci_workflow_is_replaced() -> None:
     assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == [
+        "chaos.yml",
         "pr.yml",
         "release.yml",
         "resign.yml",
     ]
 
 
-@pytest.mark.parametrize("name", ["pr.yml", "release.yml", "resign.yml"])
+@pytest.mark.parametrize("name", ["chaos.yml", "pr.yml", "release.yml", "resign.yml"])
 def test_secrets_reach_commands_through_the_environment_only(name: str) -> None:
     for step in steps(load(name)):
         assert "secrets." not in step.get("run", ""), step
+
+
+def test_the_nightly_chaos_job_explores_random_seeds() -> None:
+    workflow = load("chaos.yml")
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as True
+    assert "schedule" in triggers and "workflow_dispatch" in triggers
+    job = workflow["jobs"]["chaos"]
+    assert job["env"]["RELEASE_CHAOS_SEED"] == "random"
+    assert int(job["env"]["RELEASE_CHAOS_RUNS"]) > 12  # more than the gate's default
+    runs = [step.get("run", "") for step in steps(workflow)]
+    assert runs[-2:] == ["bash .ci/setup", ".venv/bin/python -m pytest -m chaos -rA"]
 
 
 def test_pr_runs_the_suite_the_check_and_the_plan() -> None:
