@@ -117,16 +117,35 @@ def _code(exc: Exception) -> str:
     return ""
 
 
-def answered(response: Any, needs: str, what: str) -> Any:
-    """`response`, if it carries `needs`. A 200 whose body was cut to nothing parses as an
-    empty result, without an error: a transient failure, not an answer."""
-    if needs not in response:
-        raise Transient(f"{what}: incomplete answer from S3 (no {needs})")
-    return response
+# The field every successful answer to these operations carries. A 200 whose body was cut to
+# nothing parses as an empty result, without an error: lacking its field, it is an incomplete
+# answer (transient), checked for every client of `shared_session` by `_check_answer`.
+_ANSWER_CARRIES = {
+    "CreateMultipartUpload": "UploadId",
+    "UploadPart": "ETag",
+    "HeadObject": "ContentLength",
+    "GetObject": "ETag",
+    "ListParts": "UploadId",
+    "ListMultipartUploads": "Bucket",
+    "ListObjectsV2": "Name",
+}
+
+
+class _Incomplete(Exception):
+    """A successful answer without the field its operation always carries."""
+
+
+def _check_answer(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+    """botocore's after-call hook: runs before an error answer is raised, so only 2xx count."""
+    needs = _ANSWER_CARRIES.get(model.name)
+    if needs and http_response.status_code < 300 and needs not in parsed:
+        raise _Incomplete(f"incomplete answer from S3 (no {needs})")
 
 
 def translate(what: str, exc: Exception) -> Exception:
     """Turn a botocore error into ours: Transient, InvalidInput (the user's to fix) or not."""
+    if isinstance(exc, _Incomplete):
+        return Transient(f"{what}: {exc}")
     if isinstance(exc, bx.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
@@ -168,7 +187,9 @@ def shared_session() -> boto3.session.Session:
     """One session per process: it caches the service model that every new client loads."""
     with _SESSION_LOCK:
         if not _SESSION:
-            _SESSION.append(boto3.session.Session())
+            session = boto3.session.Session()
+            session.events.register("after-call.s3", _check_answer)  # clients copy the hooks
+            _SESSION.append(session)
         return _SESSION[0]
 
 
@@ -215,21 +236,17 @@ class S3Mirror:
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}"
 
-    def _do(
-        self, retrier: Retrier | None, what: str, op: str, needs: str = "", **kwargs: Any
-    ) -> Any:
-        """Call one S3 operation, errors translated, under the retry policy when given one;
-        `needs` names the field its answer must carry (see `answered`)."""
+    def _do(self, retrier: Retrier | None, what: str, op: str, **kwargs: Any) -> Any:
+        """Call one S3 operation, errors translated, under the retry policy when given one."""
         method = getattr(self._s3, op)
 
         def once() -> Any:
             try:
-                response = method(**kwargs)
+                return method(**kwargs)
             except Exception as exc:
                 if op == "complete_multipart_upload" and _code(exc) == "ConditionalRequestConflict":
                     raise _UploadGone(f"{what}: 409 ConditionalRequestConflict") from exc
                 raise_as(exc, translate(what, exc))
-            return answered(response, needs, what) if needs else response
 
         return retrier.call(what, once) if retrier else once()
 
@@ -281,7 +298,6 @@ class S3Mirror:
                 None,
                 f"HEAD {key}",
                 "head_object",
-                needs="ContentLength",
                 Bucket=self.bucket,
                 Key=key,
                 ChecksumMode="ENABLED",
@@ -398,7 +414,6 @@ class S3Mirror:
             ctx.retrier,
             f"start upload {key}",
             "create_multipart_upload",
-            needs="UploadId",
             Bucket=self.bucket,
             Key=key,
             ChecksumAlgorithm="SHA256",
@@ -416,7 +431,6 @@ class S3Mirror:
                 ctx.retrier,
                 f"list parts {key}",
                 "list_parts",
-                needs="UploadId",
                 Bucket=self.bucket,
                 Key=key,
                 UploadId=upload_id,
@@ -481,7 +495,6 @@ class S3Mirror:
             ctx.retrier,
             what,
             "upload_part",
-            needs="ETag",
             Bucket=self.bucket,
             Key=job.key,
             UploadId=job.upload.upload_id,
@@ -513,7 +526,6 @@ class S3Mirror:
             ctx.retrier,
             f"list uploads {key}",
             "list_multipart_uploads",
-            needs="Bucket",
             Bucket=self.bucket,
             Prefix=key,
         )

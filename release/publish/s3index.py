@@ -27,7 +27,7 @@ from release.publish.indexstore import (
     lease_lock,
 )
 from release.publish.retry import raise_as
-from release.publish.s3 import _NotFound, _Precondition, answered, shared_session, translate
+from release.publish.s3 import _NotFound, _Precondition, shared_session, translate
 from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
@@ -57,16 +57,14 @@ class S3IndexStore:
     def key(self, name: str) -> str:
         return "/".join(p for p in (self.prefix, check_name(name)) if p)
 
-    def _call(self, what: str, op: str, needs: str = "", **kwargs: Any) -> Any:
-        return INDEX_RETRY.call(what, lambda: self._once(what, op, needs, **kwargs))
+    def _call(self, what: str, op: str, **kwargs: Any) -> Any:
+        return INDEX_RETRY.call(what, lambda: self._once(what, op, **kwargs))
 
-    def _once(self, what: str, op: str, needs: str = "", **kwargs: Any) -> Any:
-        """One call; `needs` names the field its answer must carry (see `answered`)."""
+    def _once(self, what: str, op: str, **kwargs: Any) -> Any:
         try:
-            response = getattr(self._s3, op)(Bucket=self.bucket, **kwargs)
+            return getattr(self._s3, op)(Bucket=self.bucket, **kwargs)
         except Exception as exc:
             raise_as(exc, translate(what, exc))
-        return answered(response, needs, what) if needs else response
 
     def read(self, name: str) -> Stored | None:
         key = self.key(name)
@@ -74,7 +72,7 @@ class S3IndexStore:
 
         def get() -> Stored | None:
             try:
-                got = self._once(what, "get_object", "ETag", Key=key)
+                got = self._once(what, "get_object", Key=key)
             except _NotFound:
                 return None
             try:  # the body streams after the answer: a connection broken now is transient
@@ -117,9 +115,7 @@ class S3IndexStore:
         except _Precondition:
             pass
         try:
-            held = self._call(
-                f"GET s3://{self.bucket}/{key}", "get_object", "LastModified", Key=key
-            )
+            held = self._call(f"GET s3://{self.bucket}/{key}", "get_object", Key=key)
         except _NotFound:
             return False  # released meanwhile: try again
         age = dt.datetime.now(dt.UTC) - held["LastModified"]

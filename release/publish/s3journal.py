@@ -21,7 +21,7 @@ from botocore.config import Config
 from release.errors import InvalidInput
 from release.publish.journal import Journal, Part, Upload
 from release.publish.retry import Retrier, raise_as
-from release.publish.s3 import answered, shared_session, translate
+from release.publish.s3 import shared_session, translate
 
 
 class S3Journal:
@@ -62,13 +62,13 @@ class S3Journal:
 
     def _get(self, key: str) -> dict[str, Any] | None:
         try:
-            response = self._call("get_object", needs="ETag", Bucket=self.bucket, Key=key)
+            response = self._call("get_object", Bucket=self.bucket, Key=key)
         except _Missing:
             return None
         data: dict[str, Any] = json.loads(response["Data"])
         return data
 
-    def _call(self, op: str, needs: str = "", **kwargs: Any) -> Any:
+    def _call(self, op: str, **kwargs: Any) -> Any:
         what = f"journal {op} s3://{self.bucket}/{kwargs.get('Key', self.prefix)}"
 
         def once() -> Any:
@@ -79,8 +79,6 @@ class S3Journal:
                 if code in ("NoSuchKey", "404"):
                     raise _Missing from exc
                 raise_as(exc, translate(what, exc))
-            if needs:
-                answered(response, needs, what)
             if op == "get_object":  # the body streams after the answer: read it under the retry
                 try:
                     response["Data"] = response["Body"].read()
@@ -94,9 +92,7 @@ class S3Journal:
         keys: list[str] = []
         token: dict[str, str] = {}
         while True:
-            page = self._call(
-                "list_objects_v2", needs="Name", Bucket=self.bucket, Prefix=prefix, **token
-            )
+            page = self._call("list_objects_v2", Bucket=self.bucket, Prefix=prefix, **token)
             keys += [str(o["Key"]) for o in page.get("Contents", [])]
             if not page.get("IsTruncated"):
                 return keys
