@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,13 @@ def config_repo(tmp_path: Path) -> Path:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "initial config")
     return repo
+
+
+def dead_owner() -> bytes:
+    """The `owner_id()` a process of this machine that has since exited recorded."""
+    code = "from release.owner import owner_id; print(owner_id().decode())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    return done.stdout.strip()
 
 
 def git(repo: Path, *args: str) -> str:

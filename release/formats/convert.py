@@ -10,9 +10,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import re
 import shutil
-import socket
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -33,6 +31,7 @@ from release.formats.options import (
     too_large,
 )
 from release.model.target import Format
+from release.owner import gone, owner_id
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +50,7 @@ def convert(raw: Path, out_dir: Path, basename: str, options: ConvertOptions) ->
         raise InvalidInput(f"{raw}: too large for {'; '.join(oversize)}")
     staging = _staging_dir(out_dir, basename)
     try:
+        (staging / OWNER).write_bytes(owner_id())  # for `_sweep_abandoned`, should we be killed
         with progress.task(f"convert {raw.name} to {', '.join(options.formats)}"):
             staged = _run(Job(disk, staging, basename, options))
         return _publish(staged, out_dir)
@@ -75,52 +75,30 @@ def _no_space(out_dir: Path) -> OperationError:
     )
 
 
+OWNER = ".owner"  # in a staging dir: the `owner_id()` of the conversion that made it
+
+
 def _staging_dir(out_dir: Path, basename: str) -> Path:
-    """A fresh hidden staging dir, named after this host and process so that a later run can
-    tell one left by a killed conversion (same host, process gone) and sweep it."""
+    """A fresh hidden staging dir (first sweeping those killed conversions left)."""
     if not out_dir.is_dir():
         raise InvalidInput(f"{out_dir}: no such directory (create it, or choose another --out)")
     _sweep_abandoned(out_dir, basename)
-    prefix = f".{basename}.{staging_owner(socket.gethostname(), os.getpid())}."
     try:
-        return Path(tempfile.mkdtemp(prefix=prefix, suffix=".part", dir=out_dir))
+        return Path(tempfile.mkdtemp(prefix=f".{basename}.", suffix=".part", dir=out_dir))
     except OSError as exc:
         raise InvalidInput(
             f"{out_dir}: cannot write there ({exc.strerror}); choose a writable --out"
         ) from exc
 
 
-def staging_owner(host: str, pid: int) -> str:
-    return f"{host.replace('.', '_')}-{pid}"
-
-
-def abandoned_pid(name: str, basename: str, host: str) -> int | None:
-    """The pid of the process on `host` that made staging dir `name`, or None when `name` is
-    not such a dir (another basename, another host, not one of ours)."""
-    head = re.escape(f".{basename}.{staging_owner(host, 0)[:-1]}")
-    found = re.fullmatch(head + r"([0-9]+)\.[a-z0-9_]{8}\.part", name)  # mkdtemp: 8 chars
-    return int(found.group(1)) if found else None
-
-
 def _sweep_abandoned(out_dir: Path, basename: str) -> None:
-    """Remove what conversions of `basename` killed on this host left behind (GBs each)."""
-    host = socket.gethostname()
-    for entry in out_dir.iterdir():
-        pid = abandoned_pid(entry.name, basename, host)
-        if pid is None or not entry.is_dir() or entry.is_symlink() or _alive(pid):
+    """Remove what conversions of `basename` killed on this machine left behind (GBs each)."""
+    for entry in out_dir.glob(f".{basename}.*.part"):
+        owner = entry / OWNER
+        if entry.is_symlink() or not owner.is_file() or not gone(owner.read_bytes()):
             continue
-        log.info("%s: removing what a killed conversion (pid %d) left", entry, pid)
+        log.info("%s: removing what a killed conversion left", entry)
         shutil.rmtree(entry, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
 
 
 @dataclass

@@ -15,10 +15,8 @@ import fcntl
 import hashlib
 import logging
 import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Protocol
 from release import fsutil
 from release.errors import InvalidInput, OperationError
 from release.model.target import FilesystemTarget, GcsTarget, RsyncTarget, S3Target, Target
+from release.owner import gone, owner_id
 from release.publish.retry import Retrier, RetrySettings
 from release.publish.targets import Options
 
@@ -42,42 +41,11 @@ log = logging.getLogger(__name__)
 INDEX_RETRY = Retrier(RetrySettings(attempts=3, initial_wait=0.2, max_wait=2.0))
 
 
-def _machine() -> str:
-    """This machine and pid namespace: where a lock owner's pid means the same process."""
-    try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        pids = str(Path("/proc/self/ns/pid").readlink())
-    except OSError:
-        return ""
-    return f"boot={boot} {pids}"
-
-
-def owner_id() -> bytes:
-    """What a lock holder writes into its lock: `nonce@host:pid`, then where that pid lives.
-    The nonce tells this taking of the lock from any other (another thread's, a later one),
-    so a writer that finds its own create there after a lost answer knows it holds it."""
-    return f"{uuid.uuid4().hex[:12]}@{socket.gethostname()}:{os.getpid()} {_machine()}".encode()
-
-
 def abandoned(owner: bytes, age: float) -> bool:
-    """Whether a lock `age` seconds old, held by `owner`, was left by a writer that died: its
-    lease ran out, or (at once) its process ran here and is gone, e.g. after a kill -9, so a
-    rerun on the same machine does not wait out the lease."""
-    if age > LEASE:
-        return True
-    head, _, machine = owner.decode(errors="replace").partition(" ")
-    host, _, pid = head.rpartition(":")
-    host = host.rpartition("@")[2]
-    here = _machine()
-    if not here or machine != here or host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # alive, owned by another user
-        return False
-    return False
+    """Whether a lock `age` seconds old, held by `owner` (an `owner_id()`), was left by a
+    writer that died: its lease ran out, or (at once) its process ran here and is gone, e.g.
+    after a kill -9, so a rerun on the same machine does not wait out the lease."""
+    return age > LEASE or gone(owner)
 
 
 @contextlib.contextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,8 +15,10 @@ import pytest
 
 from release.errors import InvalidInput, OperationError
 from release.formats import ConvertOptions, convert
-from release.formats.convert import _pigz_threads, staging_owner
+from release.formats.convert import OWNER, _pigz_threads
 from release.formats.options import GIB
+from release.owner import owner_id
+from tests.conftest import dead_owner
 
 from .conftest import MIB, MakeDisk, make_disk, qemu_img
 
@@ -189,11 +190,14 @@ def test_interrupted_conversion_leaves_nothing_that_looks_finished(
 
 
 def test_a_live_conversions_staging_is_not_swept(small_disk: Path, out_dir: Path) -> None:
-    host = socket.gethostname()
-    live = out_dir / f".c7.{staging_owner(host, os.getpid())}.abcdefgh.part"
-    other_host = out_dir / f".c7.{staging_owner(host + 'x', 1 << 30)}.abcdefgh.part"
-    other_name = out_dir / f".c7x.{staging_owner(host, 1 << 30)}.abcdefgh.part"
-    for d in (live, other_host, other_name):
+    mine = owner_id()
+    live = out_dir / ".c7.live0000.part"
+    other_host = out_dir / ".c7.host0000.part"
+    other_name = out_dir / ".c7x.dead0000.part"
+    dead = dead_owner()
+    owners = {live: mine, other_host: b"x@elsewhere:" + dead.partition(b":")[2], other_name: dead}
+    for d, owner in owners.items():
         d.mkdir()
+        (d / OWNER).write_bytes(owner)
     convert(small_disk, out_dir, "c7", ConvertOptions(formats=("qcow2",)))
     assert _files(out_dir) == sorted([live.name, other_host.name, other_name.name, "c7.qcow2"])

@@ -15,10 +15,12 @@ import pytest
 
 from release.errors import OperationError
 from release.model.target import FilesystemTarget, GcsTarget, RsyncTarget, S3Target
+from release.owner import owner_id
 from release.publish import indexstore
 from release.publish.indexstore import Changed, IndexStore, open_index_store, signed_write
 from release.publish.retry import Transient
 from release.publish.rsyncindex import pull_argv, put_argv
+from tests.conftest import dead_owner
 from tests.faultproxy import Fault, FaultProxy
 from tests.publish.conftest import GcsServer, RsyncDaemon, S3Server
 
@@ -116,13 +118,6 @@ def test_a_dead_writers_s3_lock_is_broken_after_the_lease(
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)  # released
 
 
-def _dead_owner() -> bytes:
-    """The owner line a process of this machine that has exited wrote into its lock."""
-    code = "from release.publish.indexstore import owner_id; print(owner_id().decode())"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
-    return done.stdout.strip()
-
-
 def test_the_lock_of_a_dead_local_writer_is_broken_at_once(
     store: IndexStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -133,10 +128,10 @@ def test_the_lock_of_a_dead_local_writer_is_broken_at_once(
         with store.lock():
             pass
         return
-    store.put(indexstore.LOCK_NAME, _dead_owner())
+    store.put(indexstore.LOCK_NAME, dead_owner())
     with store.lock():
         held = store.read(indexstore.LOCK_NAME)
-        mine = indexstore.owner_id().partition(b"@")[2]  # this process (the nonce is per taking)
+        mine = owner_id().partition(b"@")[2]  # this process (the nonce is per taking)
         assert held is not None and held.data.partition(b"@")[2] == mine
     assert "breaking a lock left" in caplog.text
     assert store.read(indexstore.LOCK_NAME) is None
@@ -166,15 +161,15 @@ def _kill_a_holder_of(store: indexstore.FilesystemIndexStore) -> None:
     "owner",
     [
         b"dead:1",  # written by an older release: only the lease breaks it
-        b"elsewhere:1 " + indexstore.owner_id().partition(b" ")[2],  # another host
-        indexstore.owner_id(),  # this very process: alive
-        indexstore.owner_id().partition(b" ")[0] + b" boot=other pid:[1]",  # another machine
+        b"elsewhere:1 " + owner_id().partition(b" ")[2],  # another host
+        owner_id(),  # this very process: alive
+        owner_id().partition(b" ")[0] + b" boot=other pid:[1]",  # another machine
     ],
 )
 def test_a_live_or_foreign_lock_waits_for_the_lease(owner: bytes) -> None:
     assert not indexstore.abandoned(owner, 1.0)
     assert indexstore.abandoned(owner, indexstore.LEASE + 1)
-    assert indexstore.abandoned(_dead_owner(), 1.0)
+    assert indexstore.abandoned(dead_owner(), 1.0)
 
 
 def test_the_filesystem_lock_sweeps_what_a_killed_writer_left(tmp_path: Path) -> None:
