@@ -11,8 +11,12 @@ directory is reused as it is. The release appears under its final name only once
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
+import os
 import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +24,7 @@ from release import fsutil
 from release.build.builder import BuildResult, build
 from release.formats import ConvertOptions, convert
 from release.integrity.manifest import MANIFEST, artifact_name, packages_name
+from release.integrity.provenance import Origin, builder_id
 from release.integrity.releasedir import SIGNATURE_SUFFIX, ReleaseInfo, seal
 from release.integrity.signing import Signer
 from release.model.image import ImageDefinition
@@ -83,8 +88,40 @@ def convert_options(image: ImageDefinition, variant: str) -> ConvertOptions:
     )
 
 
+def definition_digest(image: ImageDefinition) -> str:
+    """The definition's content hash: sha256 of its validated model as canonical JSON (the
+    same definition written in other YAML gives the same hash)."""
+    canonical = json.dumps(image.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def origin_of(
+    image: ImageDefinition,
+    repository: str,
+    repos: dict[str, str],
+    started: dt.datetime,
+) -> Origin:
+    """What the provenance says about where a release came from (reads the environment)."""
+    urls = {s.name: s.baseurl for v in image.variants for s in image.sources_for(v)}
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return Origin(
+        repository=repository,
+        definition=f"images/{image.name}.yaml",
+        definition_digest=definition_digest(image),
+        source_date_epoch=int(epoch) if epoch.isdigit() else None,
+        repos={name: (urls[name], digest) for name, digest in repos.items() if name in urls},
+        builder_id=builder_id(os.environ, socket.gethostname()),
+        started=started,
+    )
+
+
 def make_release(
-    image: ImageDefinition, *, commit: str, workspace: Workspace, signer: Signer
+    image: ImageDefinition,
+    *,
+    commit: str,
+    workspace: Workspace,
+    signer: Signer,
+    repository: str = "",
 ) -> MadeRelease:
     """The sealed release directory of `image` at its version, made or reused."""
     final = workspace.release_dir(image.name, image.version)
@@ -93,7 +130,9 @@ def make_release(
         return MadeRelease(image.name, image.version, final, reused=True)
     staging = workspace.staging_dir(image.name, image.version)
     staging.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
     tools: dict[str, str] = {}
+    repos: dict[str, str] = {}
     builder = image.builder
     for variant in image.variants:
         if _variant_done(staging, image, variant):
@@ -101,6 +140,7 @@ def make_release(
             continue
         result = build(image, variant, workspace.builds, workspace.cache)
         tools.update(result.tools)
+        repos.update(result.repos)
         _stage_variant(result, staging, image, variant)
     info = ReleaseInfo(
         image=image.name,
@@ -110,6 +150,7 @@ def make_release(
         builder=builder,
         build_time=dt.datetime.now(dt.UTC).replace(microsecond=0),
         tools=tools,
+        origin=origin_of(image, repository, repos, started),
     )
     seal(staging, info, signer)
     staging.rename(final)

@@ -17,7 +17,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -43,6 +43,7 @@ class BuildResult:
     tools: dict[str, str]
     rpmdb_backend: str
     seconds: float
+    repos: dict[str, str] = field(default_factory=dict)  # repo name -> repomd.xml digest
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -206,6 +207,7 @@ def build(
         tools=versions,
         rpmdb_backend=str(record["rpmdb_backend"]),
         seconds=time.monotonic() - started,
+        repos=repos,
     )
 
 

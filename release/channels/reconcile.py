@@ -26,7 +26,7 @@ from release.channels import index as idx
 from release.channels import registries
 from release.channels.resolve import Release, resolve
 from release.channels.state import StateInvalid, load_state
-from release.config.history import version_of
+from release.config.history import repository_url, version_of
 from release.config.loader import ConfigRepo
 from release.errors import InvalidInput, OperationError, ReleaseError
 from release.integrity.manifest import MANIFEST
@@ -435,7 +435,9 @@ def _make(
     if is_sealed(directory):  # no need to find the definition that made it
         return MadeRelease(release.image, release.version, directory, reused=True)
     image, commit = definition_at_version(repo, config, head, release)
-    return make_release(image, commit=commit, workspace=workspace, signer=signer)
+    return make_release(
+        image, commit=commit, workspace=workspace, signer=signer, repository=repository_url(repo)
+    )
 
 
 def definition_at_version(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import os
 import socket
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from release.fsutil import write_bytes
 from release.integrity.keys import check_keys, export_public_keys, key_statuses
 from release.integrity.keysource import KeySource, load_key_source
 from release.integrity.manifest import MANIFEST, Manifest
+from release.integrity.provenance import Origin, builder_id
 from release.integrity.releasedir import ReleaseInfo, seal
 from release.integrity.signing import SigningConfig, open_signer
 from release.integrity.verify import VerifyResult, verify_release
@@ -86,6 +89,13 @@ def render_verify(result: VerifyResult) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where the highest index serials seen are kept (default: ~/.cache/image-release/).",
 )
+@click.option(
+    "--provenance",
+    "show_provenance",
+    is_flag=True,
+    help="Require the release's signed provenance (provenance.intoto.jsonl) and print its"
+    " in-toto statement once verified.",
+)
 @json_option
 def verify_command(
     location: str,
@@ -93,6 +103,7 @@ def verify_command(
     channel: str | None,
     files: tuple[str, ...],
     serials: Path | None,
+    show_provenance: bool,
     as_json: bool,
 ) -> None:
     """Verify a release directory (path or http(s) URL): signatures, sizes, digests.
@@ -106,14 +117,29 @@ def verify_command(
             location, channel, _key_source(keys_path), serials=SerialStore(serials)
         )
         emit(checked.to_dict(), as_json, lambda: render_channel(checked))
+        _show_provenance(checked.release, show_provenance and not as_json)
         if not checked.ok:
             count = len(checked.failures())
             raise VerificationError(f"{location}: channel {channel}: FAILED ({count} problems)")
         return
-    result = verify_release(location, _key_source(keys_path), channel=channel, files=files)
+    result = verify_release(
+        location,
+        _key_source(keys_path),
+        channel=channel,
+        files=files,
+        require_provenance=show_provenance,
+    )
     emit(result.to_dict(), as_json, lambda: render_verify(result))
+    _show_provenance(result, show_provenance and not as_json)
     if not result.ok:
         raise VerificationError(f"{location}: verification FAILED ({_count(result)})")
+
+
+def _show_provenance(result: VerifyResult | None, wanted: bool) -> None:
+    """Print the verified statement (only when it verified: nothing unsigned is shown)."""
+    if wanted and result is not None and result.ok and result.provenance is not None:
+        click.echo("provenance (in-toto statement, verified):")
+        click.echo(json.dumps(result.provenance, indent=2, sort_keys=True))
 
 
 def render_channel(result: ChannelVerifyResult) -> str:
@@ -231,6 +257,7 @@ def seal_command(
         build_time=_existing_build_time(directory)
         or dt.datetime.now(dt.UTC).replace(microsecond=0),
         tools=tool_versions,
+        origin=Origin(builder_id=builder_id(os.environ, socket.gethostname())),
     )
     config = SigningConfig(
         gnupghome=gnupghome,

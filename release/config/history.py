@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import re
+import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 
 import git
 from ruamel.yaml import YAML
@@ -106,3 +108,23 @@ def version_of(raw: bytes) -> str | None:
         return None
     version = doc.data.get("version")
     return version if isinstance(version, str) else None
+
+
+def repository_url(root: object) -> str:
+    """The config repo's `origin` URL with any credentials removed, else its absolute path:
+    what a provenance statement names as the source (never a token from the URL)."""
+    try:
+        repo = git.Repo(str(root))
+        url = str(repo.remotes.origin.url) if "origin" in repo.remotes else ""
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        url = ""
+    return public_url(url) if url else str(Path(str(root)).absolute())
+
+
+def public_url(url: str) -> str:
+    """`url` without its userinfo (user:token@); scp-like `git@host:path` is kept as it is."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme and "@" in parts.netloc:
+        host = parts.netloc.rpartition("@")[2]
+        return urllib.parse.urlunsplit(parts._replace(netloc=host))
+    return url

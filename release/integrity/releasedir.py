@@ -19,12 +19,13 @@ from typing import Literal
 
 from release import fsutil, progress
 from release.errors import InvalidInput
-from release.integrity import checksums, manifest, sbom
+from release.integrity import checksums, manifest, provenance, sbom
 from release.integrity.checksums import CHECKSUM_FILES, Entry
 from release.integrity.digests import Digests, digest_bytes, digest_file
 from release.integrity.keyring import open_keyring
 from release.integrity.keysource import load_key_source
 from release.integrity.manifest import MANIFEST, Artifact, BuildInfo, FileRecord, Manifest
+from release.integrity.provenance import PROVENANCE, Origin
 from release.integrity.signing import Signer
 from release.model.target import Format
 from release.names import name_problem
@@ -46,6 +47,7 @@ class ReleaseInfo:
     builder: str
     build_time: dt.datetime
     tools: Mapping[str, str] = field(default_factory=dict)
+    origin: Origin = field(default_factory=Origin)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class _Inputs:
 
 
 def _generated(info: ReleaseInfo) -> set[str]:
-    names = {*SIGNED_FILES, *(n + SIGNATURE_SUFFIX for n in SIGNED_FILES)}
+    names = {*SIGNED_FILES, *(n + SIGNATURE_SUFFIX for n in SIGNED_FILES), PROVENANCE}
     names.update(manifest.sbom_name(info.image, info.version, v) for v in info.variants)
     return names
 
@@ -137,7 +139,8 @@ def build_manifest(
     sboms: Mapping[str, bytes],
     package_lists: Mapping[str, tuple[manifest.Package, ...]],
 ) -> Manifest:
-    """The release record, from digests already computed (pure)."""
+    """The release record, from digests already computed (pure). `sboms` holds every
+    metadata file made from them (the SBOMs, the provenance), name to bytes."""
     artifacts = tuple(
         Artifact(
             name=name,
@@ -200,6 +203,52 @@ def _sign(
     return signature
 
 
+def _provenance_statement(
+    info: ReleaseInfo, inputs: _Inputs, digests: Mapping[str, Digests], sboms: Mapping[str, bytes]
+) -> bytes:
+    subjects = {name: digests[name].hexdigests["sha256"] for name in digests}
+    sbom_digests = {name: digest_bytes(data).hexdigests["sha256"] for name, data in sboms.items()}
+    document = provenance.statement(
+        image=info.image,
+        version=info.version,
+        variants=info.variants,
+        commit=info.commit,
+        builder=info.builder,
+        tools=info.tools,
+        subjects={**subjects, **sbom_digests},
+        sboms=sbom_digests,
+        origin=info.origin,
+        finished=info.build_time,
+    )
+    return provenance.payload(document)
+
+
+def _provenance(directory: Path, body: bytes, signer: Signer, written: list[str]) -> bytes:
+    """The signed envelope of `body`: the one already there when it says the same and its
+    signature still verifies with the signer's key (a rerun re-signs nothing)."""
+    path = directory / PROVENANCE
+    if path.is_file() and not path.is_symlink():
+        try:
+            existing = provenance.parse_envelope(path.read_bytes())
+        except provenance.ProvenanceError:
+            existing = None
+        if existing is not None and existing.body == body:
+            keeper = _SignatureKeeper(signer)
+            if all(
+                keeper.still_valid(existing.signed_bytes, sig, PROVENANCE)
+                for _, sig in existing.signatures
+            ):
+                return path.read_bytes()
+    data = provenance.envelope(
+        body,
+        signer.sign_detached(provenance.pae(provenance.PAYLOAD_TYPE, body)),
+        signer.fingerprint,
+    )
+    fsutil.write_bytes(path, data)
+    written.append(PROVENANCE)
+    return data
+
+
 def seal(directory: Path, info: ReleaseInfo, signer: Signer) -> SealResult:
     """Write (or refresh) every metadata file of the release directory, then sign."""
     inputs = scan(directory, info)
@@ -222,7 +271,9 @@ def seal(directory: Path, info: ReleaseInfo, signer: Signer) -> SealResult:
     signed: list[str] = []
     for name, data in sboms.items():
         _write_if_changed(directory / name, data, written)
-    record = build_manifest(info, inputs, digests, sboms, package_lists)
+    statement = _provenance_statement(info, inputs, digests, sboms)
+    envelope = _provenance(directory, statement, signer, written)
+    record = build_manifest(info, inputs, digests, {**sboms, PROVENANCE: envelope}, package_lists)
     manifest_bytes = record.render()
     changed = _write_if_changed(directory / MANIFEST, manifest_bytes, written)
     manifest_sig = _sign(directory, MANIFEST, manifest_bytes, changed, signer, signed)

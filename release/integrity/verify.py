@@ -21,6 +21,9 @@ from release.integrity.keyring import MAX_SIGNATURE_SIZE, Keyring, SignatureChec
 from release.integrity.keysource import KeySource
 from release.integrity.manifest import MANIFEST, Manifest, artifact_name
 from release.integrity.manifest import MAX_SIZE as MANIFEST_MAX_SIZE
+from release.integrity.provenance import MAX_SIZE as PROVENANCE_MAX_SIZE
+from release.integrity.provenance import PROVENANCE
+from release.integrity.provenance_check import check_provenance
 from release.integrity.sources import Source, SourceProblem, open_source
 
 SIGNED_FILES: tuple[str, ...] = (*CHECKSUM_FILES.values(), MANIFEST)
@@ -49,6 +52,7 @@ class VerifyResult:
     problems: list[str] = field(default_factory=list)
     image: str | None = None  # as the signed manifest says
     version: str | None = None
+    provenance: dict[str, Any] | None = None  # the verified in-toto statement
 
     @property
     def ok(self) -> bool:
@@ -84,6 +88,7 @@ class VerifyResult:
             ],
             "files": [f.to_dict() for f in self.files],
             "problems": self.problems,
+            "provenance": self.provenance,
         }
 
 
@@ -234,13 +239,27 @@ def verify_release(
     *,
     channel: str | None = None,
     files: Iterable[str] | None = None,
+    require_provenance: bool = False,
 ) -> VerifyResult:
     """Verify the release at `location` (path or URL) with `keys` only."""
     source = open_source(location)
     result = VerifyResult(source.location, channel)
     with open_keyring(keys) as keyring:
         trusted = _fetch_signed(source, keyring, channel, result)
-    _cross_check(trusted, result)
+        _cross_check(trusted, result)
+        if trusted.manifest is not None and PROVENANCE in trusted.manifest.records():
+            data = _read_required(source, PROVENANCE, PROVENANCE_MAX_SIZE, result)
+            if data is not None:
+                trusted.raw[PROVENANCE] = data  # digested below: the very bytes checked here
+                check, result.provenance, problems = check_provenance(
+                    data, keyring, channel, trusted.manifest, trusted.sums.get("sha256", {})
+                )
+                result.signatures.append(check)
+                result.problems.extend(problems)
+        elif require_provenance:
+            result.problems.append(
+                f"{PROVENANCE} is not part of this release (sealed before provenance existed?)"
+            )
     if trusted.manifest is not None:
         result.image, result.version = trusted.manifest.image, trusted.manifest.version
         _check_identity(trusted.manifest, source.location, result)

@@ -24,7 +24,7 @@ PHASE_NAMES = ("artifacts", "package lists and SBOMs", "manifest", "checksums", 
 log = logging.getLogger("release.publish")
 
 SEALED_DIGESTS = checksums.CHECKSUM_FILES["sha256"]
-_SBOM_SUFFIXES = (".spdx.json", ".cdx.json", ".sbom.json", ".spdx", ".packages")
+_SBOM_SUFFIXES = (".spdx.json", ".cdx.json", ".sbom.json", ".spdx", ".packages", ".intoto.jsonl")
 _CHECKSUM_NAMES = ("SUMS", "CHECKSUM", "CHECKSUMS")
 
 

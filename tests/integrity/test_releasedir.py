@@ -34,6 +34,7 @@ def test_release_dir_contents(release_dir: Path) -> None:
             f"{IMAGE}-{VERSION}-openstack.spdx.json",
             *SIGNED,
             *(f"{n}.asc" for n in SIGNED),
+            "provenance.intoto.jsonl",
         ]
     )
 
