@@ -229,3 +229,29 @@ def test_reseal_keeps_the_envelope(tmp_path: Path, keys: Keys) -> None:
         result = seal(directory, release_info(), signer)
     assert PROVENANCE not in result.written
     assert (directory / PROVENANCE).read_bytes() == before
+
+
+def test_the_stock_recipe_in_docs_verifies_the_provenance(
+    release_dir: Path, keys: Keys, tmp_path: Path
+) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "provenance.md").read_text()
+    recipe = doc.split("```sh\n", 1)[1].split("```", 1)[0]
+    home = new_home()
+    try:
+        gpg(home, "--import", input=keys.public["good"])
+        good = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", recipe], cwd=release_dir, capture_output=True,
+            text=True, env={"GNUPGHOME": str(home), "PATH": "/usr/bin:/bin"}, check=False,
+        )  # fmt: skip
+        _reencode(release_dir, TAMPERING["the commit"])
+        bad = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", recipe], cwd=release_dir, capture_output=True,
+            text=True, env={"GNUPGHOME": str(home), "PATH": "/usr/bin:/bin"}, check=False,
+        )  # fmt: skip
+    finally:
+        destroy_home(home)
+    assert good.returncode == 0, good.stderr
+    assert "Good signature" in good.stderr
+    assert f"{IMAGE}-{VERSION}-openstack.qcow2: OK" in good.stdout
+    assert bad.returncode != 0
+    assert "BAD signature" in bad.stderr
