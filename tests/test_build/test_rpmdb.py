@@ -17,7 +17,7 @@ import pytest
 
 from release.build import installroot, manifest, rpmdb
 from release.build.builder import build
-from release.errors import OperationError
+from release.errors import OperationError, ToolMissing
 from tests.test_build.conftest import ImageFactory, definition
 from tests.test_build.rpmstandin import CALLS, answering
 from tests.test_build.test_builder import leftovers
@@ -179,4 +179,107 @@ def test_an_image_rpm_that_lists_other_packages_fails_the_build(
         ),
     ):
         build(image, "aws", tmp_path / "out", tmp_path / "cache")
+    assert leftovers(tmp_path) == []
+
+
+def test_on_a_host_whose_rpm_writes_bdb_the_check_stays(
+    el_repos: dict[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An EL/Fedora host's dnf leaves a BDB rpmdb (and __db.* files): nothing to convert
+    (no db_load runs: no tool is even looked for), but the image's own rpm still rebuilds
+    and must list what was installed."""
+    tree = dnf_tree(el_repos[7], 7, tmp_path, ["filesystem", "busybox", "rpm"])
+    rpmdb.convert(tree / DBPATH)  # what such a host's dnf would leave: BDB
+    (tree / DBPATH / "__db.002").write_bytes(b"env")
+    monkeypatch.setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+    monkeypatch.setattr(rpmdb, "writer", lambda name: pytest.fail(f"{name} was looked for"))
+    lines = [f"{n}\t(none)\t1.0\t1.el7\tx86_64" for n in ("filesystem", "busybox", "rpm")]
+    monkeypatch.setenv("RPM_STANDIN_QA", "\n".join(lines))
+    assert rpmdb.make_native(tree, "bdb") == "bdb"
+    calls = (tree / CALLS.lstrip("/")).read_text().splitlines()
+    assert calls[0] == "--rebuilddb Packages=yes"
+    assert sorted(p.name for p in (tree / DBPATH).glob("__db.*")) == []
+    monkeypatch.setenv("RPM_STANDIN_QA", "\n".join(lines[:2]))
+    with pytest.raises(OperationError, match=r"does not list rpm-1\.0-1\.el7\.x86_64"):
+        rpmdb.make_native(tree, "bdb")
+
+
+def test_header_problems_are_named() -> None:
+    def header(tags: int, data: int, first: int = 63, size: int | None = None) -> bytes:
+        body = struct.pack(">II", tags, data) + struct.pack(">IIII", first, 7, 0, 16)
+        body += bytes(16 * (tags - 1) + data)
+        return body if size is None else body[:size]
+
+    assert rpmdb.header_problem(header(3, 40)) is None
+    assert rpmdb.header_problem(header(3, 40, size=50)) == "50 bytes where its index says 96"
+    assert rpmdb.header_problem(b"\0" * 10) == "10 bytes, shorter than the smallest header"
+    assert "not the immutable region (63)" in str(rpmdb.header_problem(header(3, 40, first=1000)))
+    assert "0 index entries" in str(rpmdb.header_problem(bytes(24)))
+    too_big = struct.pack(">II", 1, 0x01000000) + bytes(16)
+    assert rpmdb.header_problem(too_big) == (
+        "16777216 bytes of data (EL's rpm reads at most 16777215)"
+    )
+    with pytest.raises(OperationError, match=r"numbered 0, outside 1\.\.2\^32-1"):
+        rpmdb.load_input([(0, header(3, 40))], "db")
+    with pytest.raises(OperationError, match="db lists no packages"):
+        rpmdb.load_input([], "db")
+
+
+def test_what_each_reader_lists_differently_is_named() -> None:
+    ours = rpmdb.parse_list("a\t(none)\t1\t1.el7\tx86_64\tf00\nb\t2\t1\t1\tnoarch\tbaa\n", "x")
+    assert sorted(p.nevra for p in ours) == ["a-1-1.el7.x86_64", "b-2:1-1.noarch"]
+    theirs = rpmdb.parse_list("a\t(none)\t1\t1.el7\tx86_64\nc\t0\t1\t1\tnoarch\n", "y")
+    assert rpmdb.differences_nevra(ours, theirs, "the image's own rpm") == (
+        "rpmdb: the image's own rpm does not list b-2:1-1.noarch;"
+        " lists c-1-1.noarch, which dnf did not install"
+    )
+    changed = rpmdb.parse_list("a\t(none)\t1\t1.el7\tx86_64\tf01\nb\t2\t1\t1\tnoarch\tbaa\n", "z")
+    assert "other SHA1HEADERs" in str(rpmdb.differences(ours, changed, "the converted database"))
+    assert rpmdb.differences(ours, set(ours), "same") is None
+    with pytest.raises(OperationError, match="unexpected line from y's rpm -qa"):
+        rpmdb.parse_list("only\ttwo\n", "y")
+
+
+def test_the_commands() -> None:
+    root = Path("/w/tree")
+    assert rpmdb.rebuild_argv(root, "usr/bin/rpm") == [
+        "chroot",
+        "/w/tree",
+        "/usr/bin/rpm",
+        "--rebuilddb",
+    ]
+    assert rpmdb.image_query_argv(root, "bin/rpm")[:4] == ["chroot", "/w/tree", "/bin/rpm", "-qa"]
+    assert rpmdb.host_query_argv(root, "bdb_ro")[5:7] == ["--define", "_db_backend bdb_ro"]
+    assert "--define" not in rpmdb.host_query_argv(root, None)
+    assert rpmdb.load_argv("db_load", root / "P") == ["db_load", "/w/tree/P"]
+
+
+def test_the_image_rpm_is_found_inside_the_root_only(tmp_path: Path) -> None:
+    (tmp_path / "usr" / "bin").mkdir(parents=True)
+    assert rpmdb.image_rpm(tmp_path) is None
+    (tmp_path / "bin").symlink_to("/usr/bin")  # absolute: would reach the host's rpm
+    assert rpmdb.image_rpm(tmp_path) is None
+    (tmp_path / "usr" / "bin" / "rpm").write_text("#!/bin/sh\n")
+    assert rpmdb.image_rpm(tmp_path) == "usr/bin/rpm"
+
+
+def test_a_host_without_the_bdb_writer_stops_before_dnf_runs(
+    make_image: ImageFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("dnf", "rpm", "sfdisk", "mkfs.ext4", "e2fsck", "debugfs", "grub-mkimage"):
+        (bin_dir / tool).symlink_to(run("which", tool).strip())
+    for tool in ("unshare", "chroot", "db5.3_verify"):
+        (bin_dir / tool).symlink_to(run("which", tool).strip())
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(
+        installroot, "install_tree", lambda *a: pytest.fail("dnf ran without the BDB writer")
+    )
+    with pytest.raises(
+        ToolMissing,
+        match=r"db5\.3_load is not installed: install it with 'apt-get install db5\.3-util'"
+        r" \(Debian/Ubuntu\) or 'dnf install libdb-utils' \(Fedora/EL\)",
+    ):
+        build(make_image(7), "aws", tmp_path / "out", tmp_path / "cache")
     assert leftovers(tmp_path) == []
