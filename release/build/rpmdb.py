@@ -19,7 +19,7 @@ import os
 import sqlite3
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,7 @@ PAGE_SIZE = 4096
 TAGS_MAX = 0xFFFF
 DATA_MAX = 0x00FFFFFF
 REGION_TAG = 63  # RPMTAG_HEADERIMMUTABLE: every header rpm 4.x installs starts with it
+TIMEOUT = 1800  # seconds, for each tool run on the rpmdb (a large one rebuilds in seconds)
 IMAGE_RPMS = ("usr/bin/rpm", "bin/rpm")  # EL7, EL6
 _FIELDS = r"%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}"
 HOST_QF = _FIELDS + r"\t%{SHA1HEADER}\n"
@@ -68,20 +69,27 @@ def header_problem(blob: bytes) -> str | None:
 
 def load_input(
     headers: Sequence[tuple[int, bytes]], where: str, byteorder: str = sys.byteorder
-) -> bytes:
-    """The `db_load` input (bytevalue format) of a hash `Packages` database holding
-    `headers` as (instance, blob), plus key 0 = the largest instance."""
+) -> Iterator[bytes]:
+    """The `db_load` input (bytevalue format), line by line, of a hash `Packages` database
+    holding `headers` as (instance, blob), plus key 0 = the largest instance. Each header is
+    checked as it goes: a bad one raises before its line."""
     if not headers:
         raise OperationError(f"rpmdb: {where} lists no packages: nothing to convert")
-    order = "<" if byteorder == "little" else ">"
-    lines = [b"VERSION=3", b"format=bytevalue", b"type=hash", b"db_pagesize=%d" % PAGE_SIZE]
-    lines.append(b"HEADER=END")
-    for instance, blob in headers:
+    for instance, _ in headers:
         if not 0 < instance <= 0xFFFFFFFF:
             raise OperationError(
                 f"rpmdb: {where} has a package numbered {instance}, outside 1..2^32-1: the"
                 " database is damaged; rebuild the image"
             )
+    key = "<I" if byteorder == "little" else ">I"
+
+    def line(raw: bytes) -> bytes:
+        return b" " + raw.hex().encode() + b"\n"
+
+    yield b"VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=%d\nHEADER=END\n" % PAGE_SIZE
+    top = max(instance for instance, _ in headers)
+    yield line(struct.pack(key, 0)) + line(struct.pack(key, top))
+    for instance, blob in headers:
         problem = header_problem(blob)
         if problem:
             raise OperationError(
@@ -89,18 +97,12 @@ def load_input(
                 f" {problem}. The database dnf wrote is damaged, or the package is not one"
                 " EL6/EL7 can install: rebuild, and check that package in the repo"
             )
-        lines += [
-            b" " + struct.pack(order + "I", instance).hex().encode(),
-            b" " + blob.hex().encode(),
-        ]
-    top = max(instance for instance, _ in headers)
-    key0 = [b" " + struct.pack(order + "I", 0).hex().encode()]
-    key0.append(b" " + struct.pack(order + "I", top).hex().encode())
-    return b"\n".join([*lines[:5], *key0, *lines[5:], b"DATA=END"]) + b"\n"
+        yield line(struct.pack(key, instance)) + line(blob)
+    yield b"DATA=END\n"
 
 
-def load_argv(command: str, dest: Path) -> list[str]:
-    return [command, str(dest)]
+def load_argv(command: str, dump: Path, dest: Path) -> list[str]:
+    return [command, "-f", str(dump), str(dest)]
 
 
 def verify_argv(command: str, path: Path) -> list[str]:
@@ -210,15 +212,22 @@ def convert(dbdir: Path) -> None:
             " (the host's rpm writes another backend); build on a host whose rpm writes"
             " sqlite or bdb"
         )
-    dump = load_input(read_sqlite(sqlite), str(sqlite))
-    new = dbdir / ".Packages.new"
+    headers = read_sqlite(sqlite)
+    dump, new = dbdir / ".Packages.load", dbdir / ".Packages.new"
     new.unlink(missing_ok=True)
     try:
-        runner.run(load_argv(writer("db5.3_load"), new), input=dump)
-        runner.run(verify_argv(writer("db5.3_verify"), new))
+        with dump.open("wb") as out:
+            out.writelines(load_input(headers, str(sqlite)))
+        runner.run(load_argv(writer("db5.3_load"), dump, new), timeout=TIMEOUT)
+        runner.run(verify_argv(writer("db5.3_verify"), new), timeout=TIMEOUT)
     except ToolError as exc:
         new.unlink(missing_ok=True)
         raise OperationError(f"rpmdb: could not write the Berkeley DB {PACKAGES}: {exc}") from exc
+    except BaseException:
+        new.unlink(missing_ok=True)
+        raise
+    finally:
+        dump.unlink(missing_ok=True)
     new.replace(dbdir / PACKAGES)
     for name in SQLITE_FILES:
         (dbdir / name).unlink(missing_ok=True)
@@ -240,14 +249,15 @@ def remove_environment(dbdir: Path) -> None:
 
 
 def host_list(root: Path, backend: str | None) -> set[Installed]:
-    return parse_list(runner.run(host_query_argv(root, backend)).text, "the build host")
+    text = runner.run(host_query_argv(root, backend), timeout=TIMEOUT).text
+    return parse_list(text, "the build host")
 
 
 def rebuild_in_image(root: Path, rpm: str, wrap: Sequence[str]) -> set[Installed]:
     """The image's own `rpm --rebuilddb` in a chroot, then its own `rpm -qa`."""
     try:
-        runner.run([*wrap, *rebuild_argv(root, rpm)])
-        text = runner.run([*wrap, *image_query_argv(root, rpm)]).text
+        runner.run([*wrap, *rebuild_argv(root, rpm)], timeout=TIMEOUT)
+        text = runner.run([*wrap, *image_query_argv(root, rpm)], timeout=TIMEOUT).text
     except ToolError as exc:
         raise OperationError(
             f"rpmdb: the image's own rpm (/{rpm}) failed on the converted database in a"

@@ -220,9 +220,9 @@ def test_header_problems_are_named() -> None:
         "16777216 bytes of data (EL's rpm reads at most 16777215)"
     )
     with pytest.raises(OperationError, match=r"numbered 0, outside 1\.\.2\^32-1"):
-        rpmdb.load_input([(0, header(3, 40))], "db")
+        list(rpmdb.load_input([(0, header(3, 40))], "db"))
     with pytest.raises(OperationError, match="db lists no packages"):
-        rpmdb.load_input([], "db")
+        list(rpmdb.load_input([], "db"))
 
 
 def test_what_each_reader_lists_differently_is_named() -> None:
@@ -251,7 +251,12 @@ def test_the_commands() -> None:
     assert rpmdb.image_query_argv(root, "bin/rpm")[:4] == ["chroot", "/w/tree", "/bin/rpm", "-qa"]
     assert rpmdb.host_query_argv(root, "bdb_ro")[5:7] == ["--define", "_db_backend bdb_ro"]
     assert "--define" not in rpmdb.host_query_argv(root, None)
-    assert rpmdb.load_argv("db_load", root / "P") == ["db_load", "/w/tree/P"]
+    assert rpmdb.load_argv("db_load", root / "d", root / "P") == [
+        "db_load",
+        "-f",
+        "/w/tree/d",
+        "/w/tree/P",
+    ]
 
 
 def test_the_image_rpm_is_found_inside_the_root_only(tmp_path: Path) -> None:
