@@ -220,10 +220,7 @@ def convert(dbdir: Path) -> None:
             out.writelines(load_input(headers, str(sqlite)))
         runner.run(load_argv(writer("db5.3_load"), dump, new), timeout=TIMEOUT)
         runner.run(verify_argv(writer("db5.3_verify"), new), timeout=TIMEOUT)
-    except ToolError as exc:
-        new.unlink(missing_ok=True)
-        raise OperationError(f"rpmdb: could not write the Berkeley DB {PACKAGES}: {exc}") from exc
-    except BaseException:
+    except BaseException:  # the tool's own error names it (and a full disk, for the builder)
         new.unlink(missing_ok=True)
         raise
     finally:
@@ -259,6 +256,8 @@ def rebuild_in_image(root: Path, rpm: str, wrap: Sequence[str]) -> set[Installed
         runner.run([*wrap, *rebuild_argv(root, rpm)], timeout=TIMEOUT)
         text = runner.run([*wrap, *image_query_argv(root, rpm)], timeout=TIMEOUT).text
     except ToolError as exc:
+        if "No space left on device" in exc.stderr:
+            raise  # the builder names the full disk
         raise OperationError(
             f"rpmdb: the image's own rpm (/{rpm}) failed on the converted database in a"
             f" chroot: {exc}"
