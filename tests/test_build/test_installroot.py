@@ -85,6 +85,8 @@ def test_manifest_parse_and_render() -> None:
         "--dbpath",
         "/var/lib/rpm",
     ]
+    # An EL6/EL7 rpmdb (Berkeley DB) is read read-only by a host whose rpm writes sqlite.
+    assert manifest.query_argv(Path("/r"), "bdb_ro")[5:7] == ["--define", "_db_backend bdb_ro"]
 
 
 def test_manifest_rejects_garbage() -> None:
