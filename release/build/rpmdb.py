@@ -225,6 +225,7 @@ def convert(dbdir: Path) -> None:
         raise
     finally:
         dump.unlink(missing_ok=True)
+    new.chmod(0o644)  # as EL's rpm makes it (users run rpm -qa), whatever the build's umask
     new.replace(dbdir / PACKAGES)
     for name in SQLITE_FILES:
         (dbdir / name).unlink(missing_ok=True)

@@ -61,6 +61,7 @@ def test_the_converted_rpmdb_is_a_bdb_hash_that_rpm_reads(
     names = sorted(p.name for p in db.iterdir())
     assert "Packages" in names
     assert [n for n in names if n.startswith(("rpmdb.sqlite", "__db."))] == []
+    assert (db / "Packages").stat().st_mode & 0o777 == 0o644
     # The metadata page, read by hand: hash magic 0x061561, version 9, 4096-byte pages.
     meta = (db / "Packages").read_bytes()[:24]
     magic, version, pagesize = struct.unpack(NATIVE + "III", meta[12:24])
