@@ -66,12 +66,13 @@ def doctor(config: ConfigRepo | None) -> list[ToolStatus]:
         tool_stages = tools.stages_of(tool)
         if tools.BUILD_KICKSTART in tool_stages and tool.name not in installers:
             continue  # only the installers the definitions name
+        command = next((c for c in tool.commands() if runner.which(c)), tool.name)
         report.append(
             ToolStatus(
                 tool=tool,
                 stages=tool_stages,
-                path=runner.which(tool.name),
-                version=runner.version(tool.name, tool.version_argv),
+                path=runner.which(command),
+                version=runner.version(command, tool.version_argv),
                 required=bool(stages.intersection(tool_stages)) or tool.name in installers,
             )
         )

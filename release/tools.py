@@ -16,6 +16,10 @@ class Tool:
     debian: str
     fedora: str
     version_argv: tuple[str, ...] = ("--version",)
+    also: tuple[str, ...] = ()  # the same tool's name on other distributions
+
+    def commands(self) -> tuple[str, ...]:
+        return (self.name, *self.also)
 
     def install_hint(self) -> str:
         return (
@@ -123,7 +127,34 @@ _CATALOGUE: dict[str, tuple[Tool, tuple[str, ...]]] = {
             (BUILD,),
         ),
         (
-            Tool("chroot", "runs the image's own setfiles and dracut", "coreutils", "coreutils"),
+            Tool(
+                "chroot",
+                "runs the image's own setfiles, dracut and rpm --rebuilddb",
+                "coreutils",
+                "coreutils",
+            ),
+            (BUILD,),
+        ),
+        (
+            Tool(
+                "db5.3_load",
+                "writes the Berkeley DB rpmdb EL6/EL7's rpm reads (db_load on Fedora/EL)",
+                "db5.3-util",
+                "libdb-utils",
+                ("-V",),
+                also=("db_load",),
+            ),
+            (BUILD,),
+        ),
+        (
+            Tool(
+                "db5.3_verify",
+                "checks that Berkeley DB rpmdb (db_verify on Fedora/EL)",
+                "db5.3-util",
+                "libdb-utils",
+                ("-V",),
+                also=("db_verify",),
+            ),
             (BUILD,),
         ),
         (

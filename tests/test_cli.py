@@ -69,6 +69,22 @@ def test_doctor_reports_tools_truthfully() -> None:
         assert tools[name]["found"] is True
         assert tools[name]["version"]
     assert "qemu-img version" in tools["qemu-img"]["version"]
+    for name in ("db5.3_load", "db5.3_verify"):  # the EL6/EL7 rpmdb's writer, on Debian
+        assert tools[name]["found"] is True and tools[name]["required"] is True
+        assert tools[name]["debian_package"] == "db5.3-util"
+        assert tools[name]["fedora_package"] == "libdb-utils"
+        assert tools[name]["version"].startswith("Berkeley DB 5.3")
+
+
+def test_doctor_names_the_rpmdb_writer_and_its_packages(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to("/usr/bin/git")
+    (bin_dir / "db_load").symlink_to("/usr/bin/db5.3_load")  # the name on Fedora/EL
+    shown = release("doctor", env={"PATH": str(bin_dir)}).stdout
+    assert "ok       db5.3_load" in shown
+    assert "MISSING  db5.3_verify" in shown
+    assert "Debian/Ubuntu: db5.3-util; Fedora/EL: libdb-utils" in shown
 
 
 def test_doctor_names_packages_of_missing_tools(tmp_path: Path) -> None:

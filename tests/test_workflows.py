@@ -14,6 +14,7 @@ from ruamel.yaml import YAML
 
 from release.channels.plan import Plan
 from release.channels.render import render
+from release.tools import BUILD, tools_for
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -115,3 +116,21 @@ def test_the_empty_matrix_is_the_string_the_release_workflow_compares_with() -> 
     )
     assert "empty='{\"include\":[]}'" in plan_step["run"]
     assert json.loads(render(empty, "json"))["empty"] is True
+
+
+def test_the_build_job_installs_what_a_centos_build_needs_on_ubuntu() -> None:
+    """The release workflow builds the shipped CentOS definitions on ubuntu-24.04, as root,
+    after `.ci/setup`: its apt list carries the package of every tool the installroot builder
+    runs, the Berkeley DB writer for the EL6/EL7 rpmdb among them."""
+    job = load("release.yml")["jobs"]["build"]
+    assert job["runs-on"] == "ubuntu-24.04"
+    runs = [step.get("run", "") for step in job["steps"]]
+    assert runs.index("bash .ci/setup") < next(
+        i for i, run in enumerate(runs) if "sudo .venv/bin/release build" in run
+    )
+    setup = (ROOT / ".ci" / "setup").read_text()
+    listed = setup[setup.index("APT_PACKAGES=(") : setup.index(")", setup.index("APT_PACKAGES=("))]
+    apt = set(listed.removeprefix("APT_PACKAGES=(").split())
+    assert {"dnf", "rpm", "fdisk", "e2fsprogs", "grub-pc-bin", "db5.3-util"} <= apt
+    essential = {"coreutils", "util-linux"}  # chroot, unshare: on every runner
+    assert [t.name for t in tools_for({BUILD}) if t.debian not in apt | essential] == []

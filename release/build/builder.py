@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Protocol
 
 from release import fsutil, progress, runner, tools
-from release.build import cache, disk, installroot, kickstart, kickstart_builder, manifest
+from release.build import (
+    cache,
+    disk,
+    installroot,
+    kickstart,
+    kickstart_builder,
+    manifest,
+    rpmdb,
+)
 from release.errors import InvalidInput, OperationError, ToolError, ToolMissing
 from release.model.image import ImageDefinition
 from release.model.template import contradictions
@@ -94,11 +102,12 @@ class InstallrootBuilder:
         relabel_build = template.selinux != "disabled" and template.relabel == "build"
         installroot.check_relabel(os.geteuid(), relabel_build)
         packages = installroot.packages_to_install(image, variant, part)
-        host_backend = installroot.host_rpm_backend()
-        installroot.precheck_rpmdb(packages, image.el, host_backend)
+        host_backend = rpmdb.host_backend()
+        rpmdb.require_writer(host_backend)
         with progress.task(f"{variant}: install packages"):
             installroot.install_tree(image, variant, tree, packages, work / "home", wrap)
-        backend = installroot.check_rpmdb(tree, image.el, host_backend)
+        with progress.task(f"{variant}: the rpmdb EL{image.el}'s rpm reads"):
+            backend = rpmdb.make_native(tree, host_backend, wrap)
         fs_uuid = root_uuid(build_id)
         with progress.task(f"{variant}: apply the cloud template"):
             installroot.finish_tree(tree, part, fs_uuid, image.el, relabel_build, wrap)

@@ -226,42 +226,6 @@ def remove_host_traces(root: Path) -> None:
             found.unlink()
 
 
-# Requests that always bring the image its own rpm: fail before downloading anything.
-_BRINGS_RPM = frozenset({"rpm", "yum", "yum-utils", "@core", "@base", "@minimal"})
-
-
-def _rpmdb_refusal(el: int, host_backend: str) -> OperationError:
-    return OperationError(
-        f"the image installs rpm, and EL{el}'s rpm reads only BerkeleyDB rpmdbs, but this"
-        f" host's rpm writes {host_backend}: the image would carry an rpmdb its own rpm"
-        " cannot read. Build on an EL/Fedora host whose rpm writes bdb, or use"
-        " `builder: kickstart`"
-    )
-
-
-def precheck_rpmdb(packages: Sequence[str], el: int, host_backend: str) -> None:
-    if host_backend in ("bdb", "ndb") or el >= 8:
-        return
-    if _BRINGS_RPM.intersection(packages):
-        raise _rpmdb_refusal(el, host_backend)
-
-
-def check_rpmdb(root: Path, el: int, host_backend: str) -> str:
-    """The rpmdb backend the image ends with. Debian's rpm writes sqlite; EL6/EL7's rpm reads
-    only BerkeleyDB. An image without its own rpm is fine (our manifest reads it); one with
-    rpm would carry a database its own rpm cannot open, so the build stops and says why."""
-    if host_backend in ("bdb", "ndb") or el >= 8:
-        return host_backend
-    names = {p.name for p in manifest.read_tree(root)}
-    if "rpm" in names:
-        raise _rpmdb_refusal(el, host_backend)
-    return host_backend
-
-
-def host_rpm_backend() -> str:
-    return runner.run(["rpm", "--eval", "%{?_db_backend}%{!?_db_backend:bdb}"]).text.strip()
-
-
 def kernel_files(root: Path) -> tuple[str, str | None, str] | None:
     """(vmlinuz name, initramfs name or None, kernel version) of the newest kernel in /boot."""
     kernels = sorted((root / "boot").glob("vmlinuz-*"))

@@ -1,4 +1,4 @@
-"""The package manifest of a built image, read from the image's own rpmdb.
+"""The package manifest of a built image, read from the image's own rpmdb by the host's rpm.
 
 One line per package, `NAME EPOCH VERSION RELEASE ARCH`, sorted; the same as JSON for the
 release manifest.
@@ -30,9 +30,24 @@ class Package:
         return f"{self.name} {self.epoch} {self.version} {self.release} {self.arch}"
 
 
-def query_argv(root: Path) -> list[str]:
+def query_argv(root: Path, backend: str | None = None) -> list[str]:
     # %{EPOCH} prints "(none)"; EPOCHNUM prints 0.
-    return ["rpm", "--root", str(root), "--dbpath", DBPATH, "-qa", "--qf", _QF]
+    define = ["--define", f"_db_backend {backend}"] if backend else []
+    return ["rpm", "--root", str(root), "--dbpath", DBPATH, *define, "-qa", "--qf", _QF]
+
+
+def host_backend() -> str:
+    """The backend the build host's rpm writes (`bdb` when the macro is unset: rpm < 4.16)."""
+    return runner.run(["rpm", "--eval", "%{?_db_backend}%{!?_db_backend:bdb}"]).text.strip()
+
+
+def reader(root: Path) -> str | None:
+    """How the host's rpm opens the image's rpmdb: a Berkeley DB one (EL6/EL7) read-only
+    (`bdb_ro`) on a host whose rpm writes sqlite (Debian, Fedora 33+), as is otherwise."""
+    db = root / DBPATH.lstrip("/")
+    if (db / "Packages").is_file() and not (db / "rpmdb.sqlite").exists():
+        return None if host_backend() == "bdb" else "bdb_ro"
+    return None
 
 
 def parse(text: str) -> list[Package]:
@@ -57,7 +72,7 @@ def to_json(packages: list[Package]) -> str:
 
 
 def read_tree(root: Path) -> list[Package]:
-    return parse(runner.run(query_argv(root)).text)
+    return parse(runner.run(query_argv(root, reader(root))).text)
 
 
 def read_disk(raw: Path, fs_spec: str) -> list[Package]:

@@ -68,11 +68,6 @@ def test_gce_variant_adds_its_own_repo_without_a_key_check_override() -> None:
     assert "--setopt=google-compute-engine.gpgcheck=1" in argv
 
 
-def test_rpmdb_backend_policy(tmp_path: Path) -> None:
-    # A host whose rpm writes BerkeleyDB (an EL/Fedora build host) needs no check.
-    assert installroot.check_rpmdb(tmp_path, 7, "bdb") == "bdb"
-
-
 def test_manifest_parse_and_render() -> None:
     text = (
         "zlib\t0\t1.2.7\t21.el7_9\tx86_64\n"
@@ -90,6 +85,8 @@ def test_manifest_parse_and_render() -> None:
         "--dbpath",
         "/var/lib/rpm",
     ]
+    # An EL6/EL7 rpmdb (Berkeley DB) is read read-only by a host whose rpm writes sqlite.
+    assert manifest.query_argv(Path("/r"), "bdb_ro")[5:7] == ["--define", "_db_backend bdb_ro"]
 
 
 def test_manifest_rejects_garbage() -> None:
@@ -158,12 +155,3 @@ def test_a_checked_key_is_handed_to_dnf_as_a_local_file() -> None:
     assert "--setopt=base.gpgkey=file:///w/home/keys/base.asc" in argv
     assert "--setopt=updates.gpgkey=https://vault.centos.org/RPM-GPG-KEY-CentOS-7" in argv
     assert "--setopt=cachedir=/w/c" in argv
-
-
-def test_the_shipped_definitions_are_refused_before_any_download_on_a_sqlite_host() -> None:
-    image = shipped("centos-7-genericcloud")
-    packages = list(image.packages_for("aws"))
-    with pytest.raises(OperationError, match=r"EL7's rpm reads only BerkeleyDB"):
-        installroot.precheck_rpmdb(packages, 7, "sqlite")
-    installroot.precheck_rpmdb(packages, 7, "bdb")  # an EL/Fedora build host
-    installroot.precheck_rpmdb(["filesystem"], 6, "sqlite")
