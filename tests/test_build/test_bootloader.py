@@ -119,3 +119,25 @@ def test_mkimage_argv_with_the_image_s_own_grub_runs_in_the_chroot() -> None:
     el6 = bootloader.mkimage_argv("grub-mkimage", "/usr/lib/grub/i386-pc", "/o", 6)
     assert el6[0] == "grub-mkimage" and el6[el6.index("-p") + 1] == "(hd0,msdos1)/boot/grub"
     assert "legacycfg" in el6
+
+
+def test_the_title_comes_from_the_image_s_release_file_never_the_host_s(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc/centos-release").write_text("CentOS Linux release 7.9.2009 (Core)\n")
+    (tree / "etc/system-release").symlink_to("/etc/centos-release")  # absolute: in the image
+    (tree / "etc/grub2.cfg").symlink_to("../boot/grub2/grub.cfg")  # as grub2-pc installs it
+    kernel = grubcfg.Kernel("vmlinuz-3.10.0-1160.el7.x86_64", None, "3.10.0-1160.el7.x86_64")
+    bootloader.write_menu(tree, 7, kernel, "u-u-i-d", ("console=ttyS0",))
+    title = "CentOS Linux (3.10.0-1160.el7.x86_64) 7 (Core)"
+    assert f"\nsaved_entry={title}\n".encode() in (tree / "boot/grub2/grubenv").read_bytes()
+    assert f"menuentry '{title}' " in (tree / "etc/grub2.cfg").read_text()
+    escape = tmp_path / "outside-release"
+    escape.write_text("Host release 99 (Not the image)\n")
+    (tree / "etc/system-release").unlink()
+    (tree / "etc/system-release").symlink_to(f"../../{escape.name}")  # out of the tree
+    bootloader.write_menu(tree, 7, kernel, "u-u-i-d", ())
+    assert (
+        b"saved_entry=Linux (3.10.0-1160.el7.x86_64)\n"
+        in (tree / "boot/grub2/grubenv").read_bytes()
+    )
