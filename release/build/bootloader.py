@@ -4,7 +4,9 @@ EL's tools look for (EL7: `/etc/grub2.cfg`; EL6: `/etc/grub.conf`, `/boot/grub/m
 and core.img made the way grub2-install makes it, into `PREFIX/i386-pc` with the modules and
 boot.img: by the image's own grub2-mkimage from its own modules (in a chroot) when the image
 ships GRUB 2, by the build host's otherwise. `disk.install_grub` copies boot.img and core.img
-from there into the disk's first sectors.
+from there into the disk's first sectors. On EL6 core.img carries its own two-line menu,
+which hands over to GRUB legacy's grub.conf: no GRUB 2 menu file in the image that an EL6 tool
+could take for the system's bootloader config.
 """
 
 from __future__ import annotations
@@ -41,17 +43,35 @@ CORE_MODULES: dict[int, tuple[str, ...]] = {
         "echo",
         "test",
     ),
-    6: ("biosdisk", "part_msdos", "ext2", "normal", "configfile", "linux16", "legacycfg"),
+    # No normal mode (which would load modules on demand) before the embedded menu runs.
+    6: (
+        "biosdisk",
+        "part_msdos",
+        "ext2",
+        "serial",
+        "terminal",
+        "linux16",
+        "legacycfg",
+        "test",
+        "loadenv",
+    ),
 }
 
 
 def mkimage_argv(
-    program: str, modules_dir: str, out: str, el: EL, chroot: Path | None = None
+    program: str,
+    modules_dir: str,
+    out: str,
+    el: EL,
+    chroot: Path | None = None,
+    config: str | None = None,
 ) -> list[str]:
     """core.img for BIOS booting from the first partition, prefix at the EL's GRUB dir.
-    With `chroot`, the image's own program and modules (paths inside the image)."""
+    With `chroot`, the image's own program and modules (paths inside the image); with
+    `config`, a menu embedded in core.img (EL6: the hand-over to grub.conf)."""
     argv = [
         program,
+        *(("-c", config) if config else ()),
         "-O",
         "i386-pc",
         "-d",
@@ -99,7 +119,15 @@ def install_core(tree: Path, el: EL, wrap: Sequence[str] = ()) -> str:
         runner.run([*wrap, *argv])
         return "image"
     _copy_modules(HOST_GRUB_DIR, dest)
-    runner.run(mkimage_argv("grub-mkimage", str(HOST_GRUB_DIR), str(dest / "core.img"), el))
+    early = tree.parent / f"{tree.name}.grub-early.cfg"  # outside the image
+    config = str(early) if el == 6 else None
+    try:
+        if config:
+            early.write_text(grubcfg.el6_handover_cfg())
+        out = str(dest / "core.img")
+        runner.run(mkimage_argv("grub-mkimage", str(HOST_GRUB_DIR), out, el, config=config))
+    finally:
+        early.unlink(missing_ok=True)
     return "host"
 
 
@@ -144,7 +172,6 @@ def write_menu(tree: Path, el: EL, kernel: Kernel, root_uuid: str, args: Sequenc
         _link(tree, "/etc/grub2.cfg", "../boot/grub2/grub.cfg")
     else:
         _write(tree, MENU[6], grubcfg.el6_grub_conf(title, kernel, root_uuid, args))
-        _write(tree, f"{PREFIX[6]}/grub.cfg", grubcfg.el6_handover_cfg())
         _link(tree, "/etc/grub.conf", "../boot/grub/grub.conf")
         _link(tree, "/boot/grub/menu.lst", "./grub.conf")  # as EL6's grub package has it
     _write(tree, "/etc/sysconfig/kernel", grubcfg.SYSCONFIG_KERNEL)

@@ -4,8 +4,8 @@
 - EL7: `/boot/grub2/grub.cfg` as EL7's grub2-mkconfig writes it from `default_grub`
   (`linux16`/`initrd16`, `set default="${saved_entry}"` with `/boot/grub2/grubenv`): one
   menuentry grubby can copy on a kernel update.
-- EL6: GRUB legacy's `/boot/grub/grub.conf`, the file EL6's grubby edits, and the two-line
-  GRUB 2 menu that hands over to it with `legacy_configfile`.
+- EL6: GRUB legacy's `/boot/grub/grub.conf`, the file EL6's grubby edits, and the GRUB 2
+  menu embedded in core.img that hands over to it with `legacy_configfile`.
 - Both: `/etc/sysconfig/kernel`, so an update of the `kernel` package becomes the default.
 """
 
@@ -245,10 +245,9 @@ def el6_grub_conf(title: str, kernel: Kernel, root_uuid: str, args: Sequence[str
 
 
 def el6_handover_cfg() -> str:
-    """GRUB 2's own menu on EL6: the serial console, then GRUB legacy's grub.conf."""
+    """GRUB 2's own menu on EL6, embedded in core.img: the serial console, then GRUB legacy's
+    grub.conf (GRUB 2 sets `root` from its prefix before running it)."""
     return (
-        "# GRUB 2 boots this EL6 image from GRUB legacy's grub.conf, the file EL6's grubby\n"
-        "# edits on kernel updates: edit that file, not this one.\n"
         f"{SERIAL}\n"
         "terminal_input serial console\n"
         "terminal_output serial console\n"

@@ -80,8 +80,8 @@ def test_el6_menu_is_grub_legacy_that_grub2_reads(make_image: ImageFactory, tmp_
     ]  # the fixture kernel has no initramfs
     assert str((root / "etc/grub.conf").readlink()) == "../boot/grub/grub.conf"
     assert os.readlink(root / "boot/grub/menu.lst") == "./grub.conf"  # noqa: PTH115 - keeps ./
-    handover = (root / "boot/grub/grub.cfg").read_text()
-    assert handover.splitlines()[-1] == "legacy_configfile /boot/grub/grub.conf"
+    # GRUB 2's own menu is inside core.img: no grub.cfg an EL6 tool could take for its own.
+    assert not (root / "boot/grub/grub.cfg").exists()
     assert not (root / "boot/grub2").exists() and not (root / "etc/default/grub").exists()
     kernel_conf = (root / "etc/sysconfig/kernel").read_text().splitlines()
     assert "UPDATEDEFAULT=yes" in kernel_conf and "DEFAULTKERNEL=kernel" in kernel_conf
@@ -116,9 +116,12 @@ def test_mkimage_argv_with_the_image_s_own_grub_runs_in_the_chroot() -> None:
     assert argv[argv.index("-p") + 1] == "(hd0,msdos1)/boot/grub2"
     assert argv[argv.index("-d") + 1] == "/usr/lib/grub/i386-pc"
     assert {"biosdisk", "part_msdos", "ext2", "linux16", "loadenv"} <= set(argv)
-    el6 = bootloader.mkimage_argv("grub-mkimage", "/usr/lib/grub/i386-pc", "/o", 6)
+    el6 = bootloader.mkimage_argv("grub-mkimage", "/usr/lib/grub/i386-pc", "/o", 6, config="/e")
     assert el6[0] == "grub-mkimage" and el6[el6.index("-p") + 1] == "(hd0,msdos1)/boot/grub"
-    assert "legacycfg" in el6
+    assert el6[el6.index("-c") + 1] == "/e"  # the hand-over menu, embedded
+    assert {"legacycfg", "linux16", "serial", "terminal"} <= set(el6)
+    handover = grubcfg.el6_handover_cfg().splitlines()
+    assert handover[-1] == "legacy_configfile /boot/grub/grub.conf"
 
 
 def test_the_title_comes_from_the_image_s_release_file_never_the_host_s(tmp_path: Path) -> None:
