@@ -111,11 +111,14 @@ def test_the_image_boots_the_kernel_its_own_tools_make_the_default(
         if "/vmlinuz-" in line
     ).split("/")[0]
     menu = "/boot/grub2/grub.cfg" if el == 7 else "/boot/grub/grub.conf"
-    built = {p: grubby.read(raw, p) for p in (menu, "/boot/grub2/grubenv") if el == 7 or p == menu}
+    paths = [menu, "/boot/grub2/grubenv"] if el == 7 else [menu]
+    built = {path: grubby.read(raw, path) for path in paths}
 
     title = update_kernel(raw, el, kver, tmp_path / "update")
-    updated = kernel_line(boot(raw))
+    console = boot(raw)
+    updated = kernel_line(console)
     assert UPDATED in updated and f"/boot/vmlinuz-{kver}.update " in updated, updated
+    assert MARKER in console, console[-3000:]  # the new kernel got as far as the image's init
 
     assert remove_entry(raw, el, title, tmp_path / "remove") == built
     console = boot(raw)
