@@ -144,3 +144,16 @@ def test_the_title_comes_from_the_image_s_release_file_never_the_host_s(tmp_path
         b"saved_entry=Linux (3.10.0-1160.el7.x86_64)\n"
         in (tree / "boot/grub2/grubenv").read_bytes()
     )
+
+
+def test_the_image_s_own_grub_is_used_only_when_it_ships_modules_and_mkimage(
+    tmp_path: Path,
+) -> None:
+    tree = tmp_path / "tree"
+    assert bootloader.image_mkimage(tree) is None
+    (tree / "usr/lib/grub/i386-pc").mkdir(parents=True)
+    (tree / "usr/lib/grub/i386-pc/boot.img").write_bytes(b"\0" * 512)
+    assert bootloader.image_mkimage(tree) is None  # modules without grub2-tools: the host's
+    (tree / "usr/bin").mkdir(parents=True)
+    (tree / "usr/bin/grub2-mkimage").write_text("#!/bin/sh\n")
+    assert bootloader.image_mkimage(tree) == "/usr/bin/grub2-mkimage"
