@@ -110,19 +110,3 @@ def apply_edit(root: Path, edit: TreeEdit) -> None:
 def fstab(root_uuid: str) -> str:
     # No swap line: the seed has no swap (a swap file can be added at boot).
     return f"UUID={root_uuid} / ext4 defaults 1 1\n"
-
-
-def grub_cfg(root_uuid: str, kernel: str, initrd: str | None, args: tuple[str, ...]) -> str:
-    """The GRUB 2 menu the installroot builder's bootloader reads (`disk.GRUB_PREFIX`)."""
-    cmdline = " ".join((f"root=UUID={root_uuid}", "ro", *args))
-    lines = [
-        "set timeout=1",
-        "set default=0",
-        f"search --no-floppy --fs-uuid --set=root {root_uuid}",
-        "menuentry 'image' {",
-        f"  linux /boot/{kernel} {cmdline}",
-    ]
-    if initrd:
-        lines.append(f"  initrd /boot/{initrd}")
-    lines.append("}")
-    return "\n".join(lines) + "\n"

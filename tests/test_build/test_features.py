@@ -10,8 +10,8 @@ import pytest
 
 from release.build import kickstart
 from release.build.builder import build
-from release.build.disk import GRUB_PREFIX
 from release.build.features import FEATURES, Feature, Rendering, render_all
+from release.build.grubcfg import MENU
 from release.build.rootfs import set_line
 from release.model.image import ImageDefinition
 from release.model.template import Template
@@ -85,7 +85,7 @@ def assert_in_tree(
         assert not list(root.glob(pattern.lstrip("/"))), f"{feature.name}: {pattern} left"
     for package in part.packages:
         assert package in installed, f"{feature.name}: {package} not installed"
-    grub = at(f"{GRUB_PREFIX[el]}/grub.cfg").read_text()
+    grub = at(MENU[el]).read_text()
     for arg in part.kernel_args:
         assert f" {arg}" in grub, f"{feature.name}: kernel argument {arg} not in grub.cfg"
     for path, text in part.forbidden_tree.items():
