@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from release import fsutil, progress, runner, tools
-from release.build import cache, disk, installroot, kickstart, kickstart_builder, manifest
+from release.build import cache, disk, installroot, kickstart, kickstart_builder, manifest, steps
 from release.errors import InvalidInput, OperationError, ToolError, ToolMissing
 from release.model.image import ImageDefinition
 from release.model.template import contradictions
@@ -97,6 +97,8 @@ class InstallrootBuilder:
         installroot.precheck_rpmdb(packages, image.el, host_backend)
         with progress.task(f"{variant}: install packages"):
             installroot.install_tree(image, variant, tree, packages, work / "home", wrap)
+            env = installroot.rpm_home(work / "home")
+            steps.erase_packages(tree, part.remove_packages, env, wrap)
         backend = installroot.check_rpmdb(tree, image.el, host_backend)
         fs_uuid = root_uuid(build_id)
         with progress.task(f"{variant}: apply the cloud template"):

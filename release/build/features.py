@@ -26,6 +26,10 @@ class Rendering:
     edit: TreeEdit = field(default_factory=TreeEdit)
     forbidden_ks: tuple[str, ...] = ()  # text the kickstart must not contain
     forbidden_tree: Mapping[str, str] = field(default_factory=lambda: _NONE)  # path -> text
+    enable: tuple[str, ...] = ()  # services enabled (systemctl / chkconfig in the image)
+    disable: tuple[str, ...] = ()
+    remove_packages: tuple[str, ...] = ()  # name globs erased after the install (rpm -e)
+    cleanup: tuple[str, ...] = ()  # absolute globs (files or folders) removed last
 
 
 @dataclass(frozen=True)
@@ -95,26 +99,41 @@ def _ifcfg(t: Template) -> str:
 
 def _network(t: Template, el: EL) -> Rendering:
     forbidden = {} if t.persistent_dhclient else {_IFCFG: "PERSISTENT_DHCLIENT"}
+    # Only eth0 (and lo): an ifcfg of another NIC, often pinned by HWADDR, was the build
+    # machine's, and would make network's start fail or wait on an instance.
+    prune = {"/etc/sysconfig/network-scripts/ifcfg-*": ("ifcfg-eth0", "ifcfg-lo")}
     return Rendering(
         commands=(f"network --bootproto=dhcp --device=eth0 --onboot=on --hostname={t.hostname}",),
-        edit=TreeEdit(files={_IFCFG: _ifcfg(t)}),
+        edit=TreeEdit(files={_IFCFG: _ifcfg(t)}, prune=prune),
         forbidden_tree=forbidden,
     )
+
+
+def _dhclient(t: Template, el: EL) -> Rendering:
+    # The SIG's answer to instances that lost their lease during a DHCP server's outage
+    # (CentOS bug 6866): keep trying for 5 minutes, then every minute.
+    lines = {"/etc/dhcp/dhclient.conf": ("timeout 300;", "retry 60;")}
+    return Rendering(edit=TreeEdit(lines=lines))
 
 
 def _nic_names(t: Template, el: EL) -> Rendering:
     if t.persistent_nic_names:
         return Rendering()
+    # 70-persistent-net.rules pins NIC names to the build machine's MACs (70-persistent-cd
+    # the same for CD drives): an instance's first NIC must be eth0.
+    removals = ("/etc/udev/rules.d/70*",)
     if el == 6:
         return Rendering(
             edit=TreeEdit(
                 links={"/etc/udev/rules.d/75-persistent-net-generator.rules": "/dev/null"},
-                removals=("/etc/udev/rules.d/70-persistent-net.rules",),
+                removals=removals,
             )
         )
     return Rendering(
         kernel_args=("net.ifnames=0", "biosdevname=0"),
-        edit=TreeEdit(links={"/etc/udev/rules.d/80-net-name-slot.rules": "/dev/null"}),
+        edit=TreeEdit(
+            links={"/etc/udev/rules.d/80-net-name-slot.rules": "/dev/null"}, removals=removals
+        ),
     )
 
 
@@ -187,16 +206,21 @@ def _timezone(t: Template, el: EL) -> Rendering:
     )
 
 
+_HOSTS = (
+    "127.0.0.1   localhost localhost.localdomain localhost4 localhost4.localdomain4\n"
+    "::1         localhost localhost.localdomain localhost6 localhost6.localdomain6\n"
+)
+
+
 def _hostname(t: Template, el: EL) -> Rendering:
+    # /etc/hosts names localhost only: never the build machine's name, nor the template's
+    # hostname, which DHCP replaces.
+    files: dict[str, str] = {"/etc/hosts": _HOSTS}
     if el == 6:
-        files = {
-            "/etc/sysconfig/network": f"NETWORKING=yes\nNOZEROCONF=yes\nHOSTNAME={t.hostname}\n"
-        }
+        files["/etc/sysconfig/network"] = f"NETWORKING=yes\nNOZEROCONF=yes\nHOSTNAME={t.hostname}\n"
     else:
-        files = {
-            "/etc/hostname": f"{t.hostname}\n",
-            "/etc/sysconfig/network": "NETWORKING=yes\nNOZEROCONF=yes\n",
-        }
+        files["/etc/hostname"] = f"{t.hostname}\n"
+        files["/etc/sysconfig/network"] = "NETWORKING=yes\nNOZEROCONF=yes\n"
     return Rendering(edit=TreeEdit(files=files))
 
 
@@ -219,17 +243,77 @@ def _keyboard(t: Template, el: EL) -> Rendering:
 def _ntp(t: Template, el: EL) -> Rendering:
     if not t.ntp:
         return Rendering()
-    if el == 6:
-        links = {f"/etc/rc.d/rc{level}.d/S58ntpd": "../init.d/ntpd" for level in (2, 3, 4, 5)}
-        return Rendering(
-            commands=("services --enabled=ntpd",), packages=("ntp",), edit=TreeEdit(links=links)
-        )
-    unit = "/usr/lib/systemd/system/chronyd.service"
-    return Rendering(
-        commands=("services --enabled=chronyd",),
-        packages=("chrony",),
-        edit=TreeEdit(links={"/etc/systemd/system/multi-user.target.wants/chronyd.service": unit}),
+    return (
+        Rendering(packages=("ntp",), enable=("ntpd",))
+        if el == 6
+        else Rendering(packages=("chrony",), enable=("chronyd",))
     )
+
+
+# The reference's services (network, sshd, rsyslog; NTP is the ntp feature's) and
+# cloud-init's four stages; kdump reserves memory an instance needs and has nowhere to dump.
+SERVICES_ON = (
+    "network",
+    "sshd",
+    "rsyslog",
+    "cloud-init-local",
+    "cloud-init",
+    "cloud-config",
+    "cloud-final",
+)
+SERVICES_OFF = ("kdump",)
+
+
+def _services(t: Template, el: EL) -> Rendering:
+    return Rendering(enable=SERVICES_ON, disable=SERVICES_OFF)
+
+
+def _tmp_on_disk(t: Template, el: EL) -> Rendering:
+    # EL7's systemd can put /tmp on tmpfs: memory is scarce on small instances (the SIG).
+    if el == 6:
+        return Rendering()
+    return Rendering(edit=TreeEdit(links={"/etc/systemd/system/tmp.mount": "/dev/null"}))
+
+
+def _no_rescue(t: Template, el: EL) -> Rendering:
+    # EL7's dracut would make a second, host-only "rescue" kernel and initramfs in /boot.
+    return Rendering(packages=("dracut-norescue",)) if el == 7 else Rendering()
+
+
+def _no_firmware(t: Template, el: EL) -> Rendering:
+    # Firmware is for hardware a VM does not have. The kernel requires it (EL6
+    # kernel-firmware, EL7 linux-firmware), so excluding it fails the install: it is
+    # erased after the install, as the SIG's kickstart does.
+    return Rendering(remove_packages=("*-firmware",))
+
+
+# What installers, yum/dnf and the build leave behind (the SIG's kickstart removes the same);
+# a folder named with a trailing "/" goes only when empty (dnf's /etc/dnf on an EL6/EL7 tree).
+LEFTOVERS = (
+    "/var/log/yum.log",
+    "/var/log/dnf*",
+    "/var/log/hawkey.log",
+    "/var/log/anaconda*",
+    "/var/log/setfiles.log",
+    "/var/cache/yum/*",
+    "/var/cache/dnf",
+    "/var/lib/yum/*",
+    "/var/lib/dnf",
+    "/etc/dnf/modules.d",
+    "/etc/dnf/",
+    "/var/lib/rpm/*-wal",
+    "/var/lib/rpm/*-shm",
+    "/root/anac*",
+    "/root/original-ks.cfg",
+    "/root/install.log*",
+    "/tmp/*",  # noqa: S108 - the image's /tmp, emptied
+    "/tmp/.[!.]*",  # noqa: S108
+    "/var/tmp/*",  # noqa: S108
+)
+
+
+def _leftovers(t: Template, el: EL) -> Rendering:
+    return Rendering(cleanup=LEFTOVERS)
 
 
 def _hygiene(t: Template, el: EL) -> Rendering:
@@ -258,6 +342,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("tuned", ("tuned_profile",), _tuned),
     Feature("tso-gso-off", ("tso_gso_off",), _nic_offload),
     Feature("network", ("persistent_dhclient", "hostname"), _network),
+    Feature("dhclient-timeout", (), _dhclient),
     Feature("nic-names", ("persistent_nic_names",), _nic_names),
     Feature("selinux", ("selinux", "relabel"), _selinux),
     Feature("paravirt-drivers", ("paravirt_drivers",), _paravirt),
@@ -268,32 +353,41 @@ FEATURES: tuple[Feature, ...] = (
     Feature("lang", ("lang",), _lang),
     Feature("keyboard", ("keyboard",), _keyboard),
     Feature("ntp", ("ntp",), _ntp),
+    Feature("services", (), _services),
+    Feature("tmp-on-disk", (), _tmp_on_disk),
+    Feature("no-rescue-image", (), _no_rescue),
+    Feature("no-firmware", (), _no_firmware),
+    Feature("no-leftovers", (), _leftovers),
     Feature("hygiene", ("hygiene",), _hygiene),
     Feature("console", (), _console),
 )
 
 
+def _unique(items: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
 def render_all(t: Template, el: EL) -> Rendering:
     """Every feature's rendering, merged in table order (later files win)."""
+    parts = [feature.render(t, el) for feature in FEATURES]
     edit = TreeEdit()
-    commands: list[str] = []
-    packages: list[str] = []
-    args: list[str] = []
-    forbidden_ks: list[str] = []
     forbidden_tree: dict[str, str] = {}
-    for feature in FEATURES:
-        part = feature.render(t, el)
-        commands += part.commands
-        packages += [p for p in part.packages if p not in packages]
-        args += part.kernel_args
+    for part in parts:
         edit = edit.merge(part.edit)
-        forbidden_ks += part.forbidden_ks
         forbidden_tree.update(part.forbidden_tree)
+
+    def joined(name: str) -> list[str]:
+        return [item for part in parts for item in getattr(part, name)]
+
     return Rendering(
-        commands=tuple(commands),
-        packages=tuple(packages),
-        kernel_args=tuple(args),
+        commands=tuple(joined("commands")),
+        packages=_unique(joined("packages")),
+        kernel_args=tuple(joined("kernel_args")),
         edit=edit,
-        forbidden_ks=tuple(forbidden_ks),
+        forbidden_ks=tuple(joined("forbidden_ks")),
         forbidden_tree=forbidden_tree,
+        enable=_unique(joined("enable")),
+        disable=_unique(joined("disable")),
+        remove_packages=_unique(joined("remove_packages")),
+        cleanup=_unique(joined("cleanup")),
     )

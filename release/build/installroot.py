@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from release import runner
-from release.build import disk, manifest, rootfs
+from release.build import disk, manifest, rootfs, steps
 from release.build.features import Rendering
 from release.errors import InvalidInput, OperationError, ToolError, VerificationError
 from release.integrity import keyinfo
@@ -287,6 +287,7 @@ def finish_tree(
     where the image can (its own setfiles and dracut, in a chroot)."""
     remove_host_traces(root)
     rootfs.apply_edit(root, part.edit)
+    steps.switch_services(root, el, part.enable, part.disable, wrap)
     (root / "etc" / "fstab").write_text(rootfs.fstab(root_uuid))
     kernel = kernel_files(root)
     if kernel is not None:
@@ -304,6 +305,7 @@ def finish_tree(
         )
     if relabel_build:
         relabel(root, wrap)
+    steps.remove_leftovers(root, part.cleanup)  # last: relabelling and dracut leave some
     os.sync()
 
 

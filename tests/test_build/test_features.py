@@ -141,8 +141,10 @@ def test_el_specific_renderings(make_image: ImageFactory) -> None:
     el7 = kickstart.render_valid(make_image(7), "openstack")
     assert "dracut-modules-growroot" in el6 and "dracut-modules-growroot" not in el7
     assert "net.ifnames=0" in el7 and "net.ifnames=0" not in el6
-    assert "rm -f /etc/udev/rules.d/70-persistent-net.rules" in el6
-    assert "services --enabled=ntpd" in el6 and "services --enabled=chronyd" in el7
+    assert "rm -f /etc/udev/rules.d/70*" in el6 and "rm -f /etc/udev/rules.d/70*" in el7
+    services = "network,sshd,rsyslog,cloud-init-local,cloud-init,cloud-config,cloud-final"
+    assert f"services --disabled=kdump --enabled=ntpd,{services}" in el6
+    assert f"services --disabled=kdump --enabled=chronyd,{services}" in el7
     assert "vmw_pvscsi" in el6 and "virtio_blk" in el7
 
 
