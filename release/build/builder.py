@@ -24,6 +24,7 @@ from typing import Protocol
 from release import fsutil, progress, runner, tools
 from release.build import cache, disk, installroot, kickstart, kickstart_builder, manifest, steps
 from release.errors import InvalidInput, OperationError, ToolError, ToolMissing
+from release.model.agents import missing_repos
 from release.model.image import ImageDefinition
 from release.model.template import contradictions
 
@@ -150,6 +151,9 @@ def check_variant(image: ImageDefinition, variant: str) -> None:
             f"image {image.name}, variant {variant}: the template contradicts itself: "
             + "; ".join(why for _, why in problems)
         )
+    missing = missing_repos(image, variant)
+    if missing:
+        raise InvalidInput(f"image {image.name}: {missing[0].message}; {missing[0].hint}")
     if image.builder == "installroot" and image.template_for(variant).swap:
         raise InvalidInput(
             f"image {image.name}, variant {variant}: swap: true is not supported by the"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from release.config.loader import ConfigRepo
 from release.errors import Problem
 from release.integrity import keyinfo
+from release.model.agents import missing_repos
 from release.model.base import version_key
 from release.model.channel import LATEST
 from release.model.target import ACCEPTS
@@ -47,6 +48,10 @@ def _templates(repo: ConfigRepo) -> None:
                 if loc not in loaded.doc.lines:
                     loc = ("template", fieldname)
                 repo.problems.append(loaded.doc.problem(loc, f"variant {variant}: {why}"))
+            for missing in missing_repos(image, variant):
+                at = ("variants", variant) if missing.at_variant else ()
+                place = (*at, "packages", missing.index)
+                repo.problems.append(loaded.doc.problem(place, missing.message, missing.hint))
 
 
 def _channels(repo: ConfigRepo, history: VersionHistory | None) -> None:
