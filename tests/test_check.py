@@ -132,7 +132,7 @@ CASES = [
          field="variants.gce.packages[0]", hint="add its repository (https://packages.cloud"),
     Case("agent-without-el6-repo", replace(C6, "  gce: {}", "  gce:\n    packages: [google-"
          "compute-engine]"), C6, "google-compute-engine comes from a repository that has no EL6",
-         line=58, field="variants.gce.packages[0]", hint="drop google-compute-engine"),
+         line=59, field="variants.gce.packages[0]", hint="drop google-compute-engine"),
     Case("variant-not-a-stack", replace(C7, "  aws: {}", "  azure: {}"), C7,
          "variant 'azure' is not a cloud stack name"),
     Case("symlink-definition", lambda repo: (repo / "images/link.yaml").symlink_to("/etc/passwd"),

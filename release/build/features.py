@@ -9,27 +9,15 @@ image) walk it, so a feature cannot land in one rendering and be forgotten in th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 
+from release.build import system_features as system
+from release.build.rendering import Rendering as Rendering  # re-exported: builders import it here
 from release.build.rootfs import TreeEdit
 from release.model.template import EL, Template
 
 _NONE: Mapping[str, str] = MappingProxyType({})
-
-
-@dataclass(frozen=True)
-class Rendering:
-    commands: tuple[str, ...] = ()  # kickstart commands (one line each)
-    packages: tuple[str, ...] = ()  # installed in both renderings
-    kernel_args: tuple[str, ...] = ()
-    edit: TreeEdit = field(default_factory=TreeEdit)
-    forbidden_ks: tuple[str, ...] = ()  # text the kickstart must not contain
-    forbidden_tree: Mapping[str, str] = field(default_factory=lambda: _NONE)  # path -> text
-    enable: tuple[str, ...] = ()  # services enabled (systemctl / chkconfig in the image)
-    disable: tuple[str, ...] = ()
-    remove_packages: tuple[str, ...] = ()  # name globs erased after the install (rpm -e)
-    cleanup: tuple[str, ...] = ()  # absolute globs (files or folders) removed last
 
 
 @dataclass(frozen=True)
@@ -109,13 +97,6 @@ def _network(t: Template, el: EL) -> Rendering:
     )
 
 
-def _dhclient(t: Template, el: EL) -> Rendering:
-    # The SIG's answer to instances that lost their lease during a DHCP server's outage
-    # (CentOS bug 6866): keep trying for 5 minutes, then every minute.
-    lines = {"/etc/dhcp/dhclient.conf": ("timeout 300;", "retry 60;")}
-    return Rendering(edit=TreeEdit(lines=lines))
-
-
 def _nic_names(t: Template, el: EL) -> Rendering:
     if t.persistent_nic_names:
         return Rendering()
@@ -178,6 +159,7 @@ def _login(t: Template, el: EL) -> Rendering:
                 "/etc/ssh/sshd_config": (
                     f"PermitRootLogin {yes_no}",
                     f"PasswordAuthentication {yes_no}",
+                    "UseDNS no",  # no reverse lookup of each client: clouds seldom have one
                 )
             },
         ),
@@ -250,72 +232,6 @@ def _ntp(t: Template, el: EL) -> Rendering:
     )
 
 
-# The reference's services (network, sshd, rsyslog; NTP is the ntp feature's) and
-# cloud-init's four stages; kdump reserves memory an instance needs and has nowhere to dump.
-SERVICES_ON = (
-    "network",
-    "sshd",
-    "rsyslog",
-    "cloud-init-local",
-    "cloud-init",
-    "cloud-config",
-    "cloud-final",
-)
-SERVICES_OFF = ("kdump",)
-
-
-def _services(t: Template, el: EL) -> Rendering:
-    return Rendering(enable=SERVICES_ON, disable=SERVICES_OFF)
-
-
-def _tmp_on_disk(t: Template, el: EL) -> Rendering:
-    # EL7's systemd can put /tmp on tmpfs: memory is scarce on small instances (the SIG).
-    if el == 6:
-        return Rendering()
-    return Rendering(edit=TreeEdit(links={"/etc/systemd/system/tmp.mount": "/dev/null"}))
-
-
-def _no_rescue(t: Template, el: EL) -> Rendering:
-    # EL7's dracut would make a second, host-only "rescue" kernel and initramfs in /boot.
-    return Rendering(packages=("dracut-norescue",)) if el == 7 else Rendering()
-
-
-def _no_firmware(t: Template, el: EL) -> Rendering:
-    # Firmware is for hardware a VM does not have. The kernel requires it (EL6
-    # kernel-firmware, EL7 linux-firmware), so excluding it fails the install: it is
-    # erased after the install, as the SIG's kickstart does.
-    return Rendering(remove_packages=("*-firmware",))
-
-
-# What installers, yum/dnf and the build leave behind (the SIG's kickstart removes the same);
-# a folder named with a trailing "/" goes only when empty (dnf's /etc/dnf on an EL6/EL7 tree).
-LEFTOVERS = (
-    "/var/log/yum.log",
-    "/var/log/dnf*",
-    "/var/log/hawkey.log",
-    "/var/log/anaconda*",
-    "/var/log/setfiles.log",
-    "/var/cache/yum/*",
-    "/var/cache/dnf",
-    "/var/lib/yum/*",
-    "/var/lib/dnf",
-    "/etc/dnf/modules.d",
-    "/etc/dnf/",
-    "/var/lib/rpm/*-wal",
-    "/var/lib/rpm/*-shm",
-    "/root/anac*",
-    "/root/original-ks.cfg",
-    "/root/install.log*",
-    "/tmp/*",  # noqa: S108 - the image's /tmp, emptied
-    "/tmp/.[!.]*",  # noqa: S108
-    "/var/tmp/*",  # noqa: S108
-)
-
-
-def _leftovers(t: Template, el: EL) -> Rendering:
-    return Rendering(cleanup=LEFTOVERS)
-
-
 def _hygiene(t: Template, el: EL) -> Rendering:
     if not t.hygiene:
         return Rendering()
@@ -342,7 +258,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("tuned", ("tuned_profile",), _tuned),
     Feature("tso-gso-off", ("tso_gso_off",), _nic_offload),
     Feature("network", ("persistent_dhclient", "hostname"), _network),
-    Feature("dhclient-timeout", (), _dhclient),
+    Feature("dhclient-timeout", (), system.dhclient),
     Feature("nic-names", ("persistent_nic_names",), _nic_names),
     Feature("selinux", ("selinux", "relabel"), _selinux),
     Feature("paravirt-drivers", ("paravirt_drivers",), _paravirt),
@@ -353,11 +269,12 @@ FEATURES: tuple[Feature, ...] = (
     Feature("lang", ("lang",), _lang),
     Feature("keyboard", ("keyboard",), _keyboard),
     Feature("ntp", ("ntp",), _ntp),
-    Feature("services", (), _services),
-    Feature("tmp-on-disk", (), _tmp_on_disk),
-    Feature("no-rescue-image", (), _no_rescue),
-    Feature("no-firmware", (), _no_firmware),
-    Feature("no-leftovers", (), _leftovers),
+    Feature("services", (), system.services),
+    Feature("tmp-on-disk", (), system.tmp_on_disk),
+    Feature("no-rescue-image", (), system.no_rescue),
+    Feature("no-firmware", (), system.no_firmware),
+    Feature("text-console", (), system.text_console),
+    Feature("no-leftovers", (), system.leftovers),
     Feature("hygiene", ("hygiene",), _hygiene),
     Feature("console", (), _console),
 )

@@ -129,6 +129,7 @@ def login_policy(b: Built) -> None:
     sshd = b.lines("/etc/ssh/sshd_config")
     assert f"PermitRootLogin {yes_no}" in sshd and f"PasswordAuthentication {yes_no}" in sshd
     assert len([line for line in sshd if line.startswith("PermitRootLogin")]) == 1
+    assert "UseDNS no" in sshd  # the SIG's EL6 kickstart
     cloud = b.text("/etc/cloud/cloud.cfg.d/20_login.cfg")
     assert f"disable_root: {0 if password else 1}\nssh_pwauth: {1 if password else 0}\n" in cloud
     assert f"name: {b.case.value('cloud_user', 'centos')}\n" in cloud
@@ -218,6 +219,16 @@ def no_rescue_image(b: Built) -> None:
     assert not list(b.at("/boot").glob("*rescue*"))
 
 
+def text_console(b: Built) -> None:
+    """Boots to a text console with a single getty."""
+    if b.case.el == 6:
+        assert "ACTIVE_CONSOLES=/dev/tty1" in b.lines("/etc/sysconfig/init")
+    else:
+        default = b.link("/etc/systemd/system/default.target")
+        assert default == "/lib/systemd/system/multi-user.target"
+        assert "NAutoVTs=0" in b.lines("/etc/systemd/logind.conf")
+
+
 def dhclient_timeout(b: Built) -> None:
     conf = b.lines("/etc/dhcp/dhclient.conf")
     assert "timeout 300;" in conf and "retry 60;" in conf
@@ -284,6 +295,7 @@ EXPECT: dict[str, Callable[[Built], None]] = {
         tmp_on_disk,
         no_rescue_image,
         dhclient_timeout,
+        text_console,
         hygiene,
         firmware_removed,
         no_build_leftovers,
