@@ -288,6 +288,7 @@ def finish_tree(
     remove_host_traces(root)
     rootfs.apply_edit(root, part.edit)
     steps.switch_services(root, el, part.enable, part.disable, wrap)
+    steps.lock_root(root)
     (root / "etc" / "fstab").write_text(rootfs.fstab(root_uuid))
     kernel = kernel_files(root)
     if kernel is not None:

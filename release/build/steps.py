@@ -121,3 +121,26 @@ def cleanup_script(patterns: Sequence[str]) -> str:
     globs = [p for p in patterns if not p.endswith("/")]
     empty = [f"rmdir {p.rstrip('/')} 2>/dev/null || :" for p in patterns if p.endswith("/")]
     return "\n".join([f"rm -rf {' '.join(globs)}", *empty]) + "\n"
+
+
+def locked_shadow(text: str) -> str:
+    """`/etc/shadow` with root's password locked the way `usermod -L` does (a "!" before the
+    hash; an empty one becomes "!"), as the SIG's `passwd -l root`: nobody logs in as root
+    with a password until cloud-init or CloudStack's password server sets one."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        fields = line.split(":")
+        if fields[0] == "root" and len(fields) > 1 and not fields[1].startswith(("!", "*")):
+            fields[1] = "!" + fields[1]
+            line = ":".join(fields)
+        out.append(line)
+    return "".join(out)
+
+
+def lock_root(root: Path) -> None:
+    """Lock root's password in the tree (the kickstart's `rootpw --lock` does it there)."""
+    shadow = root / "etc" / "shadow"
+    if shadow.is_file() and not shadow.is_symlink():
+        text = shadow.read_text()
+        if locked_shadow(text) != text:
+            shadow.write_text(locked_shadow(text))  # in place: keeps the file's 0000 mode

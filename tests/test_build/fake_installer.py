@@ -48,6 +48,13 @@ def install(ks_text: str, dest: Path) -> None:
             argv.append(f"--enablerepo={name}")
         subprocess.run([*argv, "install", *ks.packages.packageList], env=env, check=True)
         shutil.rmtree(tree / str(work).lstrip("/"), ignore_errors=True)
+        shadow = tree / "etc" / "shadow"
+        if ks.rootpw.lock and shadow.is_file():  # anaconda locks root: a "!" before the hash
+            entries = [line.split(":") for line in shadow.read_text().splitlines()]
+            for entry in entries:
+                if entry[0] == "root" and not entry[1].startswith("!"):
+                    entry[1] = "!" + entry[1]
+            shadow.write_text("".join(":".join(entry) + "\n" for entry in entries))
         tool = ["/usr/bin/systemctl"] if el == 7 else ["/sbin/chkconfig"]
         for names, state in ((ks.services.disabled, "off"), (ks.services.enabled, "on")):
             for name in names:  # anaconda logs a service it cannot switch and goes on

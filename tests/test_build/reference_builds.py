@@ -31,6 +31,7 @@ PACKAGES = (
     "dracut",
     "kernel-modules",
     "installer-leftovers",
+    "setup",
 )
 # Every value differs from the default, so a feature that ignores its field fails.
 OVERRIDES: dict[str, Any] = {

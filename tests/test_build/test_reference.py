@@ -135,6 +135,13 @@ def login_policy(b: Built) -> None:
     assert f"name: {b.case.value('cloud_user', 'centos')}\n" in cloud
 
 
+def root_locked(b: Built) -> None:
+    """The SIG's `passwd -l root`: the fixture's /etc/shadow comes with an empty one."""
+    [root] = [line for line in b.lines("/etc/shadow") if line.startswith("root:")]
+    assert root.split(":")[1] == "!"
+    assert b.at("/etc/shadow").stat().st_mode & 0o777 == 0  # debugfs rdump keeps the mode
+
+
 def no_firewall(b: Built) -> None:
     if b.case.el == 6:
         assert b.text("/etc/sysconfig/system-config-firewall") == "--disabled\n"
@@ -285,6 +292,7 @@ EXPECT: dict[str, Callable[[Built], None]] = {
         selinux,
         paravirt_initramfs,
         login_policy,
+        root_locked,
         no_firewall,
         timezone,
         hostname_and_hosts,
