@@ -1,23 +1,22 @@
 """The ONE table of cloud-template features: what each puts in a kickstart and in a root tree.
 
 Each `Feature` reads the resolved `Template` and the EL major and returns a `Rendering`:
-kickstart commands, packages, kernel arguments and a `TreeEdit`. The kickstart renderer and
-the installroot builder both consume this table, and both tests (kickstart text, built
-image) walk it, so a feature cannot land in one rendering and be forgotten in the other.
+kickstart commands, packages, kernel arguments, a `TreeEdit`, services, packages to erase and
+leftovers to remove. The kickstart renderer and the installroot builder both consume this
+table, so a feature cannot land in one rendering and be forgotten in the other. The seed's
+features are here, the ones the SIG's kickstarts add in `system_features.py`; what the built
+images must hold is written out independently in tests/test_build/test_reference.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import MappingProxyType
 
 from release.build import system_features as system
 from release.build.rendering import Rendering as Rendering  # re-exported: builders import it here
 from release.build.rootfs import TreeEdit
 from release.model.template import EL, Template
-
-_NONE: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
