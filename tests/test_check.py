@@ -133,6 +133,9 @@ CASES = [
     Case("agent-without-el6-repo", replace(C6, "  gce: {}", "  gce:\n    packages: [google-"
          "compute-engine]"), C6, "google-compute-engine comes from a repository that has no EL6",
          line=59, field="variants.gce.packages[0]", hint="drop google-compute-engine"),
+    Case("firmware-excluded", replace(C7, "exclude:\n  - NetworkManager*", "exclude:\n  - "
+         "NetworkManager*\n  - \"*-firmware\""), C7, "'*-firmware' excludes linux-firmware, which "
+         "EL7's kernel requires", field="exclude[1]", hint="erases every *-firmware package"),
     Case("variant-not-a-stack", replace(C7, "  aws: {}", "  azure: {}"), C7,
          "variant 'azure' is not a cloud stack name"),
     Case("symlink-definition", lambda repo: (repo / "images/link.yaml").symlink_to("/etc/passwd"),
