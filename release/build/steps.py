@@ -9,9 +9,11 @@ same thing with the same tools.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import shlex
 import shutil
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -103,6 +105,7 @@ def erase_script(patterns: Sequence[str]) -> str:
 def remove_leftovers(root: Path, patterns: Sequence[str]) -> None:
     """Remove what matches `patterns` (absolute globs, files or folders) under `root`; a
     pattern ending in "/" names a folder removed only when empty."""
+    _checkpoint(root / manifest.DBPATH.lstrip("/") / "rpmdb.sqlite")
     for pattern in patterns:
         if pattern.endswith("/"):
             folder = root / pattern.strip("/")
@@ -114,6 +117,15 @@ def remove_leftovers(root: Path, patterns: Sequence[str]) -> None:
                 shutil.rmtree(found)
             else:
                 found.unlink()
+
+
+def _checkpoint(db: Path) -> None:
+    """Fold a sqlite rpmdb's write-ahead log into the database, so removing the -wal and
+    -shm files (leftovers of the host's rpm) loses no package."""
+    if not db.is_file() or not db.with_name(db.name + "-wal").exists():
+        return
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def cleanup_script(patterns: Sequence[str]) -> str:

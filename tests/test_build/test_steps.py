@@ -3,6 +3,8 @@ are checked in test_reference.py."""
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -56,3 +58,23 @@ def test_cleanup_script_and_python_remove_the_same(tmp_path: Path) -> None:
     for root in (by_python, by_shell):
         left = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
         assert left == ["etc", "keep", "keep/k", "tmp", "var", "var/lib"], root
+
+
+def test_a_sqlite_rpmdb_loses_nothing_when_its_wal_goes(tmp_path: Path) -> None:
+    live = tmp_path / "live.sqlite"
+    writer = sqlite3.connect(live)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB)")
+    writer.execute("INSERT INTO Packages VALUES (1, x'00')")
+    writer.commit()  # the row is only in the -wal, as a writer that never closed leaves it
+    db = tmp_path / "root/var/lib/rpm/rpmdb.sqlite"
+    db.parent.mkdir(parents=True)
+    shutil.copyfile(live, db)
+    shutil.copyfile(tmp_path / "live.sqlite-wal", db.with_name("rpmdb.sqlite-wal"))
+    writer.close()
+    steps.remove_leftovers(tmp_path / "root", ("/var/lib/rpm/*-wal", "/var/lib/rpm/*-shm"))
+    assert sorted(p.name for p in db.parent.iterdir()) == ["rpmdb.sqlite"]
+    reader = sqlite3.connect(db)
+    assert reader.execute("SELECT count(*) FROM Packages").fetchone() == (1,)
+    reader.close()
