@@ -158,8 +158,8 @@ class Compute:
 
 
 def state(found: m.TrackedResource) -> str:
-    properties = getattr(found, "properties", None)
-    return str(getattr(properties, "provisioning_state", None) or "")
+    current = getattr(getattr(found, "properties", None), "provisioning_state", None)
+    return str(getattr(current, "value", current) or "")  # a gallery's is an enum
 
 
 def excluded(found: m.TrackedResource) -> bool:
