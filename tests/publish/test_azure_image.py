@@ -14,12 +14,12 @@ from azure.storage.blob import BlobServiceClient
 
 from release.errors import InvalidInput, OperationError
 from release.model.target import AzureImageTarget
+from release.publish.azure_client import CONNECTION_STRING, blob_client, storage_credential
 from release.publish.azure_image import (
     AzureImageRegistry,
     exclude_from_latest,
     find_release,
 )
-from release.publish.azure_client import CONNECTION_STRING, blob_client, storage_credential
 from release.publish.journal import Journal
 from release.publish.mirror import Conflict
 from release.publish.registry import Patience
