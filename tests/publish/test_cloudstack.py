@@ -5,6 +5,7 @@ mirror directory (so the URL registered must serve the published qcow2)."""
 from __future__ import annotations
 
 import functools
+import logging
 import hashlib
 import threading
 import urllib.parse
@@ -133,9 +134,12 @@ def _sha() -> str:
 
 
 def test_registers_from_the_mirror_url_waits_until_ready_then_a_rerun_only_looks(
-    world: World, tmp_path: Path
+    world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     result = _publish(world, _target(world), tmp_path, _image())
+    assert "40% Downloaded" in caplog.text  # progress, per zone
+    assert SECRET not in caplog.text and SECRET not in repr(result)
     assert result.created
     template_id = world.stub.templates[0]["id"]
     assert result.images == {"zone-a": template_id, "zone-b": template_id}
