@@ -5,8 +5,8 @@ mirror directory (so the URL registered must serve the published qcow2)."""
 from __future__ import annotations
 
 import functools
-import logging
 import hashlib
+import logging
 import threading
 import urllib.parse
 from collections.abc import Iterator
