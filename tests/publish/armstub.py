@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from azure.core.credentials import AccessToken, AccessTokenInfo
 
 _RESOURCE = re.compile(
     r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Compute/"
@@ -121,3 +124,18 @@ class _Handler(BaseHTTPRequestHandler):
             stub.resources[path] = resource
             shown = {k: v for k, v in resource.items() if k != "_polls"}
         self._reply(200 if existed else 201, shown)
+
+
+ACCOUNT_ID = (
+    "/subscriptions/sub-1/resourceGroups/images/providers/Microsoft.Storage/storageAccounts/st"
+)
+
+
+class FakeCredential:
+    """A token credential that hands out a fixed token (the stub checks it came)."""
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        return AccessToken("fake-token", int(time.time()) + 3600)
+
+    def get_token_info(self, *scopes: str, options: object = None) -> AccessTokenInfo:
+        return AccessTokenInfo("fake-token", int(time.time()) + 3600)

@@ -7,11 +7,14 @@ PATH. It keeps its data in a temporary directory and sends no telemetry.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import random
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from release.publish.mirror import LocalFile
 from tests.publish.conftest import free_port, process
 
 ACCOUNT = "devstoreaccount1"
@@ -57,3 +60,22 @@ def azurite(location: Path) -> Iterator[Azurite]:
     ]  # fmt: skip
     with process(argv, port):
         yield Azurite(port)
+
+
+def make_vhd(path: Path, virtual: int, chunks: list[tuple[int, int]], seed: int = 7) -> int:
+    """A sparse file of `virtual` + 512 bytes with random data at `chunks` (offset, length)
+    and a footer; the number of non-zero bytes written."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
+    with path.open("wb") as f:
+        f.truncate(virtual + 512)
+        for offset, length in chunks:
+            f.seek(offset)
+            f.write(rng.randbytes(length))
+        f.seek(virtual)
+        f.write(b"conectix" + rng.randbytes(504))
+    return sum(n for _, n in chunks) + 512
+
+
+def local(path: Path) -> LocalFile:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return LocalFile(path.name, path, path.stat().st_size, digest, "step-" + digest[:8])

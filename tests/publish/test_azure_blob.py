@@ -27,10 +27,10 @@ from release.publish.azure_blob import (
     subtract,
 )
 from release.publish.azure_client import CONNECTION_STRING, blob_client, storage_credential
-from release.publish.mirror import Conflict, LocalFile
+from release.publish.mirror import Conflict
 from release.publish.retry import Retrier, RetrySettings
 from tests.faultproxy import Fault, FaultProxy
-from tests.publish.azurite import Azurite, azurite
+from tests.publish.azurite import Azurite, azurite, local, make_vhd
 
 MiB = 1 << 20
 FAST = Retrier(RetrySettings(attempts=5, initial_wait=0.01, max_wait=0.05))
@@ -94,27 +94,6 @@ def container(
     service = BlobServiceClient(server.account_url, credential=storage_credential())
     service.create_container(name)
     return name
-
-
-def make_vhd(path: Path, virtual: int, chunks: list[tuple[int, int]], seed: int = 7) -> int:
-    """A sparse file of `virtual` + 512 bytes with random data at `chunks` (offset, length)
-    and a footer; the number of non-zero bytes written."""
-    rng = __import__("random").Random(seed)
-    with path.open("wb") as f:
-        f.truncate(virtual + 512)
-        for offset, length in chunks:
-            f.seek(offset)
-            f.write(rng.randbytes(length))
-        f.seek(virtual)
-        f.write(b"conectix" + rng.randbytes(504))
-    return sum(n for _, n in chunks) + 512
-
-
-def local(path: Path) -> LocalFile:
-    import hashlib
-
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return LocalFile(path.name, path, path.stat().st_size, digest, "step-" + digest[:8])
 
 
 def blob(server: Azurite, container: str, name: str, url: str | None = None) -> BlobClient:

@@ -4,12 +4,10 @@ versions) on a recording stub of Resource Manager; what was sent is asserted."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.storage.blob import BlobServiceClient
 
 from release.errors import InvalidInput, OperationError
@@ -24,27 +22,13 @@ from release.publish.journal import Journal
 from release.publish.mirror import Conflict
 from release.publish.registry import Patience
 from release.publish.retry import Retrier, RetrySettings
-from tests.publish.armstub import ArmStub
-from tests.publish.azurite import KEY, Azurite, azurite
-from tests.publish.test_azure_blob import local, make_vhd
+from tests.publish.armstub import ACCOUNT_ID, ArmStub, FakeCredential
+from tests.publish.azurite import KEY, Azurite, azurite, local, make_vhd
 
 MiB = 1 << 20
 QUICK = Patience(first=0.01, sleep=lambda _: None)
 FAST = Retrier(RetrySettings(attempts=3, initial_wait=0.01, max_wait=0.01))
 RG = "/subscriptions/sub-1/resourceGroups/images/providers/Microsoft.Compute"
-ACCOUNT_ID = (
-    "/subscriptions/sub-1/resourceGroups/images/providers/Microsoft.Storage/storageAccounts/st"
-)
-
-
-class FakeCredential:
-    """A token credential that hands out a fixed token (the stub checks it came)."""
-
-    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
-        return AccessToken("fake-token", int(time.time()) + 3600)
-
-    def get_token_info(self, *scopes: str, options: object = None) -> AccessTokenInfo:
-        return AccessTokenInfo("fake-token", int(time.time()) + 3600)
 
 
 @pytest.fixture(scope="module")

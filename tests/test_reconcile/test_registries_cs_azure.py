@@ -25,10 +25,9 @@ from release.publish.registry import Patience
 from tests.conftest import git
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
-from tests.publish.armstub import ArmStub
+from tests.publish.armstub import ACCOUNT_ID, ArmStub, FakeCredential
 from tests.publish.azurite import Azurite, azurite
 from tests.publish.cloudstackstub import API_KEY, SECRET, CloudStackStub
-from tests.publish.test_azure_image import ACCOUNT_ID, FakeCredential
 from tests.test_reconcile.kit import IMAGE, ConfigKit, make_config, sealed_release
 
 QUICK = Patience(first=0.01, sleep=lambda _: None)
