@@ -4,8 +4,9 @@ CloudStack downloads the disk itself, so the release goes to the target's mirror
 (create-only, journaled, read back), then the template is registered with that URL and the
 disk's SHA-256 (`{SHA-256}hex`, which CloudStack checks after the download). A template of the
 release's name with that checksum means done; one with another checksum is refused (releases
-are immutable). Every zone is awaited until `isready`, with a deadline and its progress
-logged. Rollback makes the newer template private and unfeatured (updateTemplatePermissions).
+are immutable); a zone added to the target later gets a copy (copyTemplate). Every zone is
+awaited until `isready`, with a deadline and its progress logged. Rollback makes the newer
+template private and unfeatured (updateTemplatePermissions).
 """
 
 from __future__ import annotations
@@ -188,6 +189,22 @@ class TemplateRegistry:
             return None
         return [zones[z] for z in self.target.zones]
 
+    def copy(self, found: list[Record], zones: list[str]) -> None:
+        """copyTemplate from a zone where it is ready to `zones` (CloudStack copies it from
+        its secondary storage; the wait that follows sees the new zones' progress)."""
+        ready = [t for t in found if is_true(t, "isready")]
+        if not ready:
+            raise OperationError(
+                f"CloudStack template {self.name} is not ready in any zone yet, so it cannot be"
+                f" copied to {', '.join(zones)}; rerun later"
+            )
+        self.api.call(
+            "copyTemplate",
+            id=require(ready[0], "id"),
+            sourcezoneid=require(ready[0], "zoneid"),
+            destzoneids=",".join(zones),
+        )
+
     def set_visibility(self, template_id: str, public: bool, featured: bool) -> None:
         self.api.call(
             "updateTemplatePermissions",
@@ -197,16 +214,15 @@ class TemplateRegistry:
         )
 
     def publish_image(self) -> ImageResult:
-        """Register (when no zone has it), wait until every zone has it ready, then make it
-        as visible as the target asks (after a rollback, again)."""
+        """Register (when no zone has it) or copy it to the zones lacking it, wait until every
+        zone has it ready, then make it as visible as the target asks (after a rollback,
+        again)."""
         found = self.find()
         created = False
         missing = set(self.target.zones) - set(by_zone(found))
-        if found and missing:
-            raise OperationError(
-                f"CloudStack template {self.name} is in zones {', '.join(sorted(by_zone(found)))}"
-                f" but not {', '.join(sorted(missing))}: copy it there (copyTemplate) and rerun"
-            )
+        if found and missing:  # a zone added to the target since
+            self.copy(found, sorted(missing))
+            created = True
         if not found:
             self.register(self.stage())
             created = True

@@ -135,6 +135,14 @@ def _answer(stub: CloudStackStub, command: str, p: dict[str, str]) -> tuple[int,
                 }
             )
         return 200, {"count": 1, "template": [{"id": template_id, "name": p["name"]}]}
+    if command == "copyTemplate":
+        source = [t for t in stub.templates if t["id"] == p["id"]]
+        if not any(t["zoneid"] == p["sourcezoneid"] and t["isready"] for t in source):
+            raise CloudStackErrorReply(431, f"template {p['id']} not ready in the source zone")
+        for zone in p["destzoneids"].split(","):
+            copy = {**source[0], "zoneid": zone, "isready": False, "status": "", "_polls": 0}
+            stub.templates.append(copy)
+        return 200, {"jobid": str(uuid.uuid4())}
     if command == "updateTemplatePermissions":
         hit = [t for t in stub.templates if t["id"] == p["id"]]
         if not hit:

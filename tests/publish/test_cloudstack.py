@@ -303,3 +303,16 @@ def test_faults_are_retried_and_a_lost_answer_registers_once(world: World, tmp_p
     assert result.images["zone-a"] == world.stub.templates[0]["id"]
     assert len({t["id"] for t in world.stub.templates}) == 1  # one template, not two
     assert len(world.stub.templates) == 2  # in each zone once
+
+
+def test_a_zone_added_later_gets_a_copy_not_a_second_template(world: World, tmp_path: Path) -> None:
+    first = _publish(world, _target(world, zones=["zone-a"]), tmp_path, _image())
+    template_id = first.images["zone-a"]
+    result = _publish(world, _target(world), tmp_path, _image())  # zones a and b
+    assert result.created
+    assert result.images == {"zone-a": template_id, "zone-b": template_id}
+    assert world.stub.sent("copyTemplate") == [
+        {"id": template_id, "sourcezoneid": "zone-a", "destzoneids": "zone-b"}
+    ]
+    assert len(world.stub.sent("registerTemplate")) == 1
+    assert all(t["isready"] for t in world.stub.templates)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from tests.conftest import git
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
 from tests.publish.armstub import ACCOUNT_ID, ArmStub, FakeCredential
-from tests.publish.azurite import Azurite, azurite
+from tests.publish.azurite import KEY, Azurite, azurite
 from tests.publish.cloudstackstub import API_KEY, SECRET, CloudStackStub
 from tests.test_reconcile.kit import IMAGE, ConfigKit, make_config, sealed_release
 
@@ -138,6 +139,8 @@ def test_publishes_the_template_and_gallery_version_then_a_rerun_only_looks(
     assert source["uri"] == f"{clouds.azurite.account_url}/releases/{IMAGE}/1.0.0/{vhd}"
     index = idx.parse_index((kit.clone / "mirror/channels/fx-testing.json").read_bytes())
     assert (index.current.version, index.serial) == ("1.0.0", 1)
+    printed = json.dumps(result.to_dict())  # what --json prints
+    assert SECRET not in printed and KEY not in printed and "AccountKey" not in printed
 
     clouds.cloudstack.calls.clear()
     clouds.arm.requests.clear()
