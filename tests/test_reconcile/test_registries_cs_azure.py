@@ -7,6 +7,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,7 +84,9 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-def _config(tmp_path: Path, keys: Keys, clouds: Clouds) -> tuple[ConfigKit, Workspace]:
+def _config(
+    tmp_path: Path, keys: Keys, clouds: Clouds, targets: str = "[mirror, cs, az]"
+) -> tuple[ConfigKit, Workspace]:
     kit = make_config(tmp_path, keys)
     assert (kit.clone / "mirror").resolve() == (tmp_path / "ops" / "mirror").resolve()
     (kit.clone / "targets/cs.yaml").write_text(
@@ -98,7 +103,7 @@ def _config(tmp_path: Path, keys: Keys, clouds: Clouds) -> tuple[ConfigKit, Work
     variants = "  openstack: {}\n  cloudstack: {}\n  azure: {stack: openstack, formats: [vhd]}\n"
     image.write_text(image.read_text().replace("  openstack: {}\n", variants))
     channel = kit.clone / "channels/fx-testing.yaml"
-    channel.write_text(channel.read_text().replace("[mirror]", "[mirror, cs, az]"))
+    channel.write_text(channel.read_text().replace("[mirror]", targets))
     git(kit.clone, "add", "-A")
     git(kit.clone, "commit", "-qm", "fx-testing also goes to CloudStack and Azure")
     git(kit.clone, "push", "-q", "origin", "main")
@@ -192,3 +197,25 @@ def test_a_failed_download_holds_the_index_back_and_a_rollback_hides_the_newer(
     details = [str(t["detail"]) for t in _targets(back).values()]
     assert f"rollback: made CloudStack template {IMAGE}-1.1.0 private" in details
     assert "rollback: excluded gallery image version 1.1.0 from latest" in details
+
+
+@pytest.mark.slow
+def test_publish_channel_at_verbose_leaks_no_cloudstack_secret(
+    keys: Keys, clouds: Clouds, tmp_path: Path
+) -> None:
+    kit, work = _config(tmp_path, keys, clouds, targets="[mirror, cs]")
+    argv = [sys.executable, "-m", "tests.test_reconcile.cli_entry", "--verbose", "publish",
+            "--channel", "fx-testing", "--repo", str(kit.clone), "--work", str(work.root),
+            "--gnupghome", str(keys.home), "--fingerprint", keys.fpr["good"], "--json"]  # fmt: skip
+    env = {**os.environ, "CLOUDSTACK_KEY": API_KEY, "CLOUDSTACK_SECRET": SECRET}
+    run = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["ok"] is True
+    assert len(clouds.cloudstack.sent("registerTemplate")) == 1
+    assert clouds.cloudstack.refused == []  # every request signed right
+    journal = (work.root / "journal.sqlite").read_bytes()
+    published = b"".join(p.read_bytes() for p in (kit.clone / "mirror").rglob("*") if p.is_file())
+    for text in (run.stdout, run.stderr):
+        assert SECRET not in text
+    for data in (journal, published):
+        assert SECRET.encode() not in data
