@@ -22,6 +22,7 @@ from release.publish.journal import Journal
 from release.publish.mirror import Conflict
 from release.publish.registry import Patience
 from release.publish.retry import Retrier, RetrySettings
+from tests.faultproxy import Fault, FaultProxy
 from tests.publish.armstub import ACCOUNT_ID, ArmStub, FakeCredential
 from tests.publish.azurite import KEY, Azurite, azurite, local, make_vhd
 
@@ -212,3 +213,21 @@ def test_gallery_versions_must_be_three_integers(
     with Journal(tmp_path / "j.sqlite") as journal, pytest.raises(InvalidInput, match="MAJOR"):
         AzureImageRegistry(target, local(_disk(tmp_path)), "img", "7.9-beta", journal)
     assert arm.requests == []
+
+
+def test_compute_faults_are_retried_and_a_lost_answer_makes_one_image(
+    server: Azurite, arm: ArmStub, container: str, tmp_path: Path
+) -> None:
+    host, port = arm.url.removeprefix("http://").split(":")
+    with FaultProxy((host, int(port))) as proxy:
+        proxy.add(Fault("503", match="GET /subscriptions", count=2))
+        proxy.add(Fault("drop", match="PUT /subscriptions"))  # it landed; the answer did not
+        proxy.add(Fault("reset", match="GET /subscriptions", skip=1))
+        target = _target(server, arm, container, endpoint_url=proxy.url)
+        with Journal(tmp_path / "j.sqlite") as journal:
+            result = _registry(target, _disk(tmp_path), journal).publish_image()
+        assert proxy.pending() == []
+    assert result.created
+    assert len(arm.sent("PUT")) == 2  # the same PUT again: create_or_update is idempotent
+    assert list(arm.resources) == [f"{RG}/images/img-1.0.0"]
+    assert arm.sent("PUT")[0].body == arm.sent("PUT")[1].body
