@@ -121,18 +121,9 @@ def publish_image(
     if not path.is_file():
         raise OperationError(f"{path}: not in the release; it cannot feed the {target.type} target")
     sealed = layout.sealed_digests(layout.scan(directory)).get(path.name)
-    if isinstance(target, CloudStackTemplateTarget):
-        from release.publish.cloudstack_publish import publish_template
-
-        staged = local_file(path, target.endpoint, journal, sealed)
-        return publish_template(
-            target, directory, staged, image, journal, dict(mirrors or {}), options, patience
-        )
-    if isinstance(target, AzureImageTarget):
-        from release.publish.azure_image import publish_azure_image
-
-        staged = local_file(path, target.account_url, journal, sealed)
-        return publish_azure_image(target, staged, image, journal, options, patience)
+    if isinstance(target, CloudStackTemplateTarget | AzureImageTarget):
+        where = (directory, path, sealed)
+        return _publish_cs_azure(target, where, image, journal, options, patience, mirrors)
     if isinstance(target, AwsAmiTarget):
         from release.publish.aws_ami import AmiRegistry, AmiSpec
 
@@ -161,6 +152,29 @@ def publish_image(
         options=options,
         patience=patience,
     ).publish_image()
+
+
+def _publish_cs_azure(
+    target: CloudStackTemplateTarget | AzureImageTarget,
+    where: tuple[Path, Path, str | None],  # the release dir, the artifact, its sealed digest
+    image: ImageDefinition,
+    journal: JournalStore,
+    options: Options | None,
+    patience: Patience | None,
+    mirrors: Mapping[str, Target] | None,
+) -> ImageResult:
+    directory, path, sealed = where
+    if isinstance(target, CloudStackTemplateTarget):
+        from release.publish.cloudstack_publish import publish_template
+
+        staged = local_file(path, target.endpoint, journal, sealed)
+        return publish_template(
+            target, directory, staged, image, journal, dict(mirrors or {}), options, patience
+        )
+    from release.publish.azure_image import publish_azure_image
+
+    staged = local_file(path, target.account_url, journal, sealed)
+    return publish_azure_image(target, staged, image, journal, options, patience)
 
 
 def roll_back(target: RegistryTarget, image: str, newer: str, current: str) -> str | None:
