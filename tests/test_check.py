@@ -116,6 +116,33 @@ CASES = [
          replace("channels/el7-stable.yaml", "targets: [local]", "targets: [local, gce]")),
          "channels/el7-stable.yaml",
          "takes only gce, but image 'centos-7-genericcloud' variant gce produces qcow2"),
+    Case("cloudstack-unknown-mirror", write("targets/cs.yaml", "type: cloudstack-template\n"
+         "endpoint: https://cs.example/client/api\nmirror: locl\npublic_url: https://m.example\n"
+         "zones: [z1]\n"), "targets/cs.yaml", "unknown target 'locl'", line=3, field="mirror",
+         hint="did you mean 'local'?"),
+    Case("cloudstack-mirror-is-a-registry", both(
+         write("targets/gce.yaml", "type: gce-image\nproject: p\nbucket: b\n"),
+         write("targets/cs.yaml", "type: cloudstack-template\nendpoint: https://cs.example/api\n"
+               "mirror: gce\npublic_url: https://m.example\nzones: [z1]\n")),
+         "targets/cs.yaml", "target 'gce' is a gce-image registry, not a mirror", field="mirror"),
+    Case("cloudstack-url-not-http", write("targets/cs.yaml", "type: cloudstack-template\n"
+         "endpoint: https://cs.example/api\nmirror: local\npublic_url: /srv/mirror\n"
+         "zones: [z1]\n"), "targets/cs.yaml", "'/srv/mirror' is not an http(s):// URL",
+         field="public_url"),
+    Case("cloudstack-needs-qcow2", both(
+         replace(C7, "formats: [qcow2, raw, vhd, ova, gce]", "formats: [raw, vhd, ova, gce]"),
+         write("targets/cs.yaml", "type: cloudstack-template\nendpoint: https://cs.example/api\n"
+               "mirror: local\npublic_url: https://m.example\nzones: [z1]\n"),
+         replace("channels/el7-stable.yaml", "targets: [local]", "targets: [local, cs]")),
+         "channels/el7-stable.yaml",
+         "takes only qcow2, but image 'centos-7-genericcloud' variant cloudstack produces raw"),
+    Case("azure-unknown-variant", both(
+         write("targets/az.yaml", "type: azure-image\naccount_url: https://st.example\n"
+               "container: c\nsubscription_id: s\nresource_group: r\nlocation: westeurope\n"
+               "variant: azur\n"),
+         replace("channels/el7-stable.yaml", "targets: [local]", "targets: [local, az]")),
+         "channels/el7-stable.yaml", "takes variant 'azur', but image 'centos-7-genericcloud'"
+         " has no such variant", field="targets[1]"),
     Case("unknown-target-type", write("targets/ftp.yaml", "type: ftp\nurl: ftp://x\n"),
          "targets/ftp.yaml", "unknown target type 'ftp'", field="type"),
     Case("target-missing-field", write("targets/bucket.yaml", "type: s3\n"),

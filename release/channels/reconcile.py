@@ -34,7 +34,7 @@ from release.integrity.signing import Signer, SigningConfig, open_signer
 from release.model.base import version_key
 from release.model.channel import Channel
 from release.model.image import ImageDefinition
-from release.model.target import AwsAmiTarget, FilesystemTarget, GceImageTarget, Target
+from release.model.target import FilesystemTarget, Target
 from release.pipeline import MadeRelease, Workspace, is_sealed, make_release
 from release.publish.api import publish
 from release.publish.indexstore import (
@@ -181,7 +181,7 @@ def reconcile(
                         made[item.release] = release
                     outcome.release_dir = str(release.directory)
                     outcome.built = outcome.built or not release.reused
-                    if isinstance(item.target, AwsAmiTarget | GceImageTarget):
+                    if isinstance(item.target, registries.RegistryTarget):
                         image, _ = definition_at_version(repo, config, head, item.release)
                         found = registries.publish_image(
                             item.target,
@@ -190,6 +190,7 @@ def reconcile(
                             publish_journal,
                             options,
                             patience,
+                            mirrors={n: local_target(t, repo) for n, t in config.targets.items()},
                         )
                         outcome.targets.append(_registry_outcome(item.target_name, found))
                         continue
@@ -265,22 +266,21 @@ def is_rollback(previous: idx.ChannelIndex, release: Release) -> bool:
 
 
 def _deprecate(config: ConfigRepo, channel: str, newer: str, result: ReconcileResult) -> None:
-    """After a rollback, the newer image must not be what a GCE image family resolves to."""
+    """After a rollback, the newer image must not be what a GCE image family resolves to, nor
+    a public CloudStack template, nor a gallery's latest version."""
     outcome = next(c for c in result.channels if c.channel == channel)
     for target_name in config.channel(channel).targets:
         target = config.targets[target_name]
-        if not isinstance(target, GceImageTarget):
+        if not isinstance(target, registries.RegistryTarget):
             continue
-        from release.publish.gce_deprecate import deprecate_newer  # google SDK: only when used
-
         try:
-            old = deprecate_newer(target, outcome.image, newer, outcome.version)
+            detail = registries.roll_back(target, outcome.image, newer, outcome.version)
         except ReleaseError as exc:
             log.error("%s on %s: %s", channel, target_name, exc)
             outcome.targets.append(TargetOutcome(target_name, "failed", None, str(exc)))
             continue
-        detail = f"rollback: deprecated GCE image {old}"
-        outcome.targets.append(TargetOutcome(target_name, "published", None, detail))
+        if detail is not None:
+            outcome.targets.append(TargetOutcome(target_name, "published", None, detail))
 
 
 def _head(repo: Path) -> str:
@@ -343,7 +343,7 @@ def _differences(
         mirrors = []
         for target_name in channel.targets:
             target = local_target(config.targets[target_name], repo)
-            if isinstance(target, AwsAmiTarget | GceImageTarget):
+            if isinstance(target, registries.RegistryTarget):
                 found = registries.find_release(target, release.image, release.version)
                 if found is not None:
                     outcome.targets.append(_registry_outcome(target_name, found))

@@ -16,8 +16,10 @@ from release.integrity import keyinfo
 from release.model.agents import missing_repos
 from release.model.base import version_key
 from release.model.channel import LATEST
-from release.model.target import ACCEPTS
+from release.model.target import ACCEPTS, AzureImageTarget, CloudStackTemplateTarget
 from release.model.template import contradictions
+
+MIRRORS = ("filesystem", "rsync", "s3", "gcs")
 
 VersionHistory = Callable[[str], Iterable[str]]  # image name -> versions it had in git history
 
@@ -27,6 +29,7 @@ def check_repo(
 ) -> None:
     _templates(repo)
     _firmware_excludes(repo)
+    _target_refs(repo)
     _channels(repo, history)
     _keys(repo)
     if base is not None:
@@ -185,8 +188,10 @@ def _formats_for_target(repo: ConfigRepo, channel_name: str, index: int, target:
     image = repo.image(loaded.value.image)
     kind = repo.targets[target].type
     accepted = set(ACCEPTS[kind])
-    stack = {"aws-ami": "aws", "gce-image": "gce"}.get(kind)
+    stack = {"aws-ami": "aws", "gce-image": "gce", "cloudstack-template": "cloudstack"}.get(kind)
     variants = [v for v in image.variants if stack is None or image.stack_of(v) == stack]
+    if kind == "azure-image":
+        variants = azure_variants(repo, channel_name, index, target)
     if stack is not None and not variants:
         repo.problems.append(
             loaded.doc.problem(
@@ -206,6 +211,52 @@ def _formats_for_target(repo: ConfigRepo, channel_name: str, index: int, target:
                     f" but image {image.name!r} variant {variant} produces"
                     f" {', '.join(image.formats_for(variant))}",
                     "add the format to the image's `formats`",
+                )
+            )
+
+
+def azure_variants(repo: ConfigRepo, channel_name: str, index: int, target: str) -> list[str]:
+    """The variant an azure-image target takes the vhd of: its `variant`, or every variant
+    (one of which must make a vhd)."""
+    loaded = repo.channels[channel_name]
+    image = repo.image(loaded.value.image)
+    azure = repo.targets[target]
+    chosen = azure.variant if isinstance(azure, AzureImageTarget) else None
+    if chosen is None:
+        makes_vhd = [v for v in image.variants if "vhd" in image.formats_for(v)]
+        return makes_vhd[:1] or list(image.variants)[:1]
+    if chosen not in image.variants:
+        repo.problems.append(
+            loaded.doc.problem(
+                ("targets", index),
+                f"target {target!r} (azure-image) takes variant {chosen!r},"
+                f" but image {image.name!r} has no such variant",
+                f"one of: {', '.join(image.variants)}",
+            )
+        )
+        return []
+    return [chosen]
+
+
+def _target_refs(repo: ConfigRepo) -> None:
+    """A cloudstack-template target names the mirror its qcow2 is downloaded from."""
+    for name, target in sorted(repo.targets.items()):
+        if not isinstance(target, CloudStackTemplateTarget):
+            continue
+        mirror = target.mirror
+        doc = repo.target_docs[name]
+        if mirror not in repo.targets:
+            repo.problems.append(
+                doc.problem(
+                    ("mirror",), f"unknown target {mirror!r}", _suggest(mirror, repo.targets)
+                )
+            )
+        elif repo.targets[mirror].type not in MIRRORS:
+            repo.problems.append(
+                doc.problem(
+                    ("mirror",),
+                    f"target {mirror!r} is a {repo.targets[mirror].type} registry, not a mirror",
+                    f"name a {', '.join(MIRRORS)} target CloudStack can download from",
                 )
             )
 

@@ -21,6 +21,8 @@ from release.model.target import (
     DEFAULT_TARGET,
     DEFAULT_TARGET_NAME,
     AwsAmiTarget,
+    AzureImageTarget,
+    CloudStackTemplateTarget,
     FilesystemTarget,
     GceImageTarget,
     GcsTarget,
@@ -41,6 +43,8 @@ TARGET_TYPES: dict[str, type[BaseModel]] = {
     "gcs": GcsTarget,
     "aws-ami": AwsAmiTarget,
     "gce-image": GceImageTarget,
+    "cloudstack-template": CloudStackTemplateTarget,
+    "azure-image": AzureImageTarget,
 }
 
 

@@ -67,7 +67,13 @@ def make_config(root: Path, keys: Keys, *, baseurl: str = "file:///nonexistent/r
     return ConfigKit(remote, remote.clone("ops"), signing)
 
 
-EXTENSIONS = {"openstack": "qcow2", "aws": "vhd", "gce": "tar.gz"}
+EXTENSIONS = {
+    "openstack": "qcow2",
+    "aws": "vhd",
+    "gce": "tar.gz",
+    "cloudstack": "qcow2",
+    "azure": "vhd",
+}
 
 
 def sealed_release(
