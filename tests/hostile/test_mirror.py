@@ -35,8 +35,7 @@ from tests.hostile.mirror import (
     copy_mirror,
     serve,
 )
-from tests.integrity.gpgkit import Keys
-from tests.integrity.test_gpghome import agents_of
+from tests.integrity.gpgkit import Keys, agents_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SLACK = 15.0  # start-up (python, gpg import) and a loaded 2-core machine

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from release.integrity.gpghome import Terminated, temporary_home
+from tests.integrity.gpgkit import agents_of
 
 # A real process: takes a home, starts its gpg-agent, says where the home is, then waits to be
 # killed. The agent is started by gpg-connect-agent, as gpg does it for any secret-key work.
@@ -23,21 +24,6 @@ with temporary_home("rel-test-") as home:
     print(home, flush=True)
     time.sleep(120)
 """
-
-
-def agents_of(home: Path) -> list[int]:
-    """Pids of the gpg-agent processes serving `home` (read from /proc)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"gpg-agent") and str(home).encode() in argv:
-            found.append(int(proc.name))
-    return found
 
 
 def _wait_gone(pids: list[int], seconds: float = 10.0) -> list[int]:
