@@ -37,6 +37,8 @@ from tests.hostile.mirror import (
 )
 from tests.integrity.gpgkit import Keys, agents_of
 
+pytestmark = pytest.mark.chaos
+
 ROOT = Path(__file__).resolve().parents[2]
 SLACK = 15.0  # start-up (python, gpg import) and a loaded 2-core machine
 
@@ -288,6 +290,7 @@ def test_a_malformed_content_length_is_one_line_and_exit_3(
 # --- item 7: FIFOs in a local mirror ---------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [f"{EL7}-{NEW}-openstack.qcow2", "manifest.json.asc"])
 def test_a_fifo_is_refused_without_blocking(mirror: Mirror, name: str) -> None:
     place = mirror.release(EL7, NEW)
@@ -300,6 +303,7 @@ def test_a_fifo_is_refused_without_blocking(mirror: Mirror, name: str) -> None:
 # --- item 8: deadlines ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [INDEX, f"{EL7}/{NEW}/manifest.json", ARTIFACT])
 def test_a_trickling_document_is_cut_at_its_deadline(
     mirror: Mirror, tmp_path: Path, path: str
@@ -311,6 +315,7 @@ def test_a_trickling_document_is_cut_at_its_deadline(
     assert run.seconds < 3 + SLACK
 
 
+@pytest.mark.slow
 def test_the_run_has_a_deadline_over_all_documents(mirror: Mirror, tmp_path: Path) -> None:
     # Each document alone stays within its own (long) limit; together they cannot.
     trickled = [INDEX, f"{INDEX}.asc", "channels/snapshot.json", "channels/snapshot.json.asc"]
@@ -340,6 +345,7 @@ def _start_and_wait_for_home(args: list[str]) -> tuple[subprocess.Popen[bytes], 
     raise AssertionError("release verify never made its GnuPG home and agent")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_killed_verify_leaves_no_gnupg_home_nor_agent(
     mirror: Mirror, tmp_path: Path, signum: int
