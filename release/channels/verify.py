@@ -121,7 +121,8 @@ def _root_problem(root: str, budget: Budget) -> str | None:
         try:
             found = open_source(root, budget).read_small(MANIFEST, SMALL) is not None
         except SourceProblem:
-            found = True  # something is there that is no small file: not a mirror root either
+            # Some stores answer 403 for a missing key: only a file served is a release here.
+            found = False
         held = [MANIFEST] if found else []
     else:
         held = [n for n in SIGNED_FILES if os.path.lexists(Path(root) / n)]
