@@ -106,6 +106,7 @@ def copy_mirror(mirror: Mirror, where: Path) -> Mirror:
 #   "endless"           no Content-Length and a body that never ends
 #   "length:VALUE"      the file with `Content-Length: VALUE` (e.g. "abc", "12abc")
 #   "trickle"           the file, one byte every TRICKLE_SECONDS
+#   "redirect:URL"      a 302 to URL
 #   anything else / no rule: the file under the root (404 if none)
 
 
@@ -135,6 +136,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         rule = state.rules.get(name, "")
         if rule in ("404", "500"):
             self.send_error(int(rule))
+            return
+        if rule.startswith("redirect:"):
+            self.send_response(302)
+            self.send_header("Location", rule.removeprefix("redirect:"))
+            self.end_headers()
             return
         if rule in ("oversized", "endless"):
             self._endless(state, rule == "oversized")

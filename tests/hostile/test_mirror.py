@@ -287,6 +287,14 @@ def test_a_malformed_content_length_is_one_line_and_exit_3(
     assert f"malformed Content-Length {value!r}" in run.stdout
 
 
+@pytest.mark.parametrize("target", ["ftp://127.0.0.1:9/x", "file:///etc/passwd"])
+def test_a_redirect_out_of_http_is_not_followed(mirror: Mirror, target: str) -> None:
+    with serve(mirror.root, {f"{EL7}/{NEW}/manifest.json": f"redirect:{target}"}) as server:
+        run = verify(f"{server.url}{EL7}/{NEW}/", *release_args(mirror))
+    assert_refused(run)  # urllib refuses file:// itself; we refuse ftp:// (it would go there)
+    assert "redirect" in run.stdout.lower() and target in run.stdout
+
+
 # --- item 7: FIFOs in a local mirror ---------------------------------------------------------
 
 
