@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from release.errors import InvalidInput
-from release.integrity.deadline import Budget
+from release.integrity.deadline import Budget, DeadlinePassed
 from release.integrity.digests import ALGORITHMS, Digests, digest_stream
 from release.integrity.httpsource import HttpSource
 from release.integrity.sourceproblem import SourceProblem, size_message
@@ -92,8 +92,13 @@ class LocalSource:
         with stream:
             if actual != size:
                 raise SourceProblem(size_message(actual, size))
-            try:
-                digests = digest_stream(stream, algorithms, limit=size)
+            deadline = self._budget.document(name)
+            try:  # a slow or stuck filesystem (NFS, FUSE) meets the same deadlines as HTTP
+                digests = digest_stream(
+                    stream, algorithms, limit=size, progress=lambda _read: deadline.check()
+                )
+            except DeadlinePassed as passed:
+                raise SourceProblem(str(passed)) from None
             except OSError as error:
                 raise SourceProblem(f"cannot read: {error.strerror}") from None
         if digests.size != size:

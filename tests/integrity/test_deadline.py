@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from release.integrity.deadline import Budget, Deadline, DeadlinePassed, Limits
 from release.integrity.httpsource import content_length
 from release.integrity.sourceproblem import SourceProblem
+from release.integrity.sources import open_source
 
 
 def test_a_document_gets_the_earlier_of_its_own_and_the_runs_deadline() -> None:
@@ -42,3 +44,12 @@ def test_a_malformed_content_length_is_a_source_problem(value: str) -> None:
 def test_a_plain_content_length_is_its_number() -> None:
     assert content_length("123") == 123
     assert content_length(None) is None
+
+
+def test_a_local_artifact_read_past_its_deadline_is_a_source_problem(tmp_path: Path) -> None:
+    (tmp_path / "big.raw").write_bytes(b"\0" * (4 << 20))
+    slow = open_source(str(tmp_path), Budget(Limits(document=1e-9)))
+    with pytest.raises(SourceProblem, match=r"the time limit for big.raw \(1e-09 s\) passed"):
+        slow.digest("big.raw", 4 << 20)
+    roomy = open_source(str(tmp_path), Budget())
+    assert roomy.digest("big.raw", 4 << 20).size == 4 << 20
