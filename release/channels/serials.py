@@ -1,27 +1,50 @@
-"""The client's memory of the highest index serial it has seen, per channel source.
+"""The client's memory of the highest index serial it has seen, per channel.
 
 Replay protection needs state: a correctly signed but old index is only recognisable as old
 by comparing its serial with one seen before. One small JSON file, written atomically under a
 lock so two `release verify` runs at once cannot lose each other's update.
+
+Serials are kept per what the channel IS, never per where it was read: the channel's name and
+each key trust.yaml scopes to it (`index:<channel>:<fingerprint>`). A relative path, another
+host name or another mirror of the same channel all find the same serials, so switching
+mirrors cannot roll a client back. One entry per key, looked up as the highest over the
+channel's keys, keeps the memory across a key rotation (old and new keys overlap) while a
+different publisher's channel of the same name (other keys) stays apart.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import fnmatch
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from release import fsutil
 from release.errors import InvalidInput
+from release.model.trust import TrustFile
 
 
 def default_path() -> Path:
     """`$XDG_CACHE_HOME/image-release/serials.json`, by default `~/.cache/image-release/...`."""
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "image-release" / "serials.json"
+
+
+def channel_keys(kind: str, channel: str, trust: TrustFile) -> list[str]:
+    """The store's keys for `kind` ("index" or "snapshot") of `channel` under `trust`.
+
+    Every key ever scoped to the channel counts, retired (`not_after`) or not: the identity
+    must not change when a key's window ends.
+    """
+    fingerprints = {
+        key.fingerprint
+        for key in trust.keys.values()
+        if any(fnmatch.fnmatchcase(channel, pattern) for pattern in key.channels)
+    }
+    return [f"{kind}:{channel}:{fpr}" for fpr in sorted(fingerprints)]
 
 
 class SerialStore:
@@ -33,16 +56,28 @@ class SerialStore:
     def last_seen(self, key: str) -> int | None:
         return self._read().get(key)
 
+    def last_seen_any(self, keys: Iterable[str]) -> int | None:
+        """The highest serial seen under any of `keys`; None when none was seen."""
+        serials = self._read()
+        seen = [serials[key] for key in keys if key in serials]
+        return max(seen) if seen else None
+
     def record(self, key: str, serial: int) -> int:
         """Remember `serial` for `key` unless a higher one is known; returns the stored one."""
+        return self.record_all([key], serial)
+
+    def record_all(self, keys: Iterable[str], serial: int) -> int:
+        """Remember `serial` under each of `keys` (never lowering one); returns the highest."""
+        keys = list(keys)
         with self._locked():
             serials = self._read()
-            stored = max(serial, serials.get(key, 0))
-            if serials.get(key) != stored:
-                serials[key] = stored
+            before = dict(serials)
+            for key in keys:
+                serials[key] = max(serial, serials.get(key, 0))
+            if serials != before:
                 text = json.dumps({"serials": serials}, indent=2, sort_keys=True) + "\n"
                 fsutil.write_text(self.path, text)
-            return stored
+            return max([serial, *(serials[key] for key in keys)])
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

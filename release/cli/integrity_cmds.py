@@ -13,10 +13,11 @@ import click
 
 from release import runner
 from release.channels.serials import SerialStore
-from release.channels.verify import ChannelVerifyResult, holds_channel_index, verify_channel
+from release.channels.verify import ChannelVerifyResult, verify_channel
 from release.cli.output import emit, json_option
 from release.errors import ConfigError, InvalidInput, VerificationError
 from release.fsutil import write_bytes
+from release.integrity.deadline import DOCUMENT_SECONDS, RUN_SECONDS, Budget, Limits
 from release.integrity.keys import check_keys, export_public_keys, key_statuses
 from release.integrity.keysource import KeySource, load_key_source
 from release.integrity.manifest import MANIFEST, Manifest
@@ -75,19 +76,49 @@ def render_verify(result: VerifyResult) -> str:
     return "\n".join(lines)
 
 
+_SECONDS = click.FloatRange(min=0, min_open=True)
+
+
 @click.command("verify")
 @click.argument("location")
 @click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=_KEYS_HELP)
 @click.option(
     "--channel",
-    help="Accept only keys trust.yaml allows for this channel. When LOCATION is a mirror's"
-    " root holding channels/CHANNEL.json, verify through that signed index.",
+    help="LOCATION is a mirror's root: verify channel CHANNEL through its signed index"
+    " (channels/CHANNEL.json there, and nowhere else), then the release it names."
+    " Without a valid index: exit 3.",
+)
+@click.option(
+    "--channel-keys",
+    metavar="CHANNEL",
+    help="LOCATION is a release directory: accept only keys trust.yaml allows for CHANNEL.",
+)
+@click.option("--image", help="The image the release must be (default: from LOCATION's path).")
+@click.option(
+    "--version",
+    "version",
+    help="The version the release must be (default: from LOCATION's path).",
 )
 @click.option("--file", "files", multiple=True, help="Check only this file (repeatable).")
 @click.option(
     "--serials",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where the highest index serials seen are kept (default: ~/.cache/image-release/).",
+)
+@click.option(
+    "--timeout",
+    "run_timeout",
+    type=_SECONDS,
+    default=RUN_SECONDS,
+    show_default=True,
+    help="Seconds the whole verification may take; past it, exit 3.",
+)
+@click.option(
+    "--document-timeout",
+    type=_SECONDS,
+    default=DOCUMENT_SECONDS,
+    show_default=True,
+    help="Seconds one file's download may take (an index, a signature, an artifact).",
 )
 @click.option(
     "--provenance",
@@ -101,34 +132,45 @@ def verify_command(
     location: str,
     keys_path: Path | None,
     channel: str | None,
+    channel_keys: str | None,
+    image: str | None,
+    version: str | None,
     files: tuple[str, ...],
     serials: Path | None,
     show_provenance: bool,
+    run_timeout: float,
+    document_timeout: float,
     as_json: bool,
 ) -> None:
     """Verify a release directory (path or http(s) URL): signatures, sizes, digests.
 
-    With --channel and a mirror root, first the channel's signed index (not expired, not
-    replayed, agreeing with the snapshot), then the release it points at.
-    Exit code 3 when anything does not check out.
+    The signed manifest must be the release LOCATION is named after (`<image>/<version>/`)
+    or the one --image and --version name. With --channel, LOCATION is a mirror's root:
+    first the channel's signed index (not expired, not replayed, agreeing with the
+    snapshot), then the release it points at. Exit code 3 when anything does not check out.
     """
-    if channel is not None and holds_channel_index(location, channel):
+    budget = Budget(Limits(document=document_timeout, run=run_timeout))
+    if channel is not None:
+        if channel_keys or image or version or files:
+            raise InvalidInput(
+                "--channel takes the release from the channel's index: drop --channel-keys,"
+                " --image, --version and --file (or drop --channel to verify a release directory)"
+            )
         checked = verify_channel(
-            location, channel, _key_source(keys_path), serials=SerialStore(serials)
+            location, channel, _key_source(keys_path), serials=SerialStore(serials), budget=budget
         )
         emit(checked.to_dict(), as_json, lambda: render_channel(checked))
         _show_provenance(checked.release, show_provenance and not as_json)
+        if show_provenance and (checked.release is None or checked.release.provenance is None):
+            raise VerificationError(f"{location}: channel {channel}: no verified provenance")
         if not checked.ok:
             count = len(checked.failures())
             raise VerificationError(f"{location}: channel {channel}: FAILED ({count} problems)")
         return
     result = verify_release(
-        location,
-        _key_source(keys_path),
-        channel=channel,
-        files=files,
-        require_provenance=show_provenance,
-    )
+        location, _key_source(keys_path), channel=channel_keys, files=files,
+        image=image, version=version, budget=budget, require_provenance=show_provenance,
+    )  # fmt: skip
     emit(result.to_dict(), as_json, lambda: render_verify(result))
     _show_provenance(result, show_provenance and not as_json)
     if not result.ok:

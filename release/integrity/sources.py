@@ -9,25 +9,19 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable
-from http.client import HTTPException, HTTPResponse
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from release.errors import InvalidInput
+from release.integrity.deadline import Budget, DeadlinePassed
 from release.integrity.digests import ALGORITHMS, Digests, digest_stream
+from release.integrity.httpsource import HttpSource
+from release.integrity.sourceproblem import SourceProblem, size_message
 
-TIMEOUT = 60.0
-
-
-class SourceProblem(Exception):
-    """A file of the release could not be read as expected; the message says why (the
-    caller names the file)."""
+__all__ = ["SOURCES", "HttpSource", "LocalSource", "Source", "SourceProblem", "open_source"]
 
 
 class Source(Protocol):
@@ -42,20 +36,25 @@ class Source(Protocol):
 
 
 class LocalSource:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, budget: Budget | None = None) -> None:
         if not directory.is_dir():
             raise InvalidInput(f"{directory}: not a directory")
         self._directory = directory.absolute()  # `.` still names its image/version
+        self._budget = budget or Budget()
 
     @property
     def location(self) -> str:
         return str(self._directory)
 
     def _open(self, name: str) -> int | None:
+        if self._budget.run.passed():
+            raise SourceProblem(f"not read: {self._budget.run.what} passed")
         path = self._directory / name
         try:
             # O_NOFOLLOW: a symlink could point anywhere (/dev/zero, a file outside the release).
-            return os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            # O_NONBLOCK: opening a FIFO for reading would wait for a writer forever; the type
+            # is checked right after, on the open descriptor, before any read.
+            return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             return None
         except OSError as error:
@@ -71,7 +70,8 @@ class LocalSource:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
-            raise SourceProblem("refused: not a regular file")
+            raise SourceProblem(f"refused: not a regular file ({_kind(info.st_mode)})")
+        os.set_blocking(fd, True)
         return os.fdopen(fd, "rb", buffering=0), info.st_size
 
     def read_small(self, name: str, limit: int) -> bytes | None:
@@ -91,110 +91,49 @@ class LocalSource:
         stream, actual = opened
         with stream:
             if actual != size:
-                raise SourceProblem(_size_message(actual, size))
-            try:
-                digests = digest_stream(stream, algorithms, limit=size)
+                raise SourceProblem(size_message(actual, size))
+            deadline = self._budget.document(name)
+            try:  # a slow or stuck filesystem (NFS, FUSE) meets the same deadlines as HTTP
+                digests = digest_stream(
+                    stream, algorithms, limit=size, progress=lambda _read: deadline.check()
+                )
+            except DeadlinePassed as passed:
+                raise SourceProblem(str(passed)) from None
             except OSError as error:
                 raise SourceProblem(f"cannot read: {error.strerror}") from None
         if digests.size != size:
-            raise SourceProblem(_size_message(digests.size, size))
+            raise SourceProblem(size_message(digests.size, size))
         return digests
 
 
-def _size_message(actual: int, size: int) -> str:
-    what = "truncated" if actual < size else "longer than signed"
-    return f"size {actual} bytes, signed size {size} ({what})"
+def _kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISDIR: "a directory",
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISSOCK: "a socket",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+    }
+    return next((what for test, what in kinds.items() if test(mode)), "a special file")
 
 
-_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
-
-
-class HttpSource:
-    """A release directory served over http(s); uses Range requests to bound downloads."""
-
-    def __init__(self, url: str) -> None:
-        self._base = url if url.endswith("/") else url + "/"
-
-    @property
-    def location(self) -> str:
-        return self._base
-
-    def _get(self, name: str, headers: dict[str, str]) -> HTTPResponse | None:
-        url = urllib.parse.urljoin(self._base, urllib.parse.quote(name))
-        # The base URL's scheme was checked (http/https); redirects stay within http(s)/ftp.
-        request = urllib.request.Request(  # noqa: S310
-            url, headers={"User-Agent": "image-release", **headers}
-        )
-        try:
-            response: HTTPResponse = urllib.request.urlopen(request, timeout=TIMEOUT)  # noqa: S310
-        except urllib.error.HTTPError as error:
-            if error.code == 404:
-                return None
-            raise SourceProblem(f"HTTP {error.code} {error.reason} from {url}") from None
-        except (urllib.error.URLError, OSError) as error:
-            raise SourceProblem(f"cannot download {url}: {error}") from None
-        return response
-
-    def read_small(self, name: str, limit: int) -> bytes | None:
-        response = self._get(name, {})
-        if response is None:
-            return None
-        with response:
-            length = response.headers.get("Content-Length")
-            if length is not None and int(length) > limit:
-                raise SourceProblem(f"larger than {limit} bytes: refused")
-            data = response.read(limit + 1)
-        if len(data) > limit:
-            raise SourceProblem(f"larger than {limit} bytes: refused")
-        return data
-
-    def digest(self, name: str, size: int, algorithms: Iterable[str] = ALGORITHMS) -> Digests:
-        headers = {"Range": f"bytes=0-{size - 1}"} if size > 0 else {}
-        response = self._get(name, headers)
-        if response is None:
-            raise SourceProblem("missing")
-        with response:
-            self._check_length(response, name, size)
-            try:
-                digests = digest_stream(response, algorithms, limit=size)
-            except (OSError, HTTPException) as error:
-                raise SourceProblem(f"download interrupted: {error}") from None
-        if digests.size != size:
-            raise SourceProblem(_size_message(digests.size, size))
-        return digests
-
-    @staticmethod
-    def _check_length(response: HTTPResponse, name: str, size: int) -> None:
-        """Learn the server's full size before reading: refuse a longer file unread."""
-        headers = response.headers
-        status = response.status
-        total: int | None = None
-        if status == 206:
-            match = _CONTENT_RANGE.fullmatch(headers.get("Content-Range", ""))
-            if not match:
-                raise SourceProblem("the server sent a partial answer without its size")
-            total = int(match.group(3))
-        elif headers.get("Content-Length") is not None:
-            total = int(headers["Content-Length"])
-        if total is None:
-            raise SourceProblem("refused: the server does not say the file's size")
-        if total != size:
-            raise SourceProblem(_size_message(total, size))
-
-
-SOURCES: dict[str, Callable[[str], Source]] = {
+SOURCES: dict[str, Callable[[str, Budget], Source]] = {
     "http": HttpSource,
     "https": HttpSource,
 }
 
 
-def open_source(location: str) -> Source:
-    """A source for a local path or a URL whose scheme has a registered factory."""
+def open_source(location: str, budget: Budget | None = None) -> Source:
+    """A source for a local path or a URL whose scheme has a registered factory.
+
+    Every read is bounded by `budget`: the run's deadline and one per document.
+    """
+    budget = budget or Budget()
     scheme = urllib.parse.urlsplit(location).scheme
     if scheme and len(scheme) > 1:  # 'c:' style drive letters are not schemes
         factory = SOURCES.get(scheme)
         if factory is None:
             known = ", ".join(f"{s}://" for s in sorted(SOURCES))
             raise InvalidInput(f"{location}: cannot read {scheme}:// releases (supported: {known})")
-        return factory(location)
-    return LocalSource(Path(location))
+        return factory(location, budget)
+    return LocalSource(Path(location), budget)

@@ -8,14 +8,17 @@ signed size. The result says per file what passed and what failed.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from release.errors import VerificationError
 from release.integrity import checksums
 from release.integrity.checksums import CHECKSUM_FILES
+from release.integrity.deadline import Budget
 from release.integrity.digests import ALGORITHMS, Digests, digest_bytes
 from release.integrity.keyring import MAX_SIGNATURE_SIZE, Keyring, SignatureCheck, open_keyring
 from release.integrity.keysource import KeySource
@@ -53,6 +56,7 @@ class VerifyResult:
     image: str | None = None  # as the signed manifest says
     version: str | None = None
     provenance: dict[str, Any] | None = None  # the verified in-toto statement
+    manifest_sha256: str | None = None  # of the very manifest.json bytes verified
 
     @property
     def ok(self) -> bool:
@@ -76,6 +80,7 @@ class VerifyResult:
             "channel": self.channel,
             "image": self.image,
             "version": self.version,
+            "manifest_sha256": self.manifest_sha256,
             "ok": self.ok,
             "signatures": [
                 {
@@ -167,12 +172,16 @@ def _cross_check(trusted: _Trusted, result: VerifyResult) -> None:
                 )
 
 
-def _check_identity(record: Manifest, location: str, result: VerifyResult) -> None:
+def _check_identity(
+    record: Manifest, location: str, wanted: tuple[str | None, str | None], result: VerifyResult
+) -> None:
     """A signed release served under another release's name is a replay: refuse it.
 
-    Artifacts must carry the manifest's image and version in their names; and a location laid
-    out as `<image>/<version>/` must be that release (an old, validly signed release put in
-    the place of a new one would pass every signature check).
+    Artifacts must carry the manifest's image and version in their names; and the manifest's
+    image and version must be the ones asked for (`wanted`, e.g. by a channel index or the
+    user), or else the ones the location is named after (`.../<image>/<version>/`). Without
+    this, an old or another image's validly signed release put in the place of the one
+    expected would pass every signature check.
     """
     for artifact in record.artifacts:
         expected = artifact_name(
@@ -182,12 +191,38 @@ def _check_identity(record: Manifest, location: str, result: VerifyResult) -> No
             result.problems.append(
                 f"{MANIFEST}: artifact {artifact.name} should be named {expected}"
             )
-    parts = urllib.parse.urlsplit(location).path.rstrip("/").split("/")
-    if len(parts) >= 2 and parts[-2] == record.image and parts[-1] != record.version:
+    image, version = _expected(location, wanted)
+    if image is None or version is None:
         result.problems.append(
-            f"{location} should hold {record.image} {parts[-1]}, but its signed manifest is"
-            f" {record.image} {record.version} (an older release served under a newer name?)"
+            f"{location}: cannot tell which release it should hold (not laid out as"
+            " <image>/<version>/): pass the image and version expected (--image, --version)"
         )
+    elif (record.image, record.version) != (image, version):
+        why = (
+            "an older release served under a newer name?"
+            if record.image == image
+            else "another image's release served in its place?"
+        )
+        hint = (
+            ""
+            if wanted[0] and wanted[1]
+            else "; the release expected is read from the path: pass --image and --version"
+            " if it is stored under another name"
+        )
+        result.problems.append(
+            f"{location} should hold {image} {version}, but its signed manifest is"
+            f" {record.image} {record.version} ({why}){hint}"
+        )
+
+
+def _expected(
+    location: str, wanted: tuple[str | None, str | None]
+) -> tuple[str | None, str | None]:
+    """The image and version asked for; where not asked, the location's last two names."""
+    path = urllib.parse.unquote(urllib.parse.urlsplit(location).path)
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    found = (parts[-2], parts[-1]) if len(parts) >= 2 else (None, None)
+    return (wanted[0] or found[0], wanted[1] or found[1])
 
 
 def _selection(trusted: _Trusted, files: Iterable[str] | None, result: VerifyResult) -> list[str]:
@@ -240,19 +275,28 @@ def verify_release(
     channel: str | None = None,
     files: Iterable[str] | None = None,
     require_provenance: bool = False,
+    image: str | None = None,
+    version: str | None = None,
+    keyring: Keyring | None = None,
+    budget: Budget | None = None,
 ) -> VerifyResult:
-    """Verify the release at `location` (path or URL) with `keys` only."""
-    source = open_source(location)
+    """Verify the release at `location` (path or URL) with `keys` only.
+
+    `image` and `version`, when given, are the release expected; otherwise the location's
+    `<image>/<version>` names. `keyring` reuses an open keyring of the same keys; `budget`
+    bounds every read in time (the run's deadline and one per document).
+    """
+    source = open_source(location, budget)
     result = VerifyResult(source.location, channel)
-    with open_keyring(keys) as keyring:
-        trusted = _fetch_signed(source, keyring, channel, result)
+    with _keyring(keys, keyring) as opened:
+        trusted = _fetch_signed(source, opened, channel, result)
         _cross_check(trusted, result)
         if trusted.manifest is not None and PROVENANCE in trusted.manifest.records():
             data = _read_required(source, PROVENANCE, PROVENANCE_MAX_SIZE, result)
             if data is not None:
                 trusted.raw[PROVENANCE] = data  # digested below: the very bytes checked here
                 check, result.provenance, problems = check_provenance(
-                    data, keyring, channel, trusted.manifest, trusted.sums.get("sha256", {})
+                    data, opened, channel, trusted.manifest, trusted.sums.get("sha256", {})
                 )
                 result.signatures.append(check)
                 result.problems.extend(problems)
@@ -262,9 +306,19 @@ def verify_release(
             )
     if trusted.manifest is not None:
         result.image, result.version = trusted.manifest.image, trusted.manifest.version
-        _check_identity(trusted.manifest, source.location, result)
+        result.manifest_sha256 = hashlib.sha256(trusted.raw[MANIFEST]).hexdigest()
+        _check_identity(trusted.manifest, source.location, (image, version), result)
     for name in _selection(trusted, files, result):
         result.files.append(_check_file(source, name, trusted))
     if not result.files and not result.problems:
         result.problems.append("no file could be checked: nothing is vouched for by a signature")
     return result
+
+
+@contextlib.contextmanager
+def _keyring(keys: KeySource, keyring: Keyring | None) -> Iterator[Keyring]:
+    if keyring is not None:
+        yield keyring
+        return
+    with open_keyring(keys) as opened:
+        yield opened

@@ -171,3 +171,18 @@ def write_keys_dir(keys: Keys, directory: Path, trust: dict[str, list[str]]) -> 
         ]
     (directory / "trust.yaml").write_text("\n".join(lines) + "\n")
     return directory
+
+
+def agents_of(home: Path) -> list[int]:
+    """Pids of the gpg-agent processes serving `home` (read from /proc)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"gpg-agent") and str(home).encode() in argv:
+            found.append(int(proc.name))
+    return found

@@ -39,7 +39,7 @@ def release(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
 
 
 def test_verify_ok(release_dir: Path, keys_dir: Path) -> None:
-    proc = release("verify", release_dir, "--keys", keys_dir, "--channel", "el7-cloud")
+    proc = release("verify", release_dir, "--keys", keys_dir, "--channel-keys", "el7-cloud")
     assert proc.returncode == 0, proc.stderr
     assert "ok    sha256sum.txt.asc  good signature by good (" in proc.stdout
     assert f"ok    {QCOW2}  (size 300000, md5, sha1, sha256)" in proc.stdout

@@ -50,7 +50,9 @@ def test_cli_verifies_through_the_index(published: ConfigKit, tmp_path: Path) ->
     assert data["ok"] and data["index"]["status"] == "ok" and data["index"]["serial"] == 1
     assert data["release"]["version"] == "1.0.0"
     serials = json.loads((tmp_path / "serials.json").read_text())["serials"]
-    assert serials[f"{mirror}/channels/fx-stable.json"] == 1
+    # Kept per channel and key, not per mirror path (see test_serials_by_identity.py).
+    assert serials[f"index:fx-stable:{published.signing.fingerprint}"] == 1
+    assert not any(mirror in key for key in serials)
 
 
 def test_replayed_expired_and_mismatched_are_rejected(
