@@ -416,10 +416,10 @@ def allowed_signers(config: ConfigRepo, channel: str | None) -> set[str]:
 def check_signer(config: ConfigRepo, channel: str | None, fingerprint: str) -> None:
     if fingerprint not in allowed_signers(config, channel):
         what = f"channel {channel}" if channel else "channel snapshots"
+        why = config.trust.refusal(fingerprint, channel) or "not among the channel's `keys`"
         raise InvalidInput(
-            f"signing key {fingerprint} may not sign {what}: add it to"
-            " keys/trust.yaml for this channel (and to the channel's `keys`), or sign with"
-            " an allowed key"
+            f"signing key {fingerprint} may not sign {what} ({why}): sign with a key"
+            " keys/trust.yaml allows for it (and the channel's `keys` names), or add one"
         )
 
 
