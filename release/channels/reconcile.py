@@ -26,9 +26,17 @@ from release.channels import index as idx
 from release.channels import registries
 from release.channels.resolve import Release, resolve
 from release.channels.state import StateInvalid, load_state
+from release.channels.vouched import (
+    UNTRUSTED,
+    Untrusted,
+    publisher_keyring,
+    vouched_index,
+    vouched_snapshot,
+)
 from release.config.history import version_of
 from release.config.loader import ConfigRepo
 from release.errors import InvalidInput, OperationError, ReleaseError
+from release.integrity.keyring import Keyring
 from release.integrity.manifest import MANIFEST
 from release.integrity.signing import Signer, SigningConfig, open_signer
 from release.model.base import version_key
@@ -194,7 +202,7 @@ def reconcile(
                         outcome.targets.append(_registry_outcome(item.target_name, found))
                         continue
                     done, previous = _publish_and_index(
-                        item, release, publish_journal, signer, options, clock, retry
+                        item, release, publish_journal, signer, options, clock, retry, repo
                     )
                     outcome.targets.append(done)
                     if previous is not None and is_rollback(previous, item.release):
@@ -329,7 +337,20 @@ def _differences(
     options: Options | None,
     result: ReconcileResult,
 ) -> list[_Pending]:
-    """Every (channel, target) whose published index does not point at the desired release."""
+    """Every (channel, target) whose published index does not point at the desired release,
+    or is not listed by the snapshot, or is not signed by a key the trust file allows now."""
+    with publisher_keyring(repo) as keyring:
+        return _compare(repo, config, names, options, result, keyring)
+
+
+def _compare(
+    repo: Path,
+    config: ConfigRepo,
+    names: list[str],
+    options: Options | None,
+    result: ReconcileResult,
+    keyring: Keyring | None,
+) -> list[_Pending]:
     images = config.frozen_images()
     channels = {name: loaded.value for name, loaded in config.channels.items()}
     pending = []
@@ -353,11 +374,12 @@ def _differences(
             store = stores.setdefault(target_name, open_index_store(target, options))
             stored, current = _read_index(store, name)
             if target_name not in snapshots:  # one read per target, not per channel
-                snapshots[target_name] = read_snapshot(store)
+                snapshots[target_name] = vouched_snapshot(keyring, store)
             if (
                 current is not None
                 and _points_at(current, release)
                 and in_snapshot(snapshots[target_name], name, stored)
+                and vouched_index(keyring, store, name, stored)
             ):
                 outcome.targets.append(TargetOutcome(target_name, "up-to-date", current.serial))
             else:
@@ -387,16 +409,23 @@ def in_snapshot(snapshot: idx.Snapshot | None, channel: str, stored: Stored | No
     return snapshot.indexes.get(channel) == idx.sha256_hex(stored.data)
 
 
-def read_snapshot(store: IndexStore) -> idx.Snapshot | None:
-    stored = store.read(idx.SNAPSHOT_PATH)
-    return None if stored is None else parse_snapshot(store, stored.data)
-
-
 def parse_snapshot(store: IndexStore, data: bytes) -> idx.Snapshot:
     try:
         return idx.Snapshot.model_validate_json(data)
     except ValidationError as exc:
         raise OperationError(f"{store.url}/{idx.SNAPSHOT_PATH}: not a snapshot: {exc}") from exc
+
+
+def _vouched(repo: Path, store: IndexStore, channel: str, stored: Stored | None) -> bool:
+    """Whether the stored index is signed by a key trusted now (the keyring is built only on
+    this rare path: an index another or an interrupted run wrote)."""
+    with publisher_keyring(repo) as keyring:
+        return vouched_index(keyring, store, channel, stored)
+
+
+def _vouched_snapshot(repo: Path, store: IndexStore) -> idx.Snapshot | None:
+    with publisher_keyring(repo) as keyring:
+        return vouched_snapshot(keyring, store)
 
 
 def _outcome(result: ReconcileResult, item: _Pending) -> ChannelOutcome:
@@ -483,7 +512,8 @@ def _publish_and_index(
     signer: Signer,
     options: Options | None,
     clock: Clock,
-    retry: RetrySettings | None = None,
+    retry: RetrySettings | None,
+    repo: Path,
 ) -> tuple[TargetOutcome, idx.ChannelIndex | None]:
     """Publish and index one (channel, target); the outcome and the index it replaced."""
     name = item.channel.name
@@ -492,8 +522,13 @@ def _publish_and_index(
         raise OperationError(f"{item.target_name}: a {item.target.type} target holds no index")
     with store.lock():
         stored, current = _read_index(store, name)
-        if stored is not None and current is not None and _points_at(current, item.release):
-            if in_snapshot(read_snapshot(store), name, stored):
+        if (
+            stored is not None
+            and current is not None
+            and _points_at(current, item.release)
+            and _vouched(repo, store, name, stored)
+        ):
+            if in_snapshot(_vouched_snapshot(repo, store), name, stored):
                 detail = "done by another run"
                 return TargetOutcome(item.target_name, "up-to-date", current.serial, detail), None
             write_snapshot(store, {name: stored.data}, item.channel.index_ttl, signer, clock)
@@ -516,18 +551,22 @@ def write_index(
     ttl: int,
     signer: Signer,
     clock: Clock = utcnow,
+    trusted: Callable[[Stored], bool] | None = None,
 ) -> int:
     """Write the next signed index of `channel` (a re-sign when `release` is None), then the
     snapshot, each compare-and-swap; the caller holds the store's lock. Returns the new serial.
-    The index is written once: a conflict on the snapshot retries the snapshot alone."""
+    The index is written once: a conflict on the snapshot retries the snapshot alone. A
+    re-sign signs only what `trusted` accepts (the exact bytes read), else raises Untrusted."""
     path = idx.INDEX_PATH.format(channel=channel)
     for _ in range(CAS_ATTEMPTS):
         before = store.read(path)
         previous = idx.parse_index(before.data) if before else None
         now = clock()
         if release is None:
-            if previous is None:
+            if previous is None or before is None:
                 raise OperationError(f"{store.url}/{path}: no index to re-sign")
+            if trusted is not None and not trusted(before):
+                raise Untrusted(f"{store.url}/{path}: {UNTRUSTED}")
             new = idx.resigned(previous, now, ttl)
         else:
             new = idx.next_index(previous, release, now, ttl, channel=channel)

@@ -93,12 +93,14 @@ def all_ok(client: Client, signer: str, keys: Keys) -> dict[str, int]:
     return seen
 
 
-def forge(mirror: Path, keys: Keys, signer: str, serial: int, version: str) -> None:
-    """What a thief holding `signer` and the mirror does: fx-stable pointed at `version` with
-    a serial far ahead, and a snapshot listing it, both signed with the stolen key."""
+def forge(mirror: Path, keys: Keys, signer: str, serial: int, version: str | None) -> None:
+    """What a thief holding `signer` and the mirror does: fx-stable pointed at `version` (None:
+    the release it names now) with a serial far ahead, and a snapshot listing it, both signed
+    with the stolen key."""
     channels = mirror / "channels"
     index = idx.parse_index((channels / "fx-stable.json").read_bytes())
-    older = next(r for r in index.history if r.version == version)
+    history = (index.current, *index.history)
+    older = next(r for r in history if version is None or r.version == version)
     now = dt.datetime.now(dt.UTC)
     forged = idx.next_index(index, older, now, 86400).model_copy(update={"serial": serial})
     data = idx.canonical(forged)
@@ -173,3 +175,34 @@ def test_key_rotation_drill(keys: Keys, tmp_path: Path) -> None:
         shutil.copy(saved / name, mirror / "channels" / name)
     replayed = client.verify("fx-stable")
     assert replayed.index is not None and replayed.index.status == "replayed"
+
+
+def test_after_a_revocation_resign_never_signs_the_thiefs_index_and_reconcile_repairs(
+    keys: Keys, tmp_path: Path
+) -> None:
+    """The forged index names the very release git wants, so only its signature is wrong:
+    resign must leave it (re-signing would put the new key on the thief's document) and
+    reconcile must not count it as in place."""
+    kit = make_config(tmp_path, keys)
+    repo, mirror = kit.clone, kit.clone / "mirror"
+    commit_keys(repo, keys, "keys: add the new release key")
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0", signer=NEW)
+    reconcile(repo, workspace=work, signing=signing(keys, OLD))  # indexes by the old key
+    forge(mirror, keys, OLD, serial=99, version=None)
+    commit_keys(repo, keys, "keys: revoke the old key",
+                revoked="{date: 2026-12-02, reason: key leaked}")  # fmt: skip
+    client = Client(mirror, tmp_path / "client-keys", SerialStore(tmp_path / "serials.json"))
+    client.update_keys(repo)
+    assert not client.verify("fx-stable").ok
+    before = {p.name: p.read_bytes() for p in (mirror / "channels").iterdir()}
+
+    resigned = resign(repo, signing=signing(keys, NEW), within=10**9)
+    assert sorted((r.channel, r.status) for r in resigned.indexes) == [
+        ("fx-stable", "untrusted"), ("fx-testing", "untrusted")
+    ]  # fmt: skip
+    assert {p.name: p.read_bytes() for p in (mirror / "channels").iterdir()} == before
+
+    repaired = reconcile(repo, workspace=work, signing=signing(keys, NEW))
+    assert repaired.ok and not repaired.noop
+    assert all_ok(client, NEW, keys) == {"fx-stable": 100, "fx-testing": 2}
