@@ -29,14 +29,14 @@ from release.channels.state import StateInvalid, load_state
 from release.channels.vouched import (
     UNTRUSTED,
     Untrusted,
-    publisher_keyring,
+    Voucher,
     vouched_index,
     vouched_snapshot,
+    voucher,
 )
 from release.config.history import version_of
 from release.config.loader import ConfigRepo
 from release.errors import InvalidInput, OperationError, ReleaseError
-from release.integrity.keyring import Keyring
 from release.integrity.manifest import MANIFEST
 from release.integrity.signing import Signer, SigningConfig, open_signer
 from release.model.base import version_key
@@ -161,7 +161,8 @@ def reconcile(
     head = _head(repo)
     result = ReconcileResult(head)
     names = selected_channels(config, channels)
-    pending = _differences(repo, config, names, options, result)
+    cache = workspace.root / "vouched.json"
+    pending = _differences(repo, config, names, options, result, cache)
     retiring = _retiring(repo, config, options) if channels is None else {}
     if not pending and not retiring:
         return result
@@ -336,11 +337,12 @@ def _differences(
     names: list[str],
     options: Options | None,
     result: ReconcileResult,
+    cache: Path | None = None,
 ) -> list[_Pending]:
     """Every (channel, target) whose published index does not point at the desired release,
     or is not listed by the snapshot, or is not signed by a key the trust file allows now."""
-    with publisher_keyring(repo) as keyring:
-        return _compare(repo, config, names, options, result, keyring)
+    with voucher(repo, cache) as judge:
+        return _compare(repo, config, names, options, result, judge)
 
 
 def _compare(
@@ -349,7 +351,7 @@ def _compare(
     names: list[str],
     options: Options | None,
     result: ReconcileResult,
-    keyring: Keyring | None,
+    judge: Voucher,
 ) -> list[_Pending]:
     images = config.frozen_images()
     channels = {name: loaded.value for name, loaded in config.channels.items()}
@@ -374,12 +376,12 @@ def _compare(
             store = stores.setdefault(target_name, open_index_store(target, options))
             stored, current = _read_index(store, name)
             if target_name not in snapshots:  # one read per target, not per channel
-                snapshots[target_name] = vouched_snapshot(keyring, store)
+                snapshots[target_name] = vouched_snapshot(judge, store)
             if (
                 current is not None
                 and _points_at(current, release)
                 and in_snapshot(snapshots[target_name], name, stored)
-                and vouched_index(keyring, store, name, stored)
+                and vouched_index(judge, store, name, stored)
             ):
                 outcome.targets.append(TargetOutcome(target_name, "up-to-date", current.serial))
             else:
@@ -417,15 +419,15 @@ def parse_snapshot(store: IndexStore, data: bytes) -> idx.Snapshot:
 
 
 def _vouched(repo: Path, store: IndexStore, channel: str, stored: Stored | None) -> bool:
-    """Whether the stored index is signed by a key trusted now (the keyring is built only on
-    this rare path: an index another or an interrupted run wrote)."""
-    with publisher_keyring(repo) as keyring:
-        return vouched_index(keyring, store, channel, stored)
+    """Whether the stored index is signed by a key trusted now (checked afresh: this is the
+    rare path of an index another or an interrupted run wrote)."""
+    with voucher(repo) as judge:
+        return vouched_index(judge, store, channel, stored)
 
 
 def _vouched_snapshot(repo: Path, store: IndexStore) -> idx.Snapshot | None:
-    with publisher_keyring(repo) as keyring:
-        return vouched_snapshot(keyring, store)
+    with voucher(repo) as judge:
+        return vouched_snapshot(judge, store)
 
 
 def _outcome(result: ReconcileResult, item: _Pending) -> ChannelOutcome:

@@ -27,7 +27,7 @@ from release.channels.reconcile import (
     write_index,
 )
 from release.channels.state import load_state
-from release.channels.vouched import UNTRUSTED, Untrusted, publisher_keyring, vouched_index
+from release.channels.vouched import UNTRUSTED, Untrusted, vouched_index, voucher
 from release.integrity.signing import Signer, SigningConfig, open_signer
 from release.publish.indexstore import IndexStore, Stored, holds_index, open_index_store
 from release.publish.targets import Options
@@ -70,7 +70,7 @@ def resign(
     config = load_state(str(repo), "HEAD")
     result = ResignResult()
     with contextlib.ExitStack() as stack:
-        keyring = stack.enter_context(publisher_keyring(repo))
+        judge = stack.enter_context(voucher(repo))
         signer: Signer | None = None
         for name in selected_channels(config, channels):
             channel = config.channel(name)
@@ -95,7 +95,7 @@ def resign(
                 check_signer(config, name, signer.fingerprint)
 
                 def trusted(stored: Stored, name: str = name, store: IndexStore = store) -> bool:
-                    return vouched_index(keyring, store, name, stored)
+                    return vouched_index(judge, store, name, stored)
 
                 try:
                     with store.lock():
