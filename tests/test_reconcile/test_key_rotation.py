@@ -16,6 +16,8 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import pytest
+
 from release.channels import index as idx
 from release.channels.reconcile import reconcile
 from release.channels.resign import resign
@@ -112,6 +114,7 @@ def forge(mirror: Path, keys: Keys, signer: str, serial: int, version: str | Non
         (channels / f"{name}.asc").write_bytes(keys.sign(signer, body))
 
 
+@pytest.mark.slow
 def test_key_rotation_drill(keys: Keys, tmp_path: Path) -> None:
     kit = make_config(tmp_path, keys)
     repo, mirror = kit.clone, kit.clone / "mirror"
