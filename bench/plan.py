@@ -27,7 +27,8 @@ from release.channels.resolve import resolve_all
 from release.channels.state import load_state
 from release.config import yamldoc
 from release.config.history import version_of
-from release.integrity.signing import SigningConfig
+from release.integrity.gpghome import temporary_home
+from release.integrity.signing import SigningConfig, open_signer
 from release.pipeline import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,29 +157,49 @@ def _fresh_process_row(repo: Path, images: int, repeat: int) -> dict[str, object
 
 
 def publish_indexes(repo: Path) -> list[Path]:
-    """Channel indexes on the repo's `local` target saying every channel is up to date.
+    """Channel indexes on the repo's `local` target saying every channel is up to date,
+    signed (with a key made here, trusted in the repo's keys/) as reconcile writes them.
 
-    The state comparison is what a no-op reconcile costs: it reads HEAD, each index and the
-    snapshot, and touches no release directory, so none is made (nor a signature: nothing is
-    verified).
+    The state comparison is what a no-op reconcile costs: it reads HEAD, each index, its
+    signature and the snapshot, and touches no release directory, so none is made. Whether a
+    trusted key signed each index is judged once (gpgv) and then remembered by content.
     """
     config = load_state(str(repo), "HEAD")
     releases = resolve_all({n: c.value for n, c in config.channels.items()}, config.frozen_images())
     now = dt.datetime.now(dt.UTC)
-    written = []
+    documents: dict[Path, bytes] = {}
     indexes = {}
     for name, release in releases.items():
         current = idx.IndexedRelease(image=release.image, version=release.version,
                                      path=f"{release.image}/{release.version}",
                                      manifest_sha256="0" * 64)  # fmt: skip
         path = repo / "mirror" / idx.INDEX_PATH.format(channel=name)
-        path.parent.mkdir(parents=True, exist_ok=True)
         indexes[name] = idx.canonical(idx.next_index(None, current, now, 86400, channel=name))
-        path.write_bytes(indexes[name])
-        written.append(path)
+        documents[path] = indexes[name]
     snapshot = idx.canonical(idx.next_snapshot(None, indexes, now, 86400))
-    (repo / "mirror" / idx.SNAPSHOT_PATH).write_bytes(snapshot)  # up to date: it lists them all
-    return written
+    documents[repo / "mirror" / idx.SNAPSHOT_PATH] = snapshot  # up to date: it lists them all
+    _sign_all(repo, documents)
+    return [p for p in documents if p.name != Path(idx.SNAPSHOT_PATH).name]
+
+
+def _sign_all(repo: Path, documents: dict[Path, bytes]) -> None:
+    """Write each document and its detached signature by a throwaway key trusted in keys/."""
+    with temporary_home("bench-key-") as home:
+        gpg = ["gpg", "--homedir", str(home), "--batch", "--no-tty", "--passphrase", ""]
+        runner.run([*gpg, "--quick-gen-key", "bench <bench@example.org>", "rsa2048", "sign"])
+        listing = runner.run([*gpg, "--with-colons", "--list-keys"]).text
+        fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr"))
+        keys = repo / "keys"
+        keys.mkdir(exist_ok=True)
+        (keys / "bench.asc").write_bytes(runner.run([*gpg, "--armor", "--export", fpr]).stdout)
+        (keys / "trust.yaml").write_text(
+            f"keys:\n  bench:\n    file: bench.asc\n    fingerprint: {fpr}\n"
+        )
+        with open_signer(SigningConfig(gnupghome=home, fingerprint=fpr, key_env=None)) as signer:
+            for path, data in documents.items():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+                path.with_name(path.name + ".asc").write_bytes(signer.sign_detached(data))
 
 
 def _cold_reconcile(repo: Path, work: Path) -> None:
@@ -195,11 +216,13 @@ def reconcile_row(repo: Path, images: int, repeat: int) -> dict[str, object]:
     work = repo.parent / "work"
     _cold_reconcile(repo, work)
     ours = _median_seconds(lambda: _cold_reconcile(repo, work), repeat)
-    argv = ["cat", *map(str, files), str(repo / "mirror" / idx.SNAPSHOT_PATH)]
+    signed = [*files, repo / "mirror" / idx.SNAPSHOT_PATH]
+    argv = ["cat", *(str(p) + suffix for p in signed for suffix in ("", ".asc"))]
     reference = _median_seconds(lambda: runner.run(argv, cwd=repo), repeat)
     return {
         "what": f"no-op reconcile: {images} images, {len(files)} channels published"
-        " (state comparison: HEAD + every index and the snapshot read)",
+        " (state comparison: HEAD + every index, its signature and the snapshot read; trust"
+        " judged once, then remembered)",
         "ours_s": round(ours, 3),
         "reference_s": round(reference, 3),
         "ratio": round(ours / reference, 1),

@@ -243,8 +243,35 @@ def test_key_not_allowed_for_channel(config_repo: Path, rsa_key: GpgKey) -> None
     problem_for(
         check(str(config_repo)).problems,
         Case("", write("", ""), "channels/el6-stable.yaml",
-             "key 'rel' is not allowed to sign channel 'el6-stable'"),
+             "key 'rel' may not sign channel 'el6-stable'"),
     )  # fmt: skip
+
+
+def test_a_revoked_key_may_sign_no_channel(config_repo: Path, rsa_key: GpgKey) -> None:
+    (config_repo / "keys/rel.asc").write_bytes(rsa_key.public)
+    revoked = "    revoked:\n      date: 2026-12-01\n      reason: laptop stolen\n"
+    (config_repo / "keys/trust.yaml").write_text(trust(rsa_key.fingerprint) + revoked)
+    replace("channels/el7-stable.yaml", "targets: [local]", "targets: [local]\nkeys: [rel]")(
+        config_repo
+    )
+    report = check(str(config_repo))
+    problem_for(
+        report.problems,
+        Case("", write("", ""), "channels/el7-stable.yaml",
+             "key 'rel' may not sign channel 'el7-stable' by keys/trust.yaml: revoked on"
+             " 2026-12-01 (laptop stolen)"),
+    )  # fmt: skip
+
+
+def test_a_revocation_needs_a_reason(config_repo: Path, rsa_key: GpgKey) -> None:
+    (config_repo / "keys/rel.asc").write_bytes(rsa_key.public)
+    revoked = "    revoked: {date: 2026-12-01}\n"
+    (config_repo / "keys/trust.yaml").write_text(trust(rsa_key.fingerprint) + revoked)
+    problem = problem_for(
+        check(str(config_repo)).problems,
+        Case("", write("", ""), "keys/trust.yaml", "missing required key 'reason'"),
+    )
+    assert (problem.field, problem.line) == ("keys.rel.revoked.reason", 6)
 
 
 def test_fingerprint_must_match_key_file(config_repo: Path, rsa_key: GpgKey) -> None:

@@ -26,6 +26,14 @@ from release.channels import index as idx
 from release.channels import registries
 from release.channels.resolve import Release, resolve
 from release.channels.state import StateInvalid, load_state
+from release.channels.vouched import (
+    UNTRUSTED,
+    Untrusted,
+    Voucher,
+    vouched_index,
+    vouched_snapshot,
+    voucher,
+)
 from release.config.history import repository_url, version_of
 from release.config.loader import ConfigRepo
 from release.errors import InvalidInput, OperationError, ReleaseError
@@ -153,7 +161,8 @@ def reconcile(
     head = _head(repo)
     result = ReconcileResult(head)
     names = selected_channels(config, channels)
-    pending = _differences(repo, config, names, options, result)
+    cache = workspace.root / "vouched.json"
+    pending = _differences(repo, config, names, options, result, cache)
     retiring = _retiring(repo, config, options) if channels is None else {}
     if not pending and not retiring:
         return result
@@ -195,7 +204,7 @@ def reconcile(
                         outcome.targets.append(_registry_outcome(item.target_name, found))
                         continue
                     done, previous = _publish_and_index(
-                        item, release, publish_journal, signer, options, clock, retry
+                        item, release, publish_journal, signer, options, clock, retry, repo
                     )
                     outcome.targets.append(done)
                     if previous is not None and is_rollback(previous, item.release):
@@ -328,8 +337,22 @@ def _differences(
     names: list[str],
     options: Options | None,
     result: ReconcileResult,
+    cache: Path | None = None,
 ) -> list[_Pending]:
-    """Every (channel, target) whose published index does not point at the desired release."""
+    """Every (channel, target) whose published index does not point at the desired release,
+    or is not listed by the snapshot, or is not signed by a key the trust file allows now."""
+    with voucher(repo, cache) as judge:
+        return _compare(repo, config, names, options, result, judge)
+
+
+def _compare(
+    repo: Path,
+    config: ConfigRepo,
+    names: list[str],
+    options: Options | None,
+    result: ReconcileResult,
+    judge: Voucher,
+) -> list[_Pending]:
     images = config.frozen_images()
     channels = {name: loaded.value for name, loaded in config.channels.items()}
     pending = []
@@ -353,11 +376,12 @@ def _differences(
             store = stores.setdefault(target_name, open_index_store(target, options))
             stored, current = _read_index(store, name)
             if target_name not in snapshots:  # one read per target, not per channel
-                snapshots[target_name] = read_snapshot(store)
+                snapshots[target_name] = vouched_snapshot(judge, store)
             if (
                 current is not None
                 and _points_at(current, release)
                 and in_snapshot(snapshots[target_name], name, stored)
+                and vouched_index(judge, store, name, stored)
             ):
                 outcome.targets.append(TargetOutcome(target_name, "up-to-date", current.serial))
             else:
@@ -387,16 +411,23 @@ def in_snapshot(snapshot: idx.Snapshot | None, channel: str, stored: Stored | No
     return snapshot.indexes.get(channel) == idx.sha256_hex(stored.data)
 
 
-def read_snapshot(store: IndexStore) -> idx.Snapshot | None:
-    stored = store.read(idx.SNAPSHOT_PATH)
-    return None if stored is None else parse_snapshot(store, stored.data)
-
-
 def parse_snapshot(store: IndexStore, data: bytes) -> idx.Snapshot:
     try:
         return idx.Snapshot.model_validate_json(data)
     except ValidationError as exc:
         raise OperationError(f"{store.url}/{idx.SNAPSHOT_PATH}: not a snapshot: {exc}") from exc
+
+
+def _vouched(repo: Path, store: IndexStore, channel: str, stored: Stored | None) -> bool:
+    """Whether the stored index is signed by a key trusted now (checked afresh: this is the
+    rare path of an index another or an interrupted run wrote)."""
+    with voucher(repo) as judge:
+        return vouched_index(judge, store, channel, stored)
+
+
+def _vouched_snapshot(repo: Path, store: IndexStore) -> idx.Snapshot | None:
+    with voucher(repo) as judge:
+        return vouched_snapshot(judge, store)
 
 
 def _outcome(result: ReconcileResult, item: _Pending) -> ChannelOutcome:
@@ -416,10 +447,10 @@ def allowed_signers(config: ConfigRepo, channel: str | None) -> set[str]:
 def check_signer(config: ConfigRepo, channel: str | None, fingerprint: str) -> None:
     if fingerprint not in allowed_signers(config, channel):
         what = f"channel {channel}" if channel else "channel snapshots"
+        why = config.trust.refusal(fingerprint, channel) or "not among the channel's `keys`"
         raise InvalidInput(
-            f"signing key {fingerprint} may not sign {what}: add it to"
-            " keys/trust.yaml for this channel (and to the channel's `keys`), or sign with"
-            " an allowed key"
+            f"signing key {fingerprint} may not sign {what} ({why}): sign with a key"
+            " keys/trust.yaml allows for it (and the channel's `keys` names), or add one"
         )
 
 
@@ -485,7 +516,8 @@ def _publish_and_index(
     signer: Signer,
     options: Options | None,
     clock: Clock,
-    retry: RetrySettings | None = None,
+    retry: RetrySettings | None,
+    repo: Path,
 ) -> tuple[TargetOutcome, idx.ChannelIndex | None]:
     """Publish and index one (channel, target); the outcome and the index it replaced."""
     name = item.channel.name
@@ -494,8 +526,13 @@ def _publish_and_index(
         raise OperationError(f"{item.target_name}: a {item.target.type} target holds no index")
     with store.lock():
         stored, current = _read_index(store, name)
-        if stored is not None and current is not None and _points_at(current, item.release):
-            if in_snapshot(read_snapshot(store), name, stored):
+        if (
+            stored is not None
+            and current is not None
+            and _points_at(current, item.release)
+            and _vouched(repo, store, name, stored)
+        ):
+            if in_snapshot(_vouched_snapshot(repo, store), name, stored):
                 detail = "done by another run"
                 return TargetOutcome(item.target_name, "up-to-date", current.serial, detail), None
             write_snapshot(store, {name: stored.data}, item.channel.index_ttl, signer, clock)
@@ -518,18 +555,22 @@ def write_index(
     ttl: int,
     signer: Signer,
     clock: Clock = utcnow,
+    trusted: Callable[[Stored], bool] | None = None,
 ) -> int:
     """Write the next signed index of `channel` (a re-sign when `release` is None), then the
     snapshot, each compare-and-swap; the caller holds the store's lock. Returns the new serial.
-    The index is written once: a conflict on the snapshot retries the snapshot alone."""
+    The index is written once: a conflict on the snapshot retries the snapshot alone. A
+    re-sign signs only what `trusted` accepts (the exact bytes read), else raises Untrusted."""
     path = idx.INDEX_PATH.format(channel=channel)
     for _ in range(CAS_ATTEMPTS):
         before = store.read(path)
         previous = idx.parse_index(before.data) if before else None
         now = clock()
         if release is None:
-            if previous is None:
+            if previous is None or before is None:
                 raise OperationError(f"{store.url}/{path}: no index to re-sign")
+            if trusted is not None and not trusted(before):
+                raise Untrusted(f"{store.url}/{path}: {UNTRUSTED}")
             new = idx.resigned(previous, now, ttl)
         else:
             new = idx.next_index(previous, release, now, ttl, channel=channel)

@@ -2,7 +2,9 @@
 
 The release an index points at does not change (that is reconcile's job); the serial goes
 up and the expiry moves to now + the channel's `index_ttl`. Written like reconcile writes:
-under the target's index lock, compare-and-swap, snapshot after.
+under the target's index lock, compare-and-swap, snapshot after. Only an index signed by a
+key the trust file allows now is re-signed: whoever can write to a mirror must not get the
+publisher's key to sign their document (after a key leaked, say).
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from release.channels.reconcile import (
     write_index,
 )
 from release.channels.state import load_state
+from release.channels.vouched import UNTRUSTED, Untrusted, vouched_index, voucher
 from release.integrity.signing import Signer, SigningConfig, open_signer
-from release.publish.indexstore import holds_index, open_index_store
+from release.publish.indexstore import IndexStore, Stored, holds_index, open_index_store
 from release.publish.targets import Options
 
-Status = Literal["resigned", "fresh", "absent"]
+Status = Literal["resigned", "fresh", "absent", "untrusted"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,10 @@ class ResignResult:
     def to_dict(self) -> dict[str, object]:
         return {"indexes": [r.__dict__ for r in self.indexes]}
 
+    @property
+    def untrusted(self) -> list[Resigned]:
+        return [r for r in self.indexes if r.status == "untrusted"]
+
 
 def resign(
     repo: Path,
@@ -63,6 +70,7 @@ def resign(
     config = load_state(str(repo), "HEAD")
     result = ResignResult()
     with contextlib.ExitStack() as stack:
+        judge = stack.enter_context(voucher(repo))
         signer: Signer | None = None
         for name in selected_channels(config, channels):
             channel = config.channel(name)
@@ -85,8 +93,19 @@ def resign(
                 if signer is None:
                     signer = stack.enter_context(open_signer(signing))
                 check_signer(config, name, signer.fingerprint)
-                with store.lock():
-                    serial = write_index(store, name, None, channel.index_ttl, signer, clock)
+
+                def trusted(stored: Stored, name: str = name, store: IndexStore = store) -> bool:
+                    return vouched_index(judge, store, name, stored)
+
+                try:
+                    with store.lock():
+                        serial = write_index(store, name, None, channel.index_ttl, signer, clock,
+                                             trusted)  # fmt: skip
+                except Untrusted:
+                    result.indexes.append(
+                        Resigned(name, target_name, "untrusted", index.serial, UNTRUSTED)
+                    )
+                    continue
                 detail = f"was expiring {rfc3339(index.expires)}"
                 result.indexes.append(Resigned(name, target_name, "resigned", serial, detail))
     return result

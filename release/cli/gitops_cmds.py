@@ -13,6 +13,7 @@ import click
 
 from release.channels.reconcile import ReconcileResult, reconcile
 from release.channels.resign import ResignResult, resign
+from release.channels.vouched import UNTRUSTED, Untrusted
 from release.channels.watch import WatchSettings, watch
 from release.cli.output import attempts_option, emit, json_option
 from release.errors import OperationError
@@ -149,6 +150,9 @@ def resign_cmd(channels: tuple[str, ...], within: int, as_json: bool, **kw: Any)
         options=Options(endpoint_url=kw["endpoint_url"]),
     )
     emit(result.to_dict(), as_json, lambda: render_resign(result))
+    if result.untrusted:
+        where = ", ".join(f"{r.channel} on {r.target}" for r in result.untrusted)
+        raise Untrusted(f"{where}: {UNTRUSTED}")
 
 
 @click.command("watch")

@@ -215,7 +215,8 @@ def keys_list(keys_path: Path | None, as_json: bool) -> None:
         for s in statuses:
             row = s.to_dict(now)
             lines.append(
-                f"{s.name}  {s.fingerprint}  {row['state']}  channels={','.join(s.channels)}"
+                f"{s.name}  {row['fingerprint']}  {row['state']}"
+                f"  channels={','.join(row['channels'])}"
                 f"  expires={row['expires'] or 'never'}  not_after={row['not_after'] or '-'}"
             )
         return "\n".join(lines) or "no trusted keys"

@@ -129,12 +129,12 @@ def _channels(repo: ConfigRepo, history: VersionHistory | None) -> None:
                         _suggest(key, repo.trust.keys),
                     )
                 )
-            elif not trusted.may_sign(name):
+            elif (why := trusted.refusal(name)) is not None:
                 repo.problems.append(
                     doc.problem(
                         ("keys", i),
-                        f"key {key!r} is not allowed to sign channel {name!r} by keys/trust.yaml",
-                        "add the channel to the key's `channels` patterns",
+                        f"key {key!r} may not sign channel {name!r} by keys/trust.yaml: {why}",
+                        "list a key that may sign it (or add the channel to the key's `channels`)",
                     )
                 )
 

@@ -135,7 +135,11 @@ class _Judge:
         if primary not in self.allowed:
             scope = f"channel {self.channel!r}" if self.channel else "any channel"
             if primary in {k.fingerprint for k in self.source.trust.keys.values()}:
-                return f"signed by {who} ({primary}), which trust.yaml does not allow for {scope}"
+                why = self.source.trust.refusal(primary, None)  # revoked or retired: say so
+                refused = (
+                    f"signed by {who} ({primary}), which trust.yaml does not allow for {scope}"
+                )
+                return f"{refused}: {why}" if why else refused
             return f"signed by {primary}, which is not in trust.yaml (not allowed for {scope})"
         return ""
 

@@ -14,26 +14,25 @@ from release.integrity.keyinfo import KeyInfo
 from release.integrity.keyring import export_argv, import_argv
 from release.integrity.keysource import TRUST_FILE, KeySource
 from release.integrity.signing import EXPIRY_WARNING
+from release.model.trust import TrustedKey
 
 
 @dataclass(frozen=True)
 class KeyStatus:
     name: str
-    fingerprint: str
-    file: str
-    channels: tuple[str, ...]
-    not_after: dt.date | None
+    trusted: TrustedKey
     key: KeyInfo | None
 
     def state(self, now: dt.datetime) -> str:
-        """ok, revoked, expired, retired (past not_after), expiring, not-rsa or missing."""
+        """ok, revoked, expired, retired (past not_after, by the shared trust rule), expiring,
+        not-rsa or missing."""
         if self.key is None:
             return "missing"
-        if self.key.revoked:
+        if self.key.revoked or self.trusted.revoked is not None:
             return "revoked"
         if self.key.expired(now):
             return "expired"
-        if self.not_after and now.date() > self.not_after:
+        if self.trusted.refusal(None, now.date()) is not None:
             return "retired"
         if not self.key.is_rsa:
             return "not-rsa"
@@ -42,12 +41,14 @@ class KeyStatus:
         return "ok"
 
     def to_dict(self, now: dt.datetime) -> dict[str, Any]:
+        trusted = self.trusted
         return {
             "name": self.name,
-            "fingerprint": self.fingerprint,
-            "file": self.file,
-            "channels": list(self.channels),
-            "not_after": self.not_after.isoformat() if self.not_after else None,
+            "fingerprint": trusted.fingerprint,
+            "file": trusted.file,
+            "channels": list(trusted.channels),
+            "not_after": trusted.not_after.isoformat() if trusted.not_after else None,
+            "revoked": trusted.revoked.model_dump(mode="json") if trusted.revoked else None,
             "expires": self.key.expires.isoformat() if self.key and self.key.expires else None,
             "user": self.key.user if self.key else None,
             "state": self.state(now),
@@ -56,14 +57,7 @@ class KeyStatus:
 
 def key_statuses(source: KeySource) -> list[KeyStatus]:
     return [
-        KeyStatus(
-            name,
-            trusted.fingerprint,
-            trusted.file,
-            trusted.channels,
-            trusted.not_after,
-            source.key(trusted.fingerprint),
-        )
+        KeyStatus(name, trusted, source.key(trusted.fingerprint))
         for name, trusted in sorted(source.trust.keys.items())
     ]
 
@@ -87,7 +81,13 @@ def check_keys(
     warnings: list[str] = []
     for status in key_statuses(source):
         state = status.state(now)
-        if state in _STATE_PROBLEMS:
+        revocation = status.trusted.revoked
+        if revocation is not None:  # kept on purpose: clients learn why its signatures fail
+            warnings.append(
+                f"{status.name}: revoked in {TRUST_FILE} on {revocation.date.isoformat()}"
+                f" ({revocation.reason}); every signature by it is refused"
+            )
+        elif state in _STATE_PROBLEMS:
             problems.append(
                 Problem(trust_file, _STATE_PROBLEMS[state], field=f"keys.{status.name}")
             )

@@ -1,7 +1,8 @@
 """Signing release files: the Signer interface and its gpg implementation (python-gnupg).
 
 The key comes from an existing GNUPGHOME + fingerprint, or from an ASCII-armored private key
-in an environment variable (a CI secret) imported into a temporary home destroyed afterwards.
+in an environment variable (a CI secret), imported for each signature into a temporary home
+destroyed right after (signals included: `gpghome.temporary_home`).
 The passphrase comes from an environment variable or a file and reaches gpg on stdin
 (loopback pinentry), never argv. gpg may silently sign with another secret key than the one
 asked for, so every signature's fingerprint is checked against the configured key.
@@ -165,9 +166,48 @@ def _checked(key: KeyInfo) -> KeyInfo:
     return key
 
 
+class ImportingSigner:
+    """Signs with a private key held in memory (a CI secret): each signature imports it into a
+    fresh temporary home destroyed right after, so the key is on disk only while gpg signs."""
+
+    def __init__(self, armored: str, key: KeyInfo, passphrase: str | None, public: bytes) -> None:
+        self._armored = armored
+        self._key = key
+        self._passphrase = passphrase
+        self._public = public
+
+    @property
+    def fingerprint(self) -> str:
+        return self._key.fingerprint
+
+    def sign_detached(self, data: bytes) -> bytes:
+        with temporary_home("rel-sign-") as home:
+            gnupg.GPG(gnupghome=str(home)).import_keys(self._armored)
+            return GpgSigner(home, self._key, self._passphrase).sign_detached(data)
+
+    def public_key(self) -> bytes:
+        return self._public
+
+
+def _imported_key(armored: str, fingerprint: str | None, key_env: str) -> tuple[KeyInfo, bytes]:
+    """The checked secret key in `armored` and its public half, read in a home that is gone
+    when this returns."""
+    with temporary_home("rel-sign-") as home:
+        imported = gnupg.GPG(gnupghome=str(home)).import_keys(armored)
+        keys = _secret_keys(home)
+        if not keys:
+            raise InvalidInput(
+                f"${key_env} holds no private key gpg can import"
+                f" ({imported.results[-1].get('text', 'no detail') if imported.results else ''})"
+            )
+        key = _checked(_choose(keys, fingerprint, f"${key_env}"))
+        return key, GpgSigner(home, key, None).public_key()
+
+
 @contextlib.contextmanager
 def open_signer(config: SigningConfig) -> Iterator[Signer]:
-    """A signer for `config`; a key taken from the environment lives only inside the block."""
+    """A signer for `config`. A key from the environment is never left on disk: it is
+    imported for each signature into a temporary home removed on every exit path."""
     fingerprint = normalize_fingerprint(config.fingerprint) if config.fingerprint else None
     passphrase = _passphrase(config)
     if config.gnupghome is not None:
@@ -178,19 +218,12 @@ def open_signer(config: SigningConfig) -> Iterator[Signer]:
         key = _checked(_choose(_secret_keys(config.gnupghome), fingerprint, str(config.gnupghome)))
         yield GpgSigner(config.gnupghome, key, passphrase)
         return
-    armored = os.environ.get(config.key_env or "", "") if config.key_env else ""
+    key_env = config.key_env or "RELEASE_SIGNING_KEY"
+    armored = os.environ.get(key_env, "") if config.key_env else ""
     if not armored.strip():
         raise InvalidInput(
             "no signing key: set a GNUPGHOME and fingerprint, or put an ASCII-armored private"
-            f" key in ${config.key_env or 'RELEASE_SIGNING_KEY'}"
+            f" key in ${key_env}"
         )
-    with temporary_home("rel-sign-") as home:
-        imported = gnupg.GPG(gnupghome=str(home)).import_keys(armored)
-        keys = _secret_keys(home)
-        if not keys:
-            raise InvalidInput(
-                f"${config.key_env} holds no private key gpg can import"
-                f" ({imported.results[-1].get('text', 'no detail') if imported.results else ''})"
-            )
-        key = _checked(_choose(keys, fingerprint, f"${config.key_env}"))
-        yield GpgSigner(home, key, passphrase)
+    key, public = _imported_key(armored, fingerprint, key_env)
+    yield ImportingSigner(armored, key, passphrase, public)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from release.errors import InvalidInput, OperationError
+from release.integrity import gpghome, signing
 from release.integrity.keyinfo import KeyInfo
 from release.integrity.keyring import open_keyring
 from release.integrity.keysource import load_key_source
@@ -65,15 +68,30 @@ def test_key_from_environment_with_passphrase(
 ) -> None:
     monkeypatch.setenv("RELEASE_SIGNING_KEY", keys.secret["protected"].decode())
     monkeypatch.setenv("RELEASE_SIGNING_PASSPHRASE", PASSPHRASE)
-    before = _agents()
+    homes = _record_homes(monkeypatch)
     with open_signer(SigningConfig()) as signer:
         assert signer.fingerprint == keys.fpr["protected"]
-        home = Path(signer._gpg.gnupghome)  # type: ignore[attr-defined]
-        assert home.parent == Path("/tmp") and home.is_dir()
+        assert [h.exists() for h in homes] == [False], "the key is on disk only while it signs"
         signature = signer.sign_detached(DATA)
-    assert not home.exists(), "the temporary home must be destroyed"
-    assert _agents() <= before, "the temporary home's gpg-agent must be stopped"
+        assert len(homes) == 2 and not homes[1].exists(), "one home per signature, then gone"
+        assert not _agents(homes), "the temporary home's gpg-agent must be stopped"
+    assert all(h.parent == Path("/tmp") for h in homes)  # short paths: gpg's socket limit
     assert verifies_with(keys, "protected", signature, tmp_path)
+    assert signer.public_key().startswith(b"-----BEGIN PGP PUBLIC KEY BLOCK-----")
+
+
+def _record_homes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The signer's temporary homes, in the order it makes them."""
+    homes: list[Path] = []
+
+    @contextlib.contextmanager
+    def recorded(prefix: str) -> Iterator[Path]:
+        with gpghome.temporary_home(prefix) as home:
+            homes.append(home)
+            yield home
+
+    monkeypatch.setattr(signing, "temporary_home", recorded)
+    return homes
 
 
 def test_passphrase_from_file(keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,9 +180,10 @@ def test_key_rules_without_gpg() -> None:
     )
 
 
-def _agents() -> set[str]:
+def _agents(homes: list[Path]) -> set[str]:
+    """Running gpg-agents serving one of `homes`."""
     out = subprocess.run(["pgrep", "-a", "gpg-agent"], capture_output=True, text=True, check=False)
-    return {line for line in out.stdout.splitlines() if "rel-sign-" in line}
+    return {line for line in out.stdout.splitlines() if any(str(h) in line for h in homes)}
 
 
 def test_signature_by_another_key_is_discarded(keys: Keys) -> None:

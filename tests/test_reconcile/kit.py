@@ -83,9 +83,11 @@ def sealed_release(
     image: str = IMAGE,
     variants: tuple[str, ...] = ("openstack",),
     size: int = 50_000,
+    signer: str = "good",
 ) -> Path:
     """A sealed release dir where make_release would put it: reconcile reuses it. One artifact
-    of `size` random bytes per variant: openstack a qcow2, aws a vhd, gce a tar.gz."""
+        of `size` random bytes per variant: openstack a qcow2, aws a vhd, gce a tar.gz; sealed with
+    the `signer` key of `keys`."""
     directory = workspace.release_dir(image, version)
     directory.mkdir(parents=True)
     for variant in variants:
@@ -100,7 +102,7 @@ def sealed_release(
         builder="test",
         build_time=dt.datetime(2026, 11, 24, tzinfo=dt.UTC),
     )
-    config = SigningConfig(gnupghome=keys.home, fingerprint=keys.fpr["good"], key_env=None)
-    with open_signer(config) as signer:
-        seal(directory, info, signer)
+    config = SigningConfig(gnupghome=keys.home, fingerprint=keys.fpr[signer], key_env=None)
+    with open_signer(config) as opened:
+        seal(directory, info, opened)
     return directory
