@@ -8,7 +8,7 @@ from tests.conftest import git
 
 C6 = "images/centos-6-genericcloud.yaml"
 C7 = "images/centos-7-genericcloud.yaml"
-V1, V2, V3 = "7.9.2009.1", "7.9.2009.2", "7.9.2009.3"
+V1, V2, V3 = "7.9.2009.2", "7.9.2009.3", "7.9.2009.4"
 
 
 class Remote:

@@ -148,8 +148,8 @@ def test_changed_definition_with_the_same_version_warns_and_builds_nothing(
     result = plan(str(released))
     assert result.builds == ()
     assert len(result.warnings) == 1
-    assert "still 7.9.2009.1" in result.warnings[0]
-    assert "still 7.9.2009.1" in CliRunner().invoke(plan_cmd, ["--repo", str(released)]).output
+    assert "still 7.9.2009.2" in result.warnings[0]
+    assert "still 7.9.2009.2" in CliRunner().invoke(plan_cmd, ["--repo", str(released)]).output
 
 
 def test_default_base_is_the_newest_release_tag_reachable_from_head(

@@ -72,7 +72,7 @@ CASES = [
          field="disk.size"),
     Case("decimal-unit", replace(C7, "size: 8GiB", "size: 8GB"), C7, "write 8GiB",
          field="disk.size"),
-    Case("unquoted-version", replace(C7, 'version: "7.9.2009.1"', "version: 7.10"), C7,
+    Case("unquoted-version", replace(C7, 'version: "7.9.2009.2"', "version: 7.10"), C7,
          "valid string", field="version", hint="quote it"),
     Case("name-with-separator", replace(C7, "name: centos-7-genericcloud", "name: ../centos"),
          C7, "contains a path separator", field="name"),
@@ -94,7 +94,7 @@ CASES = [
     Case("unknown-image", replace("channels/el7-stable.yaml", "image: centos-7-genericcloud",
          "image: centos-7-genericclod"), "channels/el7-stable.yaml",
          "unknown image 'centos-7-genericclod'", hint="did you mean 'centos-7-genericcloud'?"),
-    Case("unknown-version", replace("channels/el7-stable.yaml", 'version: "7.9.2009.1"',
+    Case("unknown-version", replace("channels/el7-stable.yaml", 'version: "7.9.2009.2"',
          'version: "7.9.2009.9"'), "channels/el7-stable.yaml",
          "image 'centos-7-genericcloud' has no version '7.9.2009.9'", field="version"),
     Case("unknown-target", replace("channels/el7-stable.yaml", "targets: [local]",
@@ -104,7 +104,7 @@ CASES = [
          "targets: [local]\nkeys: [release-2099]"), "channels/el7-stable.yaml",
          "unknown key 'release-2099'", field="keys[0]"),
     Case("neither-version-nor-follow", replace("channels/el7-stable.yaml",
-         'version: "7.9.2009.1"\n', ""), "channels/el7-stable.yaml", "give exactly one of"),
+         'version: "7.9.2009.2"\n', ""), "channels/el7-stable.yaml", "give exactly one of"),
     Case("follow-cycle", both(
          write("channels/el7-stable.yaml", "image: centos-7-genericcloud\nfollow: el7-testing\n"),
          write("channels/el7-testing.yaml", "image: centos-7-genericcloud\nfollow: el7-stable\n")),
@@ -285,12 +285,12 @@ def test_fingerprint_must_match_key_file(config_repo: Path, rsa_key: GpgKey) -> 
 
 
 def test_version_going_backwards_against_base(config_repo: Path) -> None:
-    replace(C7, 'version: "7.9.2009.1"', 'version: "7.9.2009.0"')(config_repo)
-    replace("channels/el7-stable.yaml", 'version: "7.9.2009.1"', "version: latest")(config_repo)
+    replace(C7, 'version: "7.9.2009.2"', 'version: "7.9.2009.0"')(config_repo)
+    replace("channels/el7-stable.yaml", 'version: "7.9.2009.2"', "version: latest")(config_repo)
     report = check(str(config_repo), base="HEAD")
     problem = problem_for(
         report.problems,
-        Case("", write("", ""), C7, "version goes backwards: 7.9.2009.0 < 7.9.2009.1"),
+        Case("", write("", ""), C7, "version goes backwards: 7.9.2009.0 < 7.9.2009.2"),
     )
     assert problem.line == 5
 
@@ -302,10 +302,10 @@ def test_changed_definition_needs_a_version_bump(config_repo: Path) -> None:
 
 
 def test_version_bump_passes_and_old_version_stays_pinnable(config_repo: Path) -> None:
-    replace(C7, 'version: "7.9.2009.1"', 'version: "7.9.2009.2"')(config_repo)
+    replace(C7, 'version: "7.9.2009.2"', 'version: "7.9.2009.3"')(config_repo)
     git(config_repo, "commit", "-qam", "bump")
     report = check(str(config_repo), base="HEAD~1")
-    # el7-stable still pins 7.9.2009.1, which the history of the definition holds.
+    # el7-stable still pins 7.9.2009.2, which the history of the definition holds.
     assert report.ok, report.problems
 
 

@@ -40,17 +40,17 @@ def test_versions_follow_merges_and_skip_unmerged_branches(config_repo: Path) ->
     assert list(versions_in_history(head, C7)) == [V3, V2, V1]
     every = folder_versions(head, "images")
     assert every[C7] == (V3, V2, V1)
-    assert every[C6] == ("6.10.1",)
+    assert every[C6] == ("6.10.2",)
 
 
 def test_a_deleted_and_restored_file_keeps_its_versions(config_repo: Path) -> None:
     run_git(config_repo, "rm", "-q", C6)
     run_git(config_repo, "commit", "-q", "-m", "drop el6")
     run_git(config_repo, "checkout", "-q", "HEAD~1", "--", C6)
-    edit(config_repo, C6, 'version: "6.10.1"', 'version: "6.10.2"')
+    edit(config_repo, C6, 'version: "6.10.2"', 'version: "6.10.3"')
     run_git(config_repo, "commit", "-q", "-am", "el6 is back")
     head = git.Repo(config_repo).head.commit
-    assert list(versions_in_history(head, C6)) == ["6.10.2", "6.10.1"]
+    assert list(versions_in_history(head, C6)) == ["6.10.3", "6.10.2"]
 
 
 def merge_feature_local(repo: Path, branch: str, version: str, old: str = V1) -> None:

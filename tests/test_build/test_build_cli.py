@@ -48,7 +48,7 @@ def test_render_prints_a_validated_kickstart_per_variant() -> None:
         group, ["render", "centos-7-genericcloud", "--variant", "aws", "--repo", str(ROOT)]
     )
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("# centos-7-genericcloud 7.9.2009.1, variant aws (aws)")
+    assert result.output.startswith("# centos-7-genericcloud 7.9.2009.2, variant aws (aws)")
     assert result.output.count("%packages") == 1
     every = CliRunner().invoke(group, ["render", "centos-6-genericcloud", "--repo", str(ROOT)])
     assert every.output.count("%packages --nobase") == 4
