@@ -23,7 +23,7 @@ import git
 from pydantic import ValidationError
 
 from release.channels import index as idx
-from release.channels import registries
+from release.channels import registries, site
 from release.channels.resolve import Release, resolve
 from release.channels.state import StateInvalid, load_state
 from release.config.history import version_of
@@ -571,5 +571,27 @@ def update_snapshot(
         except Changed as exc:
             log.warning("%s; re-reading and trying again", exc)
             continue
+        site.refresh(store, snapshot, signer)  # the browsable mirror follows the indexes
         return
     raise OperationError(f"{store.url}/{idx.SNAPSHOT_PATH}: other writers kept changing it; rerun")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A (channel, target) that reconcile would publish to (registry: import an image)."""
+
+    channel: str
+    target: str
+    registry: bool
+
+
+def compare(
+    repo: Path, config: ConfigRepo, options: Options | None = None
+) -> tuple[ReconcileResult, list[Difference], dict[str, list[str]]]:
+    """The read-only comparison reconcile starts with, for `release status`: the outcomes of
+    what is in sync, what differs, and per target the channels its snapshot would retire."""
+    result = ReconcileResult(_head(repo))
+    pending = _differences(repo, config, selected_channels(config, None), options, result)
+    differ = [Difference(p.channel.name, p.target_name, p.store is None) for p in pending]
+    retiring = {name: gone for name, (_, gone) in _retiring(repo, config, options).items()}
+    return result, differ, retiring
