@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from release.channels import index as idx
+from release.channels import site
 from release.channels.reconcile import reconcile
+from release.integrity.signing import open_signer
 from release.pipeline import Workspace
+from release.publish.indexstore import FilesystemIndexStore
 from tests import browser
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys, gpg
@@ -129,3 +132,32 @@ def test_a_release_page_is_create_only_and_a_noop_rerun_writes_no_page(
     written = {p: p.stat().st_mtime_ns for p in mirror.rglob("*.html")}
     assert reconcile(kit.clone, workspace=work, signing=kit.signing).noop
     assert {p: p.stat().st_mtime_ns for p in mirror.rglob("*.html")} == written
+
+
+def test_pages_show_only_what_the_snapshot_and_the_indexes_vouch_for(
+    keys: Keys, tmp_path: Path
+) -> None:
+    """Mirror content is untrusted: a manifest that is not the one the index names gets no page
+    and no link; an index that is not the one the snapshot lists is left off the front page."""
+    kit = make_config(tmp_path, keys)
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0")
+    reconcile(kit.clone, workspace=work, signing=kit.signing)
+    mirror = kit.clone / "mirror"
+    release = mirror / IMAGE / "1.0.0"
+    (release / "index.html").unlink()
+    manifest = release / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes().replace(b'"test"', b'"<script>x</script>"'))
+    testing = mirror / "channels" / "fx-testing.json"
+    testing.write_bytes(testing.read_bytes().replace(b'"serial":1', b'"serial":9'))
+
+    store = FilesystemIndexStore(mirror)
+    with open_signer(kit.signing) as signer, store.lock():
+        snapshot = (mirror / idx.SNAPSHOT_PATH).read_bytes()
+        done = site.refresh(store, snapshot, signer)
+    assert not (release / "index.html").exists()
+    assert any("not the manifest the index names" in s for s in done.skipped)
+    assert any(s.startswith("fx-testing: ") for s in done.skipped)
+    front = (mirror / "index.html").read_text()
+    assert "fx-stable" in front and "fx-testing" not in front
+    assert f"{IMAGE}/1.0.0/index.html" not in front and "<script" not in front
