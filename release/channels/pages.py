@@ -57,7 +57,14 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _page(title: str, body: Iterable[str], nav: Sequence[Link] = ()) -> str:
+def snapshot_meta(snapshot_sha256: str) -> str:
+    """The front page's record of the snapshot it shows: pages behind it are rewritten."""
+    return f'<meta name="snapshot-sha256" content="{esc(snapshot_sha256)}">'
+
+
+def _page(
+    title: str, body: Iterable[str], nav: Sequence[Link] = (), meta: Sequence[str] = ()
+) -> str:
     crumbs = " / ".join(_a(link) for link in nav)
     head = [
         "<!DOCTYPE html>",
@@ -65,6 +72,7 @@ def _page(title: str, body: Iterable[str], nav: Sequence[Link] = ()) -> str:
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        *meta,
         f"<title>{esc(title)}</title>",
         f"<style>{_CSS}</style>",
         "</head>",
@@ -177,7 +185,7 @@ def front_page(
         "<p>Compare the fingerprint with the one the publisher gives you elsewhere.</p>",
         _keys(fingerprints, 0),
     ]
-    return _page("Image mirror", body)
+    return _page("Image mirror", body, meta=[snapshot_meta(snapshot_sha256)])
 
 
 @dataclass(frozen=True)

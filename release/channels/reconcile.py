@@ -155,12 +155,14 @@ def reconcile(
     names = selected_channels(config, channels)
     pending = _differences(repo, config, names, options, result)
     retiring = _retiring(repo, config, options) if channels is None else {}
-    if not pending and not retiring:
+    targets = {name: local_target(t, repo) for name, t in config.targets.items()}
+    behind = site.stale_stores(targets, options) if channels is None else {}
+    if not pending and not retiring and not behind:
         return result
     with open_signer(signing) as signer:
         for channel in sorted({p.channel.name for p in pending}):
             check_signer(config, channel, signer.fingerprint)
-        if retiring:
+        if retiring or behind:
             check_signer(config, None, signer.fingerprint)
         journal_path = journal or workspace.root / "journal.sqlite"
         journal_path.parent.mkdir(parents=True, exist_ok=True)
@@ -214,6 +216,9 @@ def reconcile(
         for target_name, (store, gone) in sorted(retiring.items()):
             retire(store, gone, signer, clock)
             result.retired.extend(f"{name} on {target_name}" for name in gone)
+        for target_name, store in behind.items():  # after a run that stopped before its pages
+            if site.catch_up(store, signer) is not None:
+                result.warnings.append(f"{target_name}: the pages were behind the snapshot: redone")
     for channel, newer in sorted(rolled_back.items()):
         _deprecate(config, channel, newer, result)
     return result

@@ -12,14 +12,30 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from release.channels import catalogue, pages
-from release.channels.index import INDEX_PATH, ChannelIndex, IndexedRelease, Snapshot, parse_index
+from release.channels.index import (
+    INDEX_PATH,
+    SNAPSHOT_PATH,
+    ChannelIndex,
+    IndexedRelease,
+    Snapshot,
+    parse_index,
+)
 from release.errors import ReleaseError
 from release.integrity.manifest import MANIFEST, Manifest
 from release.integrity.signing import Signer
-from release.publish.indexstore import Changed, IndexStore, signed_write
+from release.model.target import Target
+from release.publish.indexstore import (
+    Changed,
+    IndexStore,
+    holds_index,
+    open_index_store,
+    signed_write,
+)
+from release.publish.targets import Options
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +99,35 @@ def _replace(store: IndexStore, name: str, data: bytes, result: SiteResult) -> N
         return
     store.write(name, data, before)
     result.written.append(name)
+
+
+def stale(store: IndexStore) -> bytes | None:
+    """The target's snapshot when its front page does not show it (pages missing, or left
+    behind by a run that stopped after the snapshot); None when there is nothing to do."""
+    snapshot = store.read(SNAPSHOT_PATH)
+    if snapshot is None:
+        return None
+    front = store.read(pages.PAGE)
+    marker = pages.snapshot_meta(_sha256(snapshot.data)).encode()
+    return None if front is not None and marker in front.data else snapshot.data
+
+
+def stale_stores(targets: Mapping[str, Target], options: Options | None) -> dict[str, IndexStore]:
+    """The mirror targets whose pages are behind their snapshot, by name."""
+    found = {}
+    for name, target in sorted(targets.items()):
+        if holds_index(target):
+            store = open_index_store(target, options)
+            if stale(store) is not None:
+                found[name] = store
+    return found
+
+
+def catch_up(store: IndexStore, signer: Signer) -> SiteResult | None:
+    """Rewrite the pages of a stale target under its lock (None: another run did it)."""
+    with store.lock():
+        snapshot = stale(store)
+        return None if snapshot is None else refresh(store, snapshot, signer)
 
 
 def refresh(store: IndexStore, snapshot_bytes: bytes, signer: Signer) -> SiteResult:

@@ -161,3 +161,23 @@ def test_pages_show_only_what_the_snapshot_and_the_indexes_vouch_for(
     front = (mirror / "index.html").read_text()
     assert "fx-stable" in front and "fx-testing" not in front
     assert f"{IMAGE}/1.0.0/index.html" not in front and "<script" not in front
+
+
+def test_pages_left_behind_by_a_stopped_run_are_redone_by_the_next(
+    keys: Keys, tmp_path: Path
+) -> None:
+    kit = make_config(tmp_path, keys)
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0")
+    reconcile(kit.clone, workspace=work, signing=kit.signing)
+    mirror = kit.clone / "mirror"
+    front = (mirror / "index.html").read_bytes()
+    # As a run killed after the snapshot leaves it: the snapshot is newer than the pages.
+    (mirror / "index.html").unlink()
+    (mirror / "streams/v1/fx-stable.json").unlink()
+    again = reconcile(kit.clone, workspace=work, signing=kit.signing)
+    assert again.ok and again.noop  # no index moved
+    assert again.warnings == ["mirror: the pages were behind the snapshot: redone"]
+    assert (mirror / "index.html").read_bytes() == front
+    assert (mirror / "streams/v1/fx-stable.json").is_file()
+    assert reconcile(kit.clone, workspace=work, signing=kit.signing).warnings == []
