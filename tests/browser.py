@@ -44,15 +44,14 @@ def _run(url: str, *flags: str) -> bytes:
     return proc.stdout
 
 
-def dump_dom(url: str) -> str:
-    """The DOM after the browser parsed and rendered the page, serialized."""
-    return _run(url, "--dump-dom").decode()
-
-
-def screenshot(url: str, png: Path, size: tuple[int, int] = PHONE) -> Path:
-    _run(url, f"--screenshot={png}", f"--window-size={size[0]},{size[1]}")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{png} is not a PNG"
-    return png
+def dump_dom(url: str, png: Path | None = None, size: tuple[int, int] = PHONE) -> str:
+    """The DOM after the browser parsed and rendered the page, serialized; with `png`, a
+    screenshot of the page at `size` too (one browser start for both)."""
+    shot = [f"--screenshot={png}", f"--window-size={size[0]},{size[1]}"] if png else []
+    dom = _run(url, "--dump-dom", *shot).decode()
+    if png is not None:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{png} is not a PNG"
+    return dom
 
 
 @dataclass
