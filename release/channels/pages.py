@@ -10,6 +10,7 @@ every link is a relative path built from validated names.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -123,6 +124,11 @@ def _table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) 
     )
 
 
+def _time(value: dt.datetime) -> str:
+    text = esc(rfc3339(value))
+    return f'<time datetime="{text}">{text}</time>'
+
+
 def release_href(release: IndexedRelease) -> str:
     return f"{release.path}/{PAGE}"
 
@@ -165,8 +171,8 @@ def front_page(
                 _a(Link(current.image, f"{current.image}/{PAGE}")),
                 esc(current.version),
                 esc(index.serial),
-                f"<time>{esc(rfc3339(index.issued))}</time>",
-                f"<time>{esc(rfc3339(index.expires))}</time>",
+                _time(index.issued),
+                _time(index.expires),
                 " · ".join(_a(link) for link in links),
             ]
         )
@@ -267,7 +273,7 @@ def release_page(manifest: Manifest, fingerprints: Sequence[str]) -> str:
     sboms = [[esc(v), _a(Link(name, name))] for v, name in sorted(manifest.sboms.items())]
     build = manifest.build
     body = [
-        f"<p>Built {esc(rfc3339(build.time))} by {esc(build.builder)} from config commit"
+        f"<p>Built {_time(build.time)} by {esc(build.builder)} from config commit"
         f" <code>{esc(manifest.commit)}</code>; variants {esc(', '.join(manifest.variants))}.</p>",
         "<h2>Files</h2>",
         _table("Files", ("File", "Variant", "Format", "Size", "sha256"), rows),
