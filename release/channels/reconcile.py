@@ -216,9 +216,9 @@ def reconcile(
         for target_name, (store, gone) in sorted(retiring.items()):
             retire(store, gone, signer, clock)
             result.retired.extend(f"{name} on {target_name}" for name in gone)
-        for target_name, store in behind.items():  # after a run that stopped before its pages
-            if site.catch_up(store, signer) is not None:
-                result.warnings.append(f"{target_name}: the pages were behind the snapshot: redone")
+        written = {p.target_name: p.store for p in pending if p.store is not None}
+        written.update({name: store for name, (store, _) in retiring.items()})
+        result.warnings.extend(site.catch_up_all({**behind, **written}, set(written), signer))
     for channel, newer in sorted(rolled_back.items()):
         _deprecate(config, channel, newer, result)
     return result
@@ -576,7 +576,6 @@ def update_snapshot(
         except Changed as exc:
             log.warning("%s; re-reading and trying again", exc)
             continue
-        site.refresh(store, snapshot, signer)  # the browsable mirror follows the indexes
         return
     raise OperationError(f"{store.url}/{idx.SNAPSHOT_PATH}: other writers kept changing it; rerun")
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from release.channels import site
 from release.channels.index import rfc3339
 from release.channels.reconcile import (
     Clock,
@@ -26,10 +28,12 @@ from release.channels.reconcile import (
 )
 from release.channels.state import load_state
 from release.integrity.signing import Signer, SigningConfig, open_signer
-from release.publish.indexstore import holds_index, open_index_store
+from release.publish.indexstore import IndexStore, holds_index, open_index_store
 from release.publish.targets import Options
 
 Status = Literal["resigned", "fresh", "absent"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ def resign(
     repo = Path(repo).absolute()
     config = load_state(str(repo), "HEAD")
     result = ResignResult()
+    written: dict[str, IndexStore] = {}
     with contextlib.ExitStack() as stack:
         signer: Signer | None = None
         for name in selected_channels(config, channels):
@@ -87,6 +92,10 @@ def resign(
                 check_signer(config, name, signer.fingerprint)
                 with store.lock():
                     serial = write_index(store, name, None, channel.index_ttl, signer, clock)
+                written[target_name] = store
                 detail = f"was expiring {rfc3339(index.expires)}"
                 result.indexes.append(Resigned(name, target_name, "resigned", serial, detail))
+        if signer is not None:  # the pages show the new expiry
+            for warning in site.catch_up_all(written, set(written), signer):
+                log.warning("%s", warning)
     return result

@@ -1,6 +1,8 @@
 """Write the browsable mirror into a target, after its signed indexes (the IO of pages.py).
 
-Called once a snapshot was written, under the target's index lock. The model comes from the
+Called once per target at the end of a run that wrote its snapshot (reconcile, resign), under
+the target's index lock; a target whose front page does not show its snapshot (a run stopped
+before its pages) is caught up by the next reconcile. The model comes from the
 target itself, checked before it is shown: an index is used only if its sha256 is the one
 the new snapshot lists, a manifest only if its sha256 is the one the index names. Then, in
 this order: the signing key, release pages (create-only: a release never changes), the
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from release.channels import catalogue, pages
@@ -128,6 +130,25 @@ def catch_up(store: IndexStore, signer: Signer) -> SiteResult | None:
     with store.lock():
         snapshot = stale(store)
         return None if snapshot is None else refresh(store, snapshot, signer)
+
+
+def catch_up_all(
+    stores: Mapping[str, IndexStore], written: Collection[str], signer: Signer
+) -> list[str]:
+    """Once a run wrote its indexes: the pages of each target it wrote to or found behind,
+    one refresh per target. Returns warnings: pages that were behind (not `written` by this
+    run), pages that could not be written (the indexes stand; the next run redoes them)."""
+    warnings = []
+    for name, store in sorted(stores.items()):
+        try:
+            done = catch_up(store, signer)
+        except ReleaseError as exc:
+            log.error("%s: the pages were not written: %s", name, exc)
+            warnings.append(f"{name}: the pages were not written ({exc}); the next run redoes them")
+            continue
+        if done is not None and name not in written:
+            warnings.append(f"{name}: the pages were behind the snapshot: redone")
+    return warnings
 
 
 def refresh(store: IndexStore, snapshot_bytes: bytes, signer: Signer) -> SiteResult:

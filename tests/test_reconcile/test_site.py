@@ -13,6 +13,7 @@ import pytest
 from release.channels import index as idx
 from release.channels import site
 from release.channels.reconcile import reconcile
+from release.channels.resign import resign
 from release.integrity.signing import open_signer
 from release.pipeline import Workspace
 from release.publish.indexstore import FilesystemIndexStore
@@ -41,7 +42,10 @@ def _broken_links(mirror: Path, page: str, links: list[str]) -> list[str]:
 
 @pytest.mark.slow
 def test_the_mirror_pages_render_link_and_match_the_signed_indexes(
-    keys: Keys, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    keys: Keys,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     kit = make_config(tmp_path, keys)
     work = Workspace(tmp_path / "work")
@@ -67,7 +71,8 @@ def test_the_mirror_pages_render_link_and_match_the_signed_indexes(
         png = shots / (page.replace("/", "_") + ".png")
         doms[page] = browser.parse(browser.dump_dom((mirror / page).as_uri(), png))
         assert png.stat().st_size > 5000, page  # a rendered page, not a blank one
-    print(f"phone-sized screenshots of the mirror pages: {shots}")
+    with capsys.disabled():  # shown in the test log even when the test passes
+        print(f"\nphone-sized screenshots of the mirror pages: {shots}")
     broken = [b for page, dom in doms.items() for b in _broken_links(mirror, page, dom.links)]
     assert not broken
     for page, dom in doms.items():
@@ -184,3 +189,19 @@ def test_pages_left_behind_by_a_stopped_run_are_redone_by_the_next(
     assert (mirror / "index.html").read_bytes() == front
     assert (mirror / "streams/v1/fx-stable.json").is_file()
     assert reconcile(kit.clone, workspace=work, signing=kit.signing).warnings == []
+
+
+def test_resign_brings_the_pages_to_the_new_expiry(keys: Keys, tmp_path: Path) -> None:
+    kit = make_config(tmp_path, keys)
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0")
+    reconcile(kit.clone, workspace=work, signing=kit.signing)
+    mirror = kit.clone / "mirror"
+    done = resign(kit.clone, signing=kit.signing, within=10**9)
+    assert {r.status for r in done.indexes} == {"resigned"}
+    front = (mirror / "index.html").read_text()
+    for channel in ("fx-stable", "fx-testing"):
+        index = idx.parse_index((mirror / "channels" / f"{channel}.json").read_bytes())
+        assert index.serial == 2 and idx.rfc3339(index.expires) in front
+    catalogue = json.loads((mirror / "streams/v1/fx-stable.json").read_bytes())
+    assert catalogue["serial"] == 2
