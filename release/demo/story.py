@@ -12,7 +12,9 @@ Every step checks what is already there, so a rerun reuses it and says so.
 from __future__ import annotations
 
 import logging
+import shlex
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +25,11 @@ from release.channels.promote import promote
 from release.channels.reconcile import reconcile as run_reconcile
 from release.channels.render import render
 from release.channels.serials import SerialStore
+from release.channels.status import status
 from release.channels.verify import verify_channel
 from release.cli.gitops_cmds import render as render_reconcile
 from release.cli.integrity_cmds import render_channel
+from release.cli.status_cmds import render_text as render_status
 from release.demo import world
 from release.demo.repo import build_repo, is_repo
 from release.demo.signing_key import ensure_key, export_public
@@ -45,6 +49,9 @@ IDENTITY = {
     "GIT_COMMITTER_EMAIL": "demo@example.invalid",
 }
 BUMP_BRANCH = "bump-el7"
+NEXT_EL7 = "7.9.3"  # what the printed by-hand commands bump demo-el7 to
+BY_HAND_START = "# --- commands to run by hand ---"
+BY_HAND_END = "# --- end of the commands ---"
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,15 @@ def run_demo(root: Path, say: Say, *, boot_kernel: bool = True) -> DemoResult:
     say(tree(paths.mirror))
     say("\n== What a downstream user runs (stock tools)")
     say(stock_commands(paths, Path(verified)))
+    say("\n== The mirror in a browser")
+    say(f"front page: {paths.mirror / 'index.html'}")
+    say(f"or serve it on 127.0.0.1: {release_command()} demo {paths.root} --serve")
+    say("\n== release status (git HEAD against the mirror)")
+    say(render_status(status(paths.config)))
+    say("\n== Go on by hand: bump demo-el7, release it, check the status")
+    say(BY_HAND_START)
+    say(by_hand(paths, fingerprint))
+    say(BY_HAND_END)
     return DemoResult(paths.root, fingerprint, verified, kernel)
 
 
@@ -276,6 +292,31 @@ def tree(root: Path) -> str:
         size = f"  ({path.stat().st_size} bytes)" if path.is_file() else "/"
         lines.append(f"{'    ' * depth}{path.name}{size}")
     return "\n".join(lines)
+
+
+def release_command() -> str:
+    """The `release` of this installation, so the printed commands run as they are."""
+    beside = Path(sys.executable).parent / "release"
+    return str(beside) if beside.is_file() else "release"
+
+
+def by_hand(paths: DemoPaths, fingerprint: str) -> str:
+    """Shell commands that bump demo-el7 in the user's clone and release it with the demo's
+    key (its GnuPG home and fingerprint), then show the status."""
+    release = release_command()
+    image = f"images/{world.IMAGES[7]}.yaml"
+    q = shlex.quote
+    return "\n".join(
+        [
+            f"cd {q(str(paths.config))}",
+            f"sed -i 's/^version: .*/version: \"{NEXT_EL7}\"/' {image}",
+            f"git commit -q -am '{world.IMAGES[7]}: {NEXT_EL7}' && git push -q origin main",
+            f"{release} reconcile --work {q(str(paths.workspace.root))}"
+            f" --journal {q(str(paths.journal))}"
+            f" --gnupghome {q(str(paths.gnupg))} --fingerprint {fingerprint}",
+            f"{release} status",
+        ]
+    )
 
 
 def stock_commands(paths: DemoPaths, release: Path) -> str:

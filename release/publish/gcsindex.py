@@ -26,6 +26,7 @@ from release.publish.indexstore import (
     Stored,
     abandoned,
     check_name,
+    content_type,
     lease_lock,
 )
 from release.publish.retry import raise_as
@@ -75,13 +76,15 @@ class GcsIndexStore:
         blob = self._bucket.blob(self.key(name))
         try:
             self._call(f"PUT {self.url}/{name}", blob.upload_from_string, data,
+                       content_type=content_type(name),
                        if_generation_match=generation)  # fmt: skip
         except gx.PreconditionFailed as exc:
             raise Changed(f"{self.url}/{name} changed since it was read") from exc
 
     def put(self, name: str, data: bytes) -> None:
         blob = self._bucket.blob(self.key(name))
-        self._call(f"PUT {self.url}/{name}", blob.upload_from_string, data)
+        self._call(f"PUT {self.url}/{name}", blob.upload_from_string, data,
+                   content_type=content_type(name))  # fmt: skip
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         blob = self._bucket.blob(self.key(LOCK_NAME))

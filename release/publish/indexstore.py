@@ -154,6 +154,19 @@ def _put_back(store: IndexStore, name: str, signature: Stored | None) -> None:
         log.warning("%s/%s.asc: cannot put the old signature back: %s", store.url, name, exc)
 
 
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".json": "application/json",
+    ".asc": "application/pgp-signature",
+}
+
+
+def content_type(name: str) -> str:
+    """What an object store should serve `name` as, so a browser shows a page (not a download)."""
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    return CONTENT_TYPES.get(suffix, "application/octet-stream")
+
+
 def check_name(name: str) -> str:
     if name.startswith("/") or ".." in name.split("/"):
         raise InvalidInput(f"{name!r}: an index store name must stay under the target's root")

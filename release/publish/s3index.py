@@ -24,6 +24,7 @@ from release.publish.indexstore import (
     Stored,
     abandoned,
     check_name,
+    content_type,
     lease_lock,
 )
 from release.publish.retry import raise_as
@@ -86,15 +87,15 @@ class S3IndexStore:
         key = self.key(name)
         condition = {"IfNoneMatch": "*"} if expect is None else {"IfMatch": expect.token}
         try:
-            self._call(
-                f"PUT s3://{self.bucket}/{key}", "put_object", Key=key, Body=data, **condition
-            )
+            self._call(f"PUT s3://{self.bucket}/{key}", "put_object", Key=key, Body=data,
+                       ContentType=content_type(name), **condition)  # fmt: skip
         except _Precondition as exc:
             raise Changed(f"s3://{self.bucket}/{key} changed since it was read") from exc
 
     def put(self, name: str, data: bytes) -> None:
         key = self.key(name)
-        self._call(f"PUT s3://{self.bucket}/{key}", "put_object", Key=key, Body=data)
+        self._call(f"PUT s3://{self.bucket}/{key}", "put_object", Key=key, Body=data,
+                   ContentType=content_type(name))  # fmt: skip
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         key = self.key(LOCK_NAME)

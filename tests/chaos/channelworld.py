@@ -288,6 +288,18 @@ class World:
         """Every object of every sealed release: each was fx-testing's in its round."""
         return set(self.local)
 
+    def site_files(self) -> set[str]:
+        """The browsable mirror: front and image pages, a page per release, the catalogues
+        and the signing key (docs/channels.md)."""
+        versions = {name.split("/")[1] for name in self.local}
+        return {
+            "index.html",
+            f"{IMAGE}/index.html",
+            *(f"{IMAGE}/{v}/index.html" for v in versions),
+            *(f"streams/v1/{c}.json{s}" for c in CHANNELS for s in ("", ".asc")),
+            f"keys/{self.gpgv.fingerprint}.asc",
+        }
+
     def _digest(self, view: dict[str, str], name: str) -> str | None:
         """The sha256 of object `name` as it is now (hashed again only if it was rewritten)."""
         token = view.get(name)
@@ -308,7 +320,8 @@ class World:
         view = self.mirror.view()
         for name in view:
             parts = name.split("/")
-            if parts[0] == IMAGE and not any(p.startswith(".") for p in parts):
+            page = parts[-1] == "index.html"  # the mirror's pages: written whole by the store
+            if parts[0] == IMAGE and not page and not any(p.startswith(".") for p in parts):
                 assert self._digest(view, name) == self.local[name], f"{note}: {name} is partial"
         for channel in CHANNELS:
             data = self.mirror.read(f"channels/{channel}.json")
@@ -354,8 +367,13 @@ class World:
         assert listed["serial"] == self.snapshot_serial + len(changed), f"{note}: snapshot"
         self.snapshot_serial = listed["serial"]
         want = (
-            CHANNEL_FILES | self.published() | ({LOCK} & set(view) if self._dead_lock() else set())
+            CHANNEL_FILES
+            | self.published()
+            | self.site_files()
+            | ({LOCK} & set(view) if self._dead_lock() else set())
         )
+        marker = f'<meta name="snapshot-sha256" content="{sha256(snapshot)}">'.encode()
+        assert marker in (self.mirror.read("index.html") or b""), f"{note}: pages behind"
         stray, missing = sorted(set(view) - want), sorted(want - set(view))
         assert not stray, f"{note}: stray objects {stray}"
         assert not missing, f"{note}: missing objects {missing}"

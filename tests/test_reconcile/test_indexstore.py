@@ -250,3 +250,31 @@ def test_retries_do_not_multiply_across_layers(
     with pytest.raises(Transient):
         store.put("channels/a.json.asc", b"sig")
     assert len([r for r in proxy.requests if r.fault == "503"]) == 3
+
+
+def test_object_stores_serve_pages_as_html(
+    aws_env: None, moto_server: S3Server, fake_gcs: GcsServer
+) -> None:
+    """A page uploaded as application/octet-stream is a download, not a page, in a browser."""
+    bucket = f"b{uuid.uuid4().hex[:12]}"
+    s3 = boto3.client("s3", endpoint_url=moto_server.endpoint)
+    s3.create_bucket(Bucket=bucket)
+    fake_gcs.client().create_bucket(bucket)
+    stores = {
+        "s3": open_index_store(
+            S3Target(type="s3", bucket=bucket, endpoint_url=moto_server.endpoint)
+        ),
+        "gcs": open_index_store(
+            GcsTarget(type="gcs", bucket=bucket, endpoint_url=fake_gcs.endpoint)
+        ),
+    }
+    for store in stores.values():
+        store.write("index.html", b"<!DOCTYPE html>", None)
+        store.put("streams/v1/a.json", b"{}")
+        store.put("streams/v1/a.json.asc", b"sig")
+    expected = {"index.html": "text/html; charset=utf-8", "streams/v1/a.json": "application/json",
+                "streams/v1/a.json.asc": "application/pgp-signature"}  # fmt: skip
+    got_s3 = {name: s3.head_object(Bucket=bucket, Key=name)["ContentType"] for name in expected}
+    gcs_bucket = fake_gcs.client().bucket(bucket)
+    got_gcs = {name: gcs_bucket.get_blob(name).content_type for name in expected}
+    assert got_s3 == expected and got_gcs == expected
