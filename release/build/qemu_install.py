@@ -39,6 +39,7 @@ TCG_SLOW = (
 OEMDRV_LABEL = "OEMDRV"
 OEMDRV_KIB = 1440
 TAIL_LINES = 30
+AFTER_FAILURE = 20  # console lines kept after the failure's line (a panic's trace)
 FAILURE_GRACE = 3.0  # seconds of console kept after a failure line (a panic's trace)
 DEFAULT_DEADLINE = 4 * 3600  # seconds for the whole install, TCG included
 
@@ -176,7 +177,7 @@ def step_of(line: str) -> str | None:
     installing = _INSTALLING.search(line)
     if installing:
         done, total = int(installing.group(2)), int(installing.group(3))
-        if total and (done == total or (done * 10 // total) != ((done - 1) * 10 // total)):
+        if total and (done in (1, total) or done * 10 // total != (done - 1) * 10 // total):
             return f"installing packages: {done}/{total} ({installing.group(1)})"
         return None
     found = _STEPS.search(line)
@@ -206,12 +207,15 @@ class _Console:
     partial: str = ""
     powered_off: bool = False
     failure: str | None = None
+    after_failure: int = 0
 
     def feed(self, chunk: bytes, label: str) -> None:
         text = self.partial + chunk.decode("utf-8", errors="replace").replace("\r", "")
         *lines, self.partial = text.split("\n")
         for line in lines:
-            self.tail.append(line)
+            if self.failure is None or self.after_failure < AFTER_FAILURE:
+                self.tail.append(line)  # after a failure: its line stays in view
+                self.after_failure += self.failure is not None
             step = step_of(line)
             if step:
                 log.info("%s: installer: %s", label, step)

@@ -113,6 +113,16 @@ class ImageDefinition(Model):
             )
         return value
 
+    @field_validator("install_tree")
+    @classmethod
+    def _tree(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://", "file:///", "/")):
+            raise ValueError(
+                f"{value!r}: give an http(s):// or file:/// URL, or an absolute path to an"
+                " install tree or a DVD .iso"
+            )
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> ImageDefinition:
         if self.el == 6 and self.arch != "x86_64":

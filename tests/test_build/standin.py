@@ -125,11 +125,17 @@ def _copy_with_libs(binary: str, stage: Path) -> None:
         shutil.copy2(Path(path).resolve(), dest)
 
 
+def kernel(dest: Path) -> tuple[Path, Path]:
+    """(vmlinuz, modules dir) of Debian's kernel, unpacked once per session."""
+    vmlinuz, modules, _ = debian_kernel(dest)
+    return vmlinuz, modules
+
+
 def install_tree(
-    dest: Path, kernel_dir: Path, root: Path, packages: list[str], el: int, mode: str = ""
+    dest: Path, kernel: tuple[Path, Path], root: Path, packages: list[str], el: int, mode: str = ""
 ) -> Path:
     """An install tree at `dest` whose pxeboot kernel and initrd are the stand-in."""
-    vmlinuz, modules, _ = debian_kernel(kernel_dir)
+    vmlinuz, modules = kernel
     stage = dest.parent / f"{dest.name}-initrd"
     (stage / "bin").mkdir(parents=True)
     (stage / "lib" / "modules").mkdir(parents=True)
