@@ -6,8 +6,9 @@ Like anaconda it reads the kickstart named by `ks=`/`inst.ks=` (from the OEMDRV 
 HTTP), checks its `%packages` against what the tree offers, partitions the install disk and
 makes the filesystem its `part /` line asks for (the host's sfdisk and mke2fs, copied in with
 their libraries, with the target EL's ext4 features), installs the packages (untars a root
-tree the fixture made with dnf and converted to a BDB rpmdb), runs `%post` chrooted, and
-powers off when the kickstart says `poweroff`. It prints anaconda's progress and failure
+tree the fixture made with dnf and converted to a BDB rpmdb), applies `services` and
+`rootpw --lock`, runs each chrooted `%post` (not the `--nochroot` ones: it has no host
+tools), and powers off when the kickstart says `poweroff`. It prints anaconda's progress and failure
 lines. `mode` makes a broken installer: `postfail` (a %post that fails), `panic`, `hang`.
 """
 
@@ -66,7 +67,7 @@ hd:*)
 *) stop "no ks= or inst.ks= on the kernel command line";;
 esac
 echo "Starting automated install"
-sed -n '/^%packages/,/^%end/p' /tmp/ks.cfg | grep -v '^[%-]' > /tmp/wanted
+sed -n '/^%packages/,/^%end/p' /tmp/ks.cfg | grep -v '^[%@-]' > /tmp/wanted
 for p in $(cat /tmp/wanted); do
   grep -qx "$p" /standin/packages.txt || stop "Error: no package $p in the install tree"
 done
@@ -83,14 +84,35 @@ echo "Starting package installation process"
 n=$(wc -l < /tmp/wanted); i=0
 for p in $(cat /tmp/wanted); do i=$((i+1)); echo "Installing $p ($i/$n)"; done
 tar -x -f /standin/root.tar -C /mnt || stop "cannot install the packages"
+svc=$(grep '^services ' /tmp/ks.cfg)
+for s in $(echo "$svc" | sed -n 's/.*--disabled=\([^ ]*\).*/\1/p' | tr , ' '); do
+  if [ -x /mnt/usr/bin/systemctl ]; then chroot /mnt /usr/bin/systemctl disable "$s"
+  elif [ -x /mnt/sbin/chkconfig ]; then chroot /mnt /sbin/chkconfig "$s" off; fi
+done
+for s in $(echo "$svc" | sed -n 's/.*--enabled=\([^ ]*\).*/\1/p' | tr , ' '); do
+  if [ -x /mnt/usr/bin/systemctl ]; then chroot /mnt /usr/bin/systemctl enable "$s"
+  elif [ -x /mnt/sbin/chkconfig ]; then chroot /mnt /sbin/chkconfig "$s" on; fi
+done
+if grep -q '^rootpw .*--lock' /tmp/ks.cfg && [ -f /mnt/etc/shadow ]; then
+  sed -i 's/^root:\([^!]\)/root:!\1/' /mnt/etc/shadow
+fi
 echo "Running post-installation scripts"
 [ -d /mnt/tmp ] || { mkdir /mnt/tmp; chmod 1777 /mnt/tmp; }
-sed -n '/^%post/,/^%end/p' /tmp/ks.cfg | sed '1d;$d' > /mnt/tmp/ks-script
-[ "$mode" = postfail ] && sed -i '1i exit 7' /mnt/tmp/ks-script
-if ! chroot /mnt /bin/sh /tmp/ks-script > /tmp/post.log 2>&1; then
-  cat /tmp/post.log
-  stop "An error occurred running a post-installation script"
-fi
+awk '/^%post/ { n++; f = "/tmp/post-" n; print > f; next } /^%end/ { f = "" } f { print > f }' \
+  /tmp/ks.cfg
+n=$(ls /tmp | grep -c '^post-')
+for i in $(seq "$n"); do
+  if head -1 "/tmp/post-$i" | grep -q -- --nochroot; then
+    echo "stand-in: skipping a --nochroot %post (no host tools here)"; continue
+  fi
+  tail -n +2 "/tmp/post-$i" > /mnt/tmp/ks-script
+  [ "$mode" = postfail ] && sed -i '1i exit 7' /mnt/tmp/ks-script
+  if ! chroot /mnt /bin/sh /tmp/ks-script > /tmp/post.log 2>&1; then
+    cat /tmp/post.log
+    head -1 "/tmp/post-$i" | grep -q -- --erroronfail \
+      && stop "An error occurred running a post-installation script"
+  fi
+done
 rm -f /mnt/tmp/ks-script
 umount /mnt; sync
 echo "Installation complete"
