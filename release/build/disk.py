@@ -2,9 +2,9 @@
 
 MBR with one bootable partition from 1 MiB to the end; ext4 created in place by
 `mkfs.ext4 -d` with the features the target EL's kernel and e2fsck accept (Debian's defaults
-break both); `e2fsck -fn` checks it; GRUB 2 (i386-pc) goes in sector 0 and from sector 1 when
-the tree carries a kernel. All argv are pure functions; the disk appears under its final
-name only when complete.
+break both); `e2fsck -fn` checks it; GRUB 2 (i386-pc, made into the tree by `bootloader`)
+goes in sector 0 and from sector 1 when the tree carries a kernel. All argv are pure
+functions; the disk appears under its final name only when complete.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release import fsutil, runner
+from release.build import bootloader
 from release.errors import InvalidInput, OperationError
 from release.model.template import EL
 
@@ -43,24 +44,6 @@ _EXT4_BASE = (
 )
 EXT4_FEATURES: dict[int, tuple[str, ...]] = {6: _EXT4_BASE, 7: (*_EXT4_BASE, "64bit")}
 
-GRUB_DIR = Path("/usr/lib/grub/i386-pc")
-# Where each EL keeps its GRUB menu: EL7's grubby and grub2-mkconfig update
-# /boot/grub2/grub.cfg, so a kernel update inside the instance reaches our bootloader. EL6's
-# grubby writes GRUB legacy's grub.conf, which GRUB 2 does not read (see docs/build.md).
-GRUB_PREFIX: dict[int, str] = {6: "/boot/grub", 7: "/boot/grub2"}
-# Embedded in core.img so GRUB needs nothing from the disk but its grub.cfg.
-GRUB_MODULES = (
-    "biosdisk",
-    "part_msdos",
-    "ext2",
-    "search_fs_uuid",
-    "normal",
-    "configfile",
-    "linux",
-    "linux16",  # what EL7's grub2-mkconfig writes
-    "echo",
-    "test",
-)
 _BOOT_CODE = 440  # boot.img bytes before the disk signature and the partition table
 
 
@@ -124,21 +107,6 @@ def e2fsck_argv(raw: Path, layout: Layout) -> list[str]:
     return ["e2fsck", "-fn", f"{raw}{layout.fs_spec}"]
 
 
-def grub_mkimage_argv(out: Path, prefix_dir: str) -> list[str]:
-    return [
-        "grub-mkimage",
-        "-O",
-        "i386-pc",
-        "-d",
-        str(GRUB_DIR),
-        "-p",
-        f"(hd0,msdos1){prefix_dir}",
-        "-o",
-        str(out),
-        *GRUB_MODULES,
-    ]
-
-
 def tree_bytes(tree: Path) -> int:
     """Bytes the tree needs on ext4: each file rounded up to a block, plus an inode each."""
     total = 0
@@ -185,45 +153,24 @@ def assemble(tree: Path, raw: Path, el: EL, size: int, uuid: str, wrap: Sequence
             raise
         runner.run(e2fsck_argv(tmp, layout))
         if has_kernel(tree):
-            install_grub(tmp, GRUB_PREFIX[el])
+            install_grub(tmp, tree / bootloader.PREFIX[el].lstrip("/") / "i386-pc")
 
 
-def install_grub(raw: Path, prefix_dir: str) -> None:
+def install_grub(raw: Path, grub_dir: Path) -> None:
     """boot.img's code in sector 0 (the partition table stays), core.img from sector 1:
-    what grub-install does, done with plain writes since nothing is mounted."""
-    if not (GRUB_DIR / "boot.img").is_file():
-        raise OperationError(
-            f"{GRUB_DIR}/boot.img is missing: install grub-pc-bin (Debian) or"
-            " grub2-pc-modules (Fedora) to make bootable images"
-        )
-    core = raw.with_name(raw.name + ".core.img")
-    try:
-        runner.run(grub_mkimage_argv(core, prefix_dir))
-        data = core.read_bytes()
-    finally:
-        core.unlink(missing_ok=True)
+    what grub-install does, done with plain writes since nothing is mounted. Both come from
+    `grub_dir`, where `bootloader.install_core` left them in the tree."""
+    boot, core = grub_dir / "boot.img", grub_dir / "core.img"
+    if not (boot.is_file() and core.is_file()):
+        raise OperationError(f"the tree has a kernel but no GRUB core image in {grub_dir}")
+    data = core.read_bytes()
     if SECTOR + len(data) > PART_START:
         raise OperationError(f"core.img is {len(data)} bytes: it does not fit before 1 MiB")
-    boot = (GRUB_DIR / "boot.img").read_bytes()
     with raw.open("r+b") as fh:
         fh.seek(0)
-        fh.write(boot[:_BOOT_CODE])
+        fh.write(boot.read_bytes()[:_BOOT_CODE])
         fh.seek(SECTOR)
         fh.write(data)
-
-
-def grub_modules(dest: Path) -> None:
-    """GRUB's modules in the tree (`$prefix/i386-pc`), as grub-install leaves them, so an
-    `insmod` in a menu the image writes later finds what core.img does not embed."""
-    if not GRUB_DIR.is_dir():
-        raise OperationError(
-            f"{GRUB_DIR} is missing: install grub-pc-bin (Debian) or grub2-pc-modules"
-            " (Fedora) to make bootable images"
-        )
-    dest.mkdir(parents=True, exist_ok=True)
-    for module in GRUB_DIR.iterdir():
-        if module.suffix in (".mod", ".lst"):
-            (dest / module.name).write_bytes(module.read_bytes())
 
 
 def copy_sparse(src: Path, dst: Path) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from release import runner
-from release.build import disk, manifest, rootfs
+from release.build import bootloader, grubcfg, manifest, rootfs, steps
 from release.build.features import Rendering
 from release.errors import InvalidInput, OperationError, ToolError, VerificationError
 from release.integrity import keyinfo
@@ -247,10 +247,12 @@ def finish_tree(
     relabel_build: bool,
     wrap: Sequence[str] = (),
 ) -> None:
-    """Apply the template, write fstab and the GRUB menu, relabel and rebuild the initramfs
-    where the image can (its own setfiles and dracut, in a chroot)."""
+    """Apply the template, write fstab, rebuild the initramfs and relabel where the image can
+    (its own dracut and setfiles, in a chroot), and install the bootloader (`bootloader`)."""
     remove_host_traces(root)
     rootfs.apply_edit(root, part.edit)
+    steps.switch_services(root, el, part.enable, part.disable, wrap)
+    steps.lock_root(root)
     (root / "etc" / "fstab").write_text(rootfs.fstab(root_uuid))
     kernel = kernel_files(root)
     if kernel is not None:
@@ -261,13 +263,11 @@ def finish_tree(
             initramfs = f"/boot/initramfs-{kver}.img"
             argv = ["chroot", str(root), "/" + dracut, "-f", "--no-hostonly", initramfs, kver]
             runner.run([*wrap, *argv])
-        grub = root / disk.GRUB_PREFIX[el].lstrip("/")
-        disk.grub_modules(grub / "i386-pc")
-        (grub / "grub.cfg").write_text(
-            rootfs.grub_cfg(root_uuid, vmlinuz, initrd, part.kernel_args)
-        )
+        boot = grubcfg.Kernel(vmlinuz, initrd, kver)
+        bootloader.install(root, el, boot, root_uuid, part.kernel_args, wrap)
     if relabel_build:
         relabel(root, wrap)
+    steps.remove_leftovers(root, part.cleanup)  # last: relabelling and dracut leave some
     os.sync()
 
 

@@ -85,13 +85,16 @@ n=$(wc -l < /tmp/wanted); i=0
 for p in $(cat /tmp/wanted); do i=$((i+1)); echo "Installing $p ($i/$n)"; done
 tar -x -f /standin/root.tar -C /mnt || stop "cannot install the packages"
 svc=$(grep '^services ' /tmp/ks.cfg)
+export PATH=/usr/bin:/usr/sbin:/bin:/sbin  # what anaconda's chroots get
+switch() {  # anaconda: chkconfig on EL6, systemctl on EL7; a service it cannot switch is logged
+  if [ "$(cat /standin/el)" = 6 ]; then chroot /mnt /sbin/chkconfig "$1" "$2"
+  else chroot /mnt /usr/bin/systemctl "$3" "$1"; fi || echo "stand-in: cannot switch $1 $2"
+}
 for s in $(echo "$svc" | sed -n 's/.*--disabled=\([^ ]*\).*/\1/p' | tr , ' '); do
-  if [ -x /mnt/usr/bin/systemctl ]; then chroot /mnt /usr/bin/systemctl disable "$s"
-  elif [ -x /mnt/sbin/chkconfig ]; then chroot /mnt /sbin/chkconfig "$s" off; fi
+  switch "$s" off disable
 done
 for s in $(echo "$svc" | sed -n 's/.*--enabled=\([^ ]*\).*/\1/p' | tr , ' '); do
-  if [ -x /mnt/usr/bin/systemctl ]; then chroot /mnt /usr/bin/systemctl enable "$s"
-  elif [ -x /mnt/sbin/chkconfig ]; then chroot /mnt /sbin/chkconfig "$s" on; fi
+  switch "$s" on enable
 done
 if grep -q '^rootpw .*--lock' /tmp/ks.cfg && [ -f /mnt/etc/shadow ]; then
   sed -i 's/^root:\([^!]\)/root:!\1/' /mnt/etc/shadow
@@ -175,6 +178,7 @@ def install_tree(
     (stage / "standin" / "packages.txt").write_text("\n".join(packages) + "\n")
     (stage / "standin" / "features").write_text(",".join(disk.EXT4_FEATURES[el]))
     (stage / "standin" / "mode").write_text(mode)
+    (stage / "standin" / "el").write_text(str(el))
     (stage / "init").write_text(INIT)
     (stage / "init").chmod(0o755)
     files = sorted(str(p.relative_to(stage)) for p in stage.rglob("*"))
