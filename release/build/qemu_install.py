@@ -41,6 +41,7 @@ OEMDRV_KIB = 1440
 TAIL_LINES = 30
 AFTER_FAILURE = 20  # console lines kept after the failure's line (a panic's trace)
 FAILURE_GRACE = 3.0  # seconds of console kept after a failure line (a panic's trace)
+BOOT_LIMIT = 300.0  # seconds for the kernel's first line (TCG on a loaded host: ~10)
 DEFAULT_DEADLINE = 4 * 3600  # seconds for the whole install, TCG included
 
 
@@ -206,6 +207,7 @@ class _Console:
     tail: collections.deque[str]
     partial: str = ""
     powered_off: bool = False
+    booted: bool = False  # the kernel's banner was seen
     failure: str | None = None
     after_failure: int = 0
 
@@ -221,18 +223,32 @@ class _Console:
                 log.info("%s: installer: %s", label, step)
             self.failure = self.failure or failure_of(line)
             self.powered_off = self.powered_off or bool(_POWER_OFF.search(line))
+            self.booted = self.booted or "Linux version" in line
 
 
-def run_guest(argv: list[str], console_log: Path, deadline: float, label: str) -> None:
+@dataclass
+class _Clock:
+    deadline: float  # seconds, as given
+    end: float  # monotonic time the install must end by
+    boot_by: float  # monotonic time the kernel must have printed its banner by
+    boot_limit: float  # seconds, as given
+
+
+def run_guest(
+    argv: list[str], console_log: Path, deadline: float, label: str, boot_limit: float = BOOT_LIMIT
+) -> None:
     """Run the VM until it exits; raise InstallFailed (with the console's tail) unless it
-    powered itself off without a failure on the console, within `deadline` seconds."""
+    powered itself off without a failure on the console, within `deadline` seconds, its
+    kernel's banner within `boot_limit`."""
     console = _Console(console_log, collections.deque(maxlen=TAIL_LINES))
     console_log.parent.mkdir(parents=True, exist_ok=True)
-    end = time.monotonic() + deadline
+    now = time.monotonic()
+    boot_limit = min(boot_limit, deadline)
+    clock = _Clock(deadline, now + deadline, now + boot_limit, boot_limit)
     with tempfile.TemporaryFile() as err, console_log.open("wb") as sink:
         proc = runner.spawn(argv, stderr=err)
         try:
-            _pump(proc, console, sink, end, label, deadline)
+            _pump(proc, console, sink, clock, label)
             code = proc.wait()
         finally:
             if proc.poll() is None:
@@ -256,30 +272,22 @@ def run_guest(argv: list[str], console_log: Path, deadline: float, label: str) -
 
 
 def _pump(
-    proc: subprocess.Popen[bytes],
-    console: _Console,
-    sink: object,
-    end: float,
-    label: str,
-    deadline: float,
+    proc: subprocess.Popen[bytes], console: _Console, sink: object, clock: _Clock, label: str
 ) -> None:
     if proc.stdout is None:
         raise OperationError("qemu was started without a console pipe")
     fd = proc.stdout.fileno()
     while True:
-        remaining = end - time.monotonic()
-        if remaining <= 0 and console.failure:
+        now = time.monotonic()
+        if now >= clock.end and console.failure:
             proc.kill()  # anaconda waits at a prompt after a failure: stop it now
             return
-        if remaining <= 0:
+        if now >= clock.end or (not console.booted and now >= clock.boot_by):
             proc.kill()
             raise InstallFailed(
-                f"did not finish within the deadline ({deadline:.0f} s; raise it with"
-                " --install-deadline, or use KVM)",
-                list(console.tail),
-                console.log_file,
+                _overdue(console.booted, clock), list(console.tail), console.log_file
             )
-        ready, _, _ = select.select([fd], [], [], min(remaining, 1.0))
+        ready, _, _ = select.select([fd], [], [], min(clock.end - now, 1.0))
         if not ready:
             continue
         chunk = os.read(fd, 1 << 16)
@@ -289,7 +297,19 @@ def _pump(
         had_failed = console.failure is not None
         console.feed(chunk, label)
         if console.failure and not had_failed:
-            end = min(end, time.monotonic() + FAILURE_GRACE)  # the rest of the trace
+            clock.end = min(clock.end, time.monotonic() + FAILURE_GRACE)  # the trace
+
+
+def _overdue(booted: bool, clock: _Clock) -> str:
+    if booted:
+        return (
+            f"did not finish within the deadline ({clock.deadline:.0f} s; raise it with"
+            " --install-deadline, or use KVM)"
+        )
+    return (
+        f"'s kernel printed nothing within {clock.boot_limit:.0f} s of starting (KVM that hangs its"
+        " guests, as on some nested-virtualisation hosts? try --accel tcg)"
+    )
 
 
 def make_oemdrv(image: Path, ks_text: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -87,6 +88,16 @@ def test_run_guest_needs_a_power_off(tmp_path: Path) -> None:
     with pytest.raises(qi.InstallFailed, match=r"VM exited with status 3: bad disk"):
         qi.run_guest(["sh", "-c", "echo bad disk >&2; exit 3"], tmp_path / "c.log", 10, "v")
     assert (tmp_path / "c.log").read_text() == ""
+
+
+def test_run_guest_stops_a_guest_whose_kernel_never_starts(tmp_path: Path) -> None:
+    """What a KVM that hangs its guests looks like (this machine's does): the firmware's
+    banner, then nothing; the install stops at the boot limit, not at the deadline."""
+    started = time.monotonic()
+    with pytest.raises(qi.InstallFailed, match=r"kernel printed nothing within 2 s.*--accel tcg"):
+        qi.run_guest(["sh", "-c", "echo SeaBIOS; exec sleep 60"], tmp_path / "c.log", 60, "v", 2)
+    assert time.monotonic() - started < 10
+    assert (tmp_path / "c.log").read_text() == "SeaBIOS\n"
 
 
 def test_oemdrv_disk_holds_the_kickstart(tmp_path: Path) -> None:
