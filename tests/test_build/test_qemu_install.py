@@ -173,6 +173,7 @@ def http_tree(tmp_path: Path) -> Iterator[str]:
 def test_tree_from_a_url_names_what_is_missing(http_tree: str, tmp_path: Path) -> None:
     tree = installtree.resolve(http_tree)
     assert tree.where.endswith("/os/")
+    assert installtree.kickstart_for(KS, tree, None).startswith(f"url --url={http_tree}/\ntext")
     with pytest.raises(InvalidInput, match=r"/os/: no images/pxeboot/initrd.img"):
         installtree.boot_files(tree, tmp_path / "got")
     assert (tmp_path / "got" / "vmlinuz").read_bytes() == b"K" * 100
