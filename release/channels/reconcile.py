@@ -1,11 +1,11 @@
 """Make the world match git: build, publish and index what each channel's targets lack.
 
 The desired state is the config at HEAD; the actual state is what each mirror target's
-published channel index says, and what each registry target (AMI, GCE image) holds. For each
-(channel, target) that differs: make the sealed release (or reuse it); registry targets first,
-so a channel's index never names a release its registries lack; then per mirror, under the
-target's index lock: re-read the index (another writer may have done it meanwhile), publish,
-then write the new signed index and snapshot, last. A channel whose registry failed keeps its
+published channel index says, and what each registry target (AMI, GCE or Glance image) holds.
+For each (channel, target) that differs: make the sealed release (or reuse it); registry
+targets first, so a channel's index never names a release its registries lack; then per
+mirror, under the target's index lock: re-read the index (another writer may have done it
+meanwhile), publish, then write the new signed index and snapshot, last. A channel whose registry failed keeps its
 indexes where they were.
 """
 
@@ -34,7 +34,12 @@ from release.integrity.signing import Signer, SigningConfig, open_signer
 from release.model.base import version_key
 from release.model.channel import Channel
 from release.model.image import ImageDefinition
-from release.model.target import AwsAmiTarget, FilesystemTarget, GceImageTarget, Target
+from release.model.target import (
+    FilesystemTarget,
+    GceImageTarget,
+    OpenStackGlanceTarget,
+    Target,
+)
 from release.pipeline import MadeRelease, Workspace, is_sealed, make_release
 from release.publish.api import publish
 from release.publish.indexstore import (
@@ -181,7 +186,7 @@ def reconcile(
                         made[item.release] = release
                     outcome.release_dir = str(release.directory)
                     outcome.built = outcome.built or not release.reused
-                    if isinstance(item.target, AwsAmiTarget | GceImageTarget):
+                    if isinstance(item.target, registries.REGISTRY_TYPES):
                         image, _ = definition_at_version(repo, config, head, item.release)
                         found = registries.publish_image(
                             item.target,
@@ -269,18 +274,30 @@ def _deprecate(config: ConfigRepo, channel: str, newer: str, result: ReconcileRe
     outcome = next(c for c in result.channels if c.channel == channel)
     for target_name in config.channel(channel).targets:
         target = config.targets[target_name]
-        if not isinstance(target, GceImageTarget):
+        if not isinstance(target, GceImageTarget | OpenStackGlanceTarget):
             continue
-        from release.publish.gce_deprecate import deprecate_newer  # google SDK: only when used
-
         try:
-            old = deprecate_newer(target, outcome.image, newer, outcome.version)
+            detail = _retire(target, outcome.image, newer, outcome.version)
         except ReleaseError as exc:
             log.error("%s on %s: %s", channel, target_name, exc)
             outcome.targets.append(TargetOutcome(target_name, "failed", None, str(exc)))
             continue
-        detail = f"rollback: deprecated GCE image {old}"
         outcome.targets.append(TargetOutcome(target_name, "published", None, detail))
+
+
+def _retire(
+    target: GceImageTarget | OpenStackGlanceTarget, image: str, newer: str, current: str
+) -> str:
+    """Take the newer release's image out of use on a registry; what was done."""
+    if isinstance(target, OpenStackGlanceTarget):
+        from release.publish.glance_state import retire_newer  # openstacksdk: only when used
+
+        ids = ", ".join(retire_newer(target, image, newer)) or "none left"
+        done = "hid" if target.rollback == "hide" else "deactivated"
+        return f"rollback: {done} Glance image of {image} {newer} ({ids})"
+    from release.publish.gce_deprecate import deprecate_newer  # google SDK: only when used
+
+    return f"rollback: deprecated GCE image {deprecate_newer(target, image, newer, current)}"
 
 
 def _head(repo: Path) -> str:
@@ -343,7 +360,7 @@ def _differences(
         mirrors = []
         for target_name in channel.targets:
             target = local_target(config.targets[target_name], repo)
-            if isinstance(target, AwsAmiTarget | GceImageTarget):
+            if isinstance(target, registries.REGISTRY_TYPES):
                 found = registries.find_release(target, release.image, release.version)
                 if found is not None:
                     outcome.targets.append(_registry_outcome(target_name, found))

@@ -1,11 +1,13 @@
-"""A channel's registry targets (aws-ami, gce-image): what they hold, and feeding them.
+"""A channel's registry targets (aws-ami, gce-image, openstack-glance): what they hold, and
+feeding them.
 
 A registry holds no channel index, so reconcile asks it directly whether the channel's
 release is there, by the release's image and version (AMI tags in every region, with the
 launch permissions; the GCE image's deterministic name): read-only and cheap, before any
 release is made, so a run with nothing to do builds nothing. A missing image is made from the
 release's artifact for the target (aws-ami: the aws variant's vhd, else its raw; gce-image:
-the gce variant's tar.gz) by the target's registry, which is idempotent. The cloud SDKs are
+the gce variant's tar.gz; openstack-glance: the openstack variant's qcow2, else its raw) by
+the target's registry, which is idempotent. The cloud SDKs are
 imported only when a registry target is used.
 """
 
@@ -16,7 +18,7 @@ from pathlib import Path
 from release.errors import OperationError
 from release.integrity.manifest import artifact_name
 from release.model.image import ImageDefinition
-from release.model.target import AwsAmiTarget, Format, GceImageTarget
+from release.model.target import AwsAmiTarget, Format, GceImageTarget, OpenStackGlanceTarget
 from release.publish import layout
 from release.publish.engine import local_file
 from release.publish.journal import JournalStore
@@ -24,8 +26,14 @@ from release.publish.registry import ImageResult, Patience, ena_support
 from release.publish.retry import Retrier
 from release.publish.targets import Options
 
-RegistryTarget = AwsAmiTarget | GceImageTarget
-STACK = {"aws-ami": "aws", "gce-image": "gce"}
+RegistryTarget = AwsAmiTarget | GceImageTarget | OpenStackGlanceTarget
+REGISTRY_TYPES = (AwsAmiTarget, GceImageTarget, OpenStackGlanceTarget)
+STACK = {"aws-ami": "aws", "gce-image": "gce", "openstack-glance": "openstack"}
+WANTED: dict[str, tuple[Format, ...]] = {
+    "aws-ami": ("vhd", "raw"),
+    "gce-image": ("gce",),
+    "openstack-glance": ("qcow2", "raw"),
+}
 
 
 def find_release(target: RegistryTarget, image: str, version: str) -> dict[str, str] | None:
@@ -36,6 +44,10 @@ def find_release(target: RegistryTarget, image: str, version: str) -> dict[str, 
 
         ec2 = aws_ami.Ec2(target.endpoint_url, Retrier())
         return aws_ami.find_release(ec2, target, image, version)
+    if isinstance(target, OpenStackGlanceTarget):
+        from release.publish import glance_state
+
+        return glance_state.find_release(target, image, version)
     from release.publish import gce_image
 
     client = gce_image.images_client(target.endpoint_url)
@@ -55,7 +67,7 @@ def artifact_for(image: ImageDefinition, target: RegistryTarget) -> str:
         )
     variant = stack if stack in variants else variants[0]
     formats = image.formats_for(variant)
-    wanted: tuple[Format, ...] = ("vhd", "raw") if stack == "aws" else ("gce",)
+    wanted = WANTED[target.type]
     chosen = next((f for f in wanted if f in formats), None)
     if chosen is None:
         raise OperationError(
@@ -93,6 +105,8 @@ def publish_image(
             options=options,
             patience=patience,
         ).publish_image()
+    if isinstance(target, OpenStackGlanceTarget):
+        return _publish_glance(target, directory, path, image, journal, patience)
     from release.publish.gce_image import GceImageRegistry, GceSpec
 
     staged = local_file(path, f"gs://{target.bucket}/{target.prefix}", journal, sealed)
@@ -106,3 +120,37 @@ def publish_image(
         options=options,
         patience=patience,
     ).publish_image()
+
+
+def _publish_glance(
+    target: OpenStackGlanceTarget,
+    directory: Path,
+    path: Path,
+    image: ImageDefinition,
+    journal: JournalStore,
+    patience: Patience | None,
+) -> ImageResult:
+    from release.publish.glance_image import GlanceRegistry, GlanceSpec
+
+    release = layout.scan(directory)
+    where = target.endpoint_url or f"openstack://{target.cloud or 'env'}"
+    staged = local_file(path, where, journal, layout.sealed_digests(release).get(path.name))
+    variant = path.name.removeprefix(f"{image.name}-{image.version}-").rsplit(".", 1)[0]
+    spec = GlanceSpec(
+        el=image.el,
+        arch=image.arch,
+        disk_size=image.disk.size,
+        guest_agent="qemu-guest-agent" in image.packages_for(variant),
+    )
+    registry = GlanceRegistry(
+        target,
+        staged,
+        image.name,
+        image.version,
+        spec,
+        journal,
+        sealed_md5=layout.sealed_digests(release, "md5").get(path.name),
+    )
+    if patience is not None:
+        registry.patience = patience
+    return registry.publish_image()

@@ -153,7 +153,11 @@ def _formats_for_target(repo: ConfigRepo, channel_name: str, index: int, target:
     image = repo.image(loaded.value.image)
     kind = repo.targets[target].type
     accepted = set(ACCEPTS[kind])
-    stack = {"aws-ami": "aws", "gce-image": "gce"}.get(kind)
+    stack = {
+        "aws-ami": "aws",
+        "gce-image": "gce",
+        "openstack-glance": "openstack",
+    }.get(kind)
     variants = [v for v in image.variants if stack is None or image.stack_of(v) == stack]
     if stack is not None and not variants:
         repo.problems.append(

@@ -24,6 +24,7 @@ from release.model.target import (
     FilesystemTarget,
     GceImageTarget,
     GcsTarget,
+    OpenStackGlanceTarget,
     RsyncTarget,
     S3Target,
     Target,
@@ -41,6 +42,7 @@ TARGET_TYPES: dict[str, type[BaseModel]] = {
     "gcs": GcsTarget,
     "aws-ami": AwsAmiTarget,
     "gce-image": GceImageTarget,
+    "openstack-glance": OpenStackGlanceTarget,
 }
 
 

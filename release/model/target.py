@@ -1,14 +1,16 @@
-"""Publish targets: mirrors (filesystem, rsync, s3, gcs) and registries (aws-ami, gce-image).
+"""Publish targets: mirrors (filesystem, rsync, s3, gcs) and registries (aws-ami, gce-image,
+openstack-glance).
 
 Defined once in `targets/<name>.yaml`, referenced by name from channels. No credentials here:
-they come from the standard chains (AWS env/profile/role, Google ADC).
+they come from the standard chains (AWS env/profile/role, Google ADC, OpenStack clouds.yaml
+or OS_* variables).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from release.model.base import Model, Name
 
@@ -70,8 +72,41 @@ class GceImageTarget(Model):
     staging_endpoint_url: str | None = None  # the staging bucket's GCS endpoint
 
 
+class OpenStackGlanceTarget(Model):
+    """Uploads the openstack variant's qcow2 (or raw) to Glance, in one or more regions."""
+
+    type: Literal["openstack-glance"]
+    cloud: str | None = None  # a clouds.yaml entry; None: the OS_* environment variables
+    regions: tuple[str, ...] = ()  # empty: the cloud's own region
+    visibility: Literal["private", "shared", "community", "public"] = "private"
+    share_with: tuple[str, ...] = ()  # project ids, with visibility: shared
+    import_method: Literal["auto", "glance-direct", "web-download", "upload"] = "auto"
+    mirror_url: str | None = None  # base URL of a mirror holding the release (web-download)
+    rollback: Literal["hide", "deactivate"] = "hide"  # what a rollback does to the newer image
+    hw_vif_model: str = "virtio"
+    min_ram: int | None = Field(default=None, ge=0)  # MiB; None: per EL (512 for EL6, 1024 EL7)
+    properties: dict[str, str] = Field(default_factory=dict)  # more; ours win on a clash
+    endpoint_url: str | None = None  # the image endpoint, without Keystone (a local Glance)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OpenStackGlanceTarget:
+        if self.visibility == "shared" and not self.share_with:
+            raise ValueError("visibility: shared needs share_with (the project ids to share with)")
+        if self.share_with and self.visibility != "shared":
+            raise ValueError("share_with is only for visibility: shared")
+        if self.import_method == "web-download" and not self.mirror_url:
+            raise ValueError("import_method: web-download needs mirror_url (where Glance fetches)")
+        return self
+
+
 Target = Annotated[
-    FilesystemTarget | RsyncTarget | S3Target | GcsTarget | AwsAmiTarget | GceImageTarget,
+    FilesystemTarget
+    | RsyncTarget
+    | S3Target
+    | GcsTarget
+    | AwsAmiTarget
+    | GceImageTarget
+    | OpenStackGlanceTarget,
     Field(discriminator="type"),
 ]
 
@@ -83,6 +118,7 @@ ACCEPTS: dict[str, tuple[Format, ...]] = {
     "gcs": ALL_FORMATS,
     "aws-ami": ("vhd", "raw"),
     "gce-image": ("gce",),
+    "openstack-glance": ("qcow2", "raw"),
 }
 
 DEFAULT_TARGET_NAME: Name = "local"
