@@ -26,7 +26,7 @@ from release.publish.journal import DONE, JournalStore
 from release.publish.mirror import LocalFile
 from release.publish.openstack_client import GlanceClient, GlanceImage, connect, regions
 from release.publish.registry import ImageResult, Patience, release_tags
-from release.publish.retry import Retrier, Transient
+from release.publish.retry import Retrier
 
 log = logging.getLogger("release.publish")
 T = TypeVar("T")
@@ -260,9 +260,17 @@ class GlanceRegistry:
                 f"Glance image {image.id} of {self.name} is {current.status} (the upload or"
                 " import failed); rerun to make it again"
             )
-        if current.status == "queued":
-            raise Transient(f"Glance image {image.id} is still queued: nothing was uploaded")
-        return None if current.status in BUSY else current
+        failed = current.properties.get("os_glance_failed_import")
+        if failed:
+            raise OperationError(
+                f"Glance image {image.id} of {self.name}: the import failed (store {failed});"
+                " rerun to import it again"
+            )
+        if current.status == "queued" and "os_glance_import_task" not in current.properties:
+            raise OperationError(f"Glance image {image.id} is still queued: nothing was uploaded")
+        if current.properties.get("os_glance_importing_to_stores"):
+            return None  # the import task still writes
+        return None if current.status in (*BUSY, "queued") else current
 
     def verify(self, image: GlanceImage) -> None:
         """Glance's own digests must be the release's: md5 `checksum` and os_hash_value."""
@@ -291,7 +299,25 @@ class GlanceRegistry:
         return self.known[algo]
 
     def settle(self, client: GlanceClient, image: GlanceImage) -> None:
-        """Visibility, members, not hidden, active: what users see, once verified."""
+        """Visibility, members, not hidden, active: what users see, once verified. Checked
+        until it holds twice in a row: a finishing import task may still save the image
+        record it read before our change (and undo it)."""
+        held = [False]
+
+        def poll() -> GlanceImage | None:
+            current = self._r(f"get {image.id}", lambda: client.get(image.id))
+            if self._r(f"check {image.id}", lambda: published(self.target, client, current)):
+                if held[0]:
+                    return current
+                held[0] = True
+                return None
+            held[0] = False
+            self._apply(client, current)
+            return None
+
+        self.patience.wait_for(f"Glance image {image.id} settling", poll)
+
+    def _apply(self, client: GlanceClient, image: GlanceImage) -> None:
         want = self.target.visibility
         ops: list[dict[str, object]] = []
         if image.visibility != want:
@@ -307,6 +333,15 @@ class GlanceRegistry:
             for project in self.target.share_with:
                 if project not in members:
                     self._r(f"share {image.id}", partial(client.add_member, image.id, project))
+
+
+def published(target: OpenStackGlanceTarget, client: GlanceClient, image: GlanceImage) -> bool:
+    """Active, visible as the target says, shared with its projects."""
+    if image.status != "active" or image.hidden or image.visibility != target.visibility:
+        return False
+    if target.visibility == "shared":
+        return set(target.share_with) <= client.members(image.id)
+    return True
 
 
 def place(target: OpenStackGlanceTarget, region: str | None) -> str:

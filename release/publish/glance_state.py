@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import partial
 
 from release.model.target import OpenStackGlanceTarget
-from release.publish.glance_image import place
+from release.publish.glance_image import place, published
 from release.publish.openstack_client import GlanceClient, GlanceImage, connect, regions
 from release.publish.retry import Retrier
 
@@ -27,15 +27,6 @@ def version_tags(image: str, version: str) -> tuple[str, ...]:
 
 def _connector(target: OpenStackGlanceTarget, connector: Connect | None) -> Connect:
     return connector or (lambda region: connect(target.cloud, region, target.endpoint_url))
-
-
-def published(target: OpenStackGlanceTarget, client: GlanceClient, image: GlanceImage) -> bool:
-    """Active, visible as the target says, shared with its projects."""
-    if image.status != "active" or image.hidden or image.visibility != target.visibility:
-        return False
-    if target.visibility == "shared":
-        return set(target.share_with) <= client.members(image.id)
-    return True
 
 
 def find_release(

@@ -41,7 +41,7 @@ enforce_new_defaults = False
 enforce_scope = False
 [import_filtering_opts]
 allowed_ports = []
-disallowed_hosts = []
+allowed_hosts = [127.0.0.1]
 """
 
 PASTE = """[composite:glance-api]
