@@ -26,7 +26,7 @@ from release.publish.journal import DONE, JournalStore
 from release.publish.mirror import LocalFile
 from release.publish.openstack_client import GlanceClient, GlanceImage, connect, regions
 from release.publish.registry import ImageResult, Patience, release_tags
-from release.publish.retry import Retrier
+from release.publish.retry import Retrier, Transient
 
 log = logging.getLogger("release.publish")
 T = TypeVar("T")
@@ -234,8 +234,12 @@ class GlanceRegistry:
     def _send(self, client: GlanceClient, image_id: str, stage: bool) -> None:
         """One try at the bytes, unless they are already there (a lost answer, a rerun)."""
         current = client.get(image_id)
+        if current.status in BUSY and current.size is None:
+            # An earlier attempt's bytes are still coming in, or Glance has not yet noticed
+            # they stopped (it then puts the image back to queued): ask again later.
+            raise Transient(f"Glance image {image_id} is still {current.status}")
         if current.status != "queued":
-            return
+            return  # the bytes are there: active, importing, or staged (its size known)
         algos = tuple(
             a for a in ("sha256", "sha512", "md5") if a == "sha256" or a not in self.known
         )

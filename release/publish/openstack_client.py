@@ -134,7 +134,9 @@ class GlanceClient:
 
     def _call(self, what: str, method: str, url: str, **kwargs: object) -> requests.Response:
         try:
-            response = self._adapter.request(url, method, raise_exc=False, **kwargs)
+            response = self._adapter.request(
+                url, method, raise_exc=False, connect_retries=0, status_code_retries=0, **kwargs
+            )
         except Exception as exc:
             ours = translate(what, exc)
             if ours is exc:
