@@ -18,7 +18,7 @@ from release.publish.retry import Retrier, RetrySettings
 def main() -> None:
     endpoint, disk, journal_path, method = sys.argv[1:5]
     target = OpenStackGlanceTarget(
-        type="openstack-glance", endpoint_url=endpoint, import_method=method,  # type: ignore[arg-type]
+        type="openstack-glance", endpoint_url=endpoint, import_method=method,
         visibility="public",
     )  # fmt: skip
     with Journal(Path(journal_path)) as journal:

@@ -64,7 +64,7 @@ def test_faults_on_every_call_kind_leave_one_image(
         proxy.add(Fault("reset", match=f"/{part} ", after_bytes=MiB))
         proxy.add(Fault("429", match="PATCH /v2/images/"))
         target = OpenStackGlanceTarget(
-            type="openstack-glance", endpoint_url=proxy.url, import_method=method,  # type: ignore[arg-type]
+            type="openstack-glance", endpoint_url=proxy.url, import_method=method,
             visibility="public",
         )  # fmt: skip
         retrier = Retrier(RetrySettings(attempts=6, initial_wait=0.01, max_wait=0.05))
