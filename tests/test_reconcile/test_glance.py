@@ -5,11 +5,15 @@ back, a second run sends only lookups, a rollback hides the newer image."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -145,3 +149,128 @@ def test_rollback_hides_the_newer_image_and_forward_shows_it_again(
     shown = {i["id"]: i["os_hidden"] for i in glance.images()}
     assert shown == {newer["id"]: False, **{k: v for k, v in shown.items() if k != newer["id"]}}
     assert len(shown) == 2 and not any(shown.values())  # the same image, shown again
+
+
+APP_SECRET = "glance-LeakCanary-app-cred-secret-0123456789"
+
+
+class KeystoneStub(http.server.BaseHTTPRequestHandler):
+    """Keystone v3 for an application credential: a token whose catalog names the Glance
+    under test. It records each token request's body (the one place the secret may go)."""
+
+    server: Any
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+    def _reply(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def do_GET(self) -> None:
+        base = f"http://127.0.0.1:{self.server.server_address[1]}/v3/"
+        links = [{"rel": "self", "href": base}]
+        self._reply(200, {"version": {"id": "v3.14", "status": "stable", "links": links}})
+
+    def do_POST(self) -> None:
+        self.server.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        domain = {"id": "default", "name": "Default"}
+        endpoint = {"id": "e1", "interface": "public", "region": "RegionOne",
+                    "region_id": "RegionOne", "url": self.server.glance}  # fmt: skip
+        token = {
+            "methods": ["application_credential"],
+            "expires_at": "2099-01-01T00:00:00.000000Z",
+            "issued_at": "2026-01-01T00:00:00.000000Z",
+            "user": {"id": "u1", "name": "release", "domain": domain},
+            "project": {"id": "release-tests", "name": "release-tests", "domain": domain},
+            "roles": [{"id": "r1", "name": "member"}],
+            "catalog": [{"type": "image", "name": "glance", "id": "s1", "endpoints": [endpoint]}],
+        }
+        self._reply(201, {"token": token}, {"X-Subject-Token": "token-not-a-secret"})
+
+
+@pytest.fixture
+def keystone(glance: GlanceServer) -> Iterator[Any]:
+    server: Any = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeystoneStub)
+    server.bodies, server.glance = [], glance.endpoint
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["env", "clouds.yaml"])
+def test_application_credentials_never_leak(
+    keys: Keys,
+    glance: GlanceServer,
+    keystone: Any,
+    source: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A verbose `publish --channel --json` in process (caplog sees every logger, keystoneauth
+    and openstacksdk included) with an application credential from OS_* or clouds.yaml."""
+    from click.testing import CliRunner
+
+    from tests.test_reconcile.cli_entry import cli
+
+    auth_url = f"http://127.0.0.1:{keystone.server_address[1]}/v3"
+    for name in [n for n in os.environ if n.startswith("OS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "none.yaml"))
+    cloud = ""
+    if source == "env":
+        for name, value in {"OS_AUTH_TYPE": "v3applicationcredential", "OS_AUTH_URL": auth_url,
+                            "OS_APPLICATION_CREDENTIAL_ID": "app-cred-id",
+                            "OS_APPLICATION_CREDENTIAL_SECRET": APP_SECRET,
+                            "OS_REGION_NAME": "RegionOne"}.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+    else:
+        clouds = tmp_path / "home" / "clouds.yaml"
+        clouds.parent.mkdir()
+        clouds.write_text(
+            "clouds:\n  lab:\n    auth_type: v3applicationcredential\n    region_name: RegionOne\n"
+            f"    auth:\n      auth_url: {auth_url}\n      application_credential_id: app-cred-id\n"
+            f"      application_credential_secret: {APP_SECRET}\n"
+        )
+        monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+        cloud = "cloud: lab\n"
+    kit = make_config(tmp_path, keys)
+    (kit.clone / "targets/glance.yaml").write_text(
+        f"type: openstack-glance\n{cloud}regions: [RegionOne]\nimport_method: upload\n"
+    )
+    channel = kit.clone / "channels/fx-testing.yaml"
+    channel.write_text(channel.read_text().replace("[mirror]", "[mirror, glance]"))
+    git(kit.clone, "add", "-A")
+    git(kit.clone, "commit", "-qm", "fx-testing also goes to Glance")
+    work = Workspace(tmp_path / "work")
+    sealed_release(work, keys, "1.0.0", write=write_qcow2)
+    caplog.set_level("DEBUG")
+    args = ["--verbose", "publish", "--channel", "fx-testing", "--repo", str(kit.clone),
+            "--work", str(work.root), "--gnupghome", str(keys.home),
+            "--fingerprint", keys.fpr["good"], "--json"]  # fmt: skip
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert [b["auth"]["identity"]["application_credential"]["secret"] for b in keystone.bodies][
+        :1
+    ] == [APP_SECRET]  # the credential was really used
+    (image,) = glance.images()
+    assert json.loads(result.stdout)["channels"][0]["targets"][0]["images"] == {
+        "RegionOne": image["id"]
+    }
+    assert caplog.records, "no log record was captured: the test would see nothing"
+    text = caplog.text + result.output + "".join(str(r.args) for r in caplog.records)
+    assert APP_SECRET not in text
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.name != "clouds.yaml":  # the journal, the mirror, the work
+            assert APP_SECRET.encode() not in path.read_bytes(), path
