@@ -76,17 +76,44 @@ class OpenStackGlanceTarget(Model):
     """Uploads the openstack variant's qcow2 (or raw) to Glance, in one or more regions."""
 
     type: Literal["openstack-glance"]
-    cloud: str | None = None  # a clouds.yaml entry; None: the OS_* environment variables
-    regions: tuple[str, ...] = ()  # empty: the cloud's own region
-    visibility: Literal["private", "shared", "community", "public"] = "private"
-    share_with: tuple[str, ...] = ()  # project ids, with visibility: shared
-    import_method: Literal["auto", "glance-direct", "web-download", "upload"] = "auto"
-    mirror_url: str | None = None  # base URL of a mirror holding the release (web-download)
-    rollback: Literal["hide", "deactivate"] = "hide"  # what a rollback does to the newer image
-    hw_vif_model: str = "virtio"
-    min_ram: int | None = Field(default=None, ge=0)  # MiB; None: per EL (512 for EL6, 1024 EL7)
-    properties: dict[str, str] = Field(default_factory=dict)  # more; ours win on a clash
-    endpoint_url: str | None = None  # the image endpoint, without Keystone (a local Glance)
+    cloud: str | None = Field(
+        default=None, description="a clouds.yaml entry; none: the OS_* environment variables"
+    )
+    regions: tuple[str, ...] = Field(
+        default=(), description="the image is uploaded to each; none: the cloud's own region"
+    )
+    visibility: Literal["private", "shared", "community", "public"] = Field(
+        default="private", description="set only once Glance's digests match the release's"
+    )
+    share_with: tuple[str, ...] = Field(
+        default=(), description="project ids that get the image, with visibility: shared"
+    )
+    import_method: Literal["auto", "glance-direct", "web-download", "upload"] = Field(
+        default="auto",
+        description="auto: web-download (with mirror_url) or glance-direct where the cloud"
+        " offers them (GET /v2/info/import), else a plain upload",
+    )
+    mirror_url: str | None = Field(
+        default=None,
+        description="public base URL of a mirror holding <image>/<version>/<file>,"
+        " for web-download",
+    )
+    rollback: Literal["hide", "deactivate"] = Field(
+        default="hide",
+        description="what a channel rollback does to the newer image: hide (os_hidden) or"
+        " deactivate",
+    )
+    hw_vif_model: str = Field(default="virtio", description="the NIC model Nova gives servers")
+    min_ram: int | None = Field(
+        default=None, ge=0, description="MiB; default 512 for EL6, 1024 for EL7"
+    )
+    properties: dict[str, str] = Field(
+        default_factory=dict,
+        description="more image properties; os_distro, os_version, architecture, hw_* win",
+    )
+    endpoint_url: str | None = Field(
+        default=None, description="the image endpoint, without Keystone (a local Glance)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> OpenStackGlanceTarget:

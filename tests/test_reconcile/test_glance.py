@@ -222,7 +222,8 @@ def test_application_credentials_never_leak(
     and openstacksdk included) with an application credential from OS_* or clouds.yaml."""
     from click.testing import CliRunner
 
-    from tests.test_reconcile.cli_entry import cli
+    from release.cli import cli
+    from tests.test_reconcile import cli_entry  # noqa: F401 - registers publish --channel
 
     auth_url = f"http://127.0.0.1:{keystone.server_address[1]}/v3"
     for name in [n for n in os.environ if n.startswith("OS_")]:
