@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import TypeVar
 
 from release.errors import OperationError
 from release.model.target import OpenStackGlanceTarget
+from release.publish.glance_io import HashingReader, file_digest, on_mirror
 from release.publish.journal import DONE, JournalStore
 from release.publish.mirror import LocalFile
 from release.publish.openstack_client import GlanceClient, GlanceImage, connect, regions
@@ -31,7 +30,6 @@ from release.publish.retry import Retrier, Transient
 
 log = logging.getLogger("release.publish")
 T = TypeVar("T")
-CHUNK = 1 << 20
 BUSY = ("saving", "uploading", "importing")  # Glance is still taking the bytes in
 GONE = ("killed", "deleted", "pending_delete")
 GiB, MiB = 1 << 30, 1 << 20
@@ -93,8 +91,9 @@ def image_name(image: str, version: str) -> str:
 
 
 def choose_method(setting: str, offered: tuple[str, ...], mirror_url: str | None) -> str:
-    """How to fill the image: `auto` takes web-download (with a mirror URL) or glance-direct
-    where the cloud offers them, else a plain upload; a named method must be offered."""
+    """How to fill the image: `auto` takes web-download (with a mirror URL that holds the
+    file: pass None when it does not) or glance-direct where the cloud offers them, else a
+    plain upload; a named method must be offered."""
     if setting == "auto":
         if mirror_url and "web-download" in offered:
             return "web-download"
@@ -106,44 +105,6 @@ def choose_method(setting: str, offered: tuple[str, ...], mirror_url: str | None
             " use auto or upload"
         )
     return setting
-
-
-class HashingReader:
-    """The file in 1 MiB chunks for requests to send, digesting what it sends (one pass)."""
-
-    def __init__(self, path: Path, size: int, algos: tuple[str, ...]) -> None:
-        self.path, self.size = path, size
-        self.hashes = {a: hashlib.new(a) for a in algos}
-        self.sent = 0
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __iter__(self) -> Iterator[bytes]:
-        """Each chunk is digested by a helper thread while the previous one is on its way
-        (hashlib lets go of the GIL), so hashing adds next to nothing to the upload."""
-        with self.path.open("rb") as f, ThreadPoolExecutor(1) as pool:
-            pending: Future[None] | None = None
-            while chunk := f.read(CHUNK):
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(self._digest, chunk)
-                yield chunk
-            if pending is not None:
-                pending.result()
-
-    def _digest(self, chunk: bytes) -> None:
-        for h in self.hashes.values():
-            h.update(chunk)
-        self.sent += len(chunk)
-
-    def digests(self) -> dict[str, str]:
-        return {a: h.hexdigest() for a, h in self.hashes.items()} if self.sent == self.size else {}
-
-
-def file_digest(path: Path, algo: str) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, algo).hexdigest()
 
 
 @dataclass
@@ -230,17 +191,33 @@ class GlanceRegistry:
 
     def fill(self, client: GlanceClient, image: GlanceImage) -> None:
         offered = self._r("GET /v2/info/import", client.import_methods)
-        method = choose_method(self.target.import_method, offered, self.target.mirror_url)
+        uri = self.mirror_uri()
+        there = (
+            uri
+            if uri and self._r(f"HEAD {uri}", lambda: on_mirror(uri, self.artifact.size))
+            else None
+        )
+        if uri and not there and self.target.import_method == "web-download":
+            raise OperationError(
+                f"{uri}: not on the mirror (or not {self.artifact.size} bytes) for web-download;"
+                " publish the release there first, or use import_method: auto"
+            )
+        method = choose_method(self.target.import_method, offered, there)
         log.info("Glance image %s: %s of %s", image.id, method, self.artifact.name)
-        if method == "web-download":
-            url = f"{(self.target.mirror_url or '').rstrip('/')}/{self.image}/{self.version}"
-            uri = f"{url}/{self.artifact.name}"
-            self._r(f"import {image.id}", lambda: client.start_import(image.id, method, uri))
+        if there and method == "web-download":
+            self._r(f"import {image.id}", lambda: client.start_import(image.id, method, there))
             return
         stage = method == "glance-direct"
         self._r(f"upload {image.id}", lambda: self._send(client, image.id, stage))
         if stage:
             self._r(f"import {image.id}", lambda: self._import(client, image.id))
+
+    def mirror_uri(self) -> str | None:
+        """Where web-download would fetch the disk: <mirror_url>/<image>/<version>/<file>."""
+        if not self.target.mirror_url:
+            return None
+        base = self.target.mirror_url.rstrip("/")
+        return f"{base}/{self.image}/{self.version}/{self.artifact.name}"
 
     def _send(self, client: GlanceClient, image_id: str, stage: bool) -> None:
         """One try at the bytes, unless they are already there (a lost answer, a rerun)."""

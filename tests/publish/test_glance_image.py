@@ -256,3 +256,23 @@ def test_a_spare_queued_copy_is_deleted_and_a_queued_image_is_filled(
     (image,) = glance.images()
     assert image["status"] == "active"
     assert glance.data(image["id"]) == disk.read_bytes()
+
+
+@pytest.mark.slow
+def test_auto_falls_back_when_the_mirror_lacks_the_disk_and_web_download_says_why(
+    glance: GlanceServer, mirror: tuple[str, Path], tmp_path: Path
+) -> None:
+    """Registries go before a channel's mirrors: on a first publish the mirror is empty."""
+    url, _root = mirror
+    disk = make_qcow2(tmp_path / "rel")
+    with Journal(tmp_path / "j.sqlite") as journal:
+        strict = target(glance, import_method="web-download", mirror_url=url)
+        with pytest.raises(OperationError, match="not on the mirror"):
+            registry(strict, disk, journal).publish_image()
+        (queued,) = glance.images()
+        assert queued["status"] == "queued"
+        registry(target(glance, mirror_url=url), disk, journal).publish_image()  # auto
+    (image,) = glance.images()  # the same image, filled by glance-direct
+    assert image["id"] == queued["id"] and image["status"] == "active"
+    assert image["os_glance_import_task"]  # an import, not a plain upload
+    assert glance.data(image["id"]) == disk.read_bytes()
