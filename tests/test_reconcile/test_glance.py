@@ -180,8 +180,11 @@ class KeystoneStub(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.server.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
         domain = {"id": "default", "name": "Default"}
-        endpoint = {"id": "e1", "interface": "public", "region": "RegionOne",
-                    "region_id": "RegionOne", "url": self.server.glance}  # fmt: skip
+        endpoints = [
+            {"id": f"e-{region}", "interface": "public", "region": region, "region_id": region,
+             "url": url}
+            for region, url in self.server.glance.items()
+        ]  # fmt: skip
         token = {
             "methods": ["application_credential"],
             "expires_at": "2099-01-01T00:00:00.000000Z",
@@ -189,15 +192,17 @@ class KeystoneStub(http.server.BaseHTTPRequestHandler):
             "user": {"id": "u1", "name": "release", "domain": domain},
             "project": {"id": "release-tests", "name": "release-tests", "domain": domain},
             "roles": [{"id": "r1", "name": "member"}],
-            "catalog": [{"type": "image", "name": "glance", "id": "s1", "endpoints": [endpoint]}],
+            "catalog": [{"type": "image", "name": "glance", "id": "s1", "endpoints": endpoints}],
         }
         self._reply(201, {"token": token}, {"X-Subject-Token": "token-not-a-secret"})
 
 
 @pytest.fixture
-def keystone(glance: GlanceServer) -> Iterator[Any]:
+def keystone(glance: GlanceServer, proxy: FaultProxy) -> Iterator[Any]:
+    """RegionOne's image endpoint is the Glance, RegionTwo's the counting proxy in front of
+    it (one Glance server for both: the test sees each region's requests go to its own)."""
     server: Any = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeystoneStub)
-    server.bodies, server.glance = [], glance.endpoint
+    server.bodies, server.glance = [], {"RegionOne": glance.endpoint, "RegionTwo": proxy.url}
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -213,6 +218,7 @@ def test_application_credentials_never_leak(
     keys: Keys,
     glance: GlanceServer,
     keystone: Any,
+    proxy: FaultProxy,
     source: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -233,14 +239,13 @@ def test_application_credentials_never_leak(
     if source == "env":
         for name, value in {"OS_AUTH_TYPE": "v3applicationcredential", "OS_AUTH_URL": auth_url,
                             "OS_APPLICATION_CREDENTIAL_ID": "app-cred-id",
-                            "OS_APPLICATION_CREDENTIAL_SECRET": APP_SECRET,
-                            "OS_REGION_NAME": "RegionOne"}.items():  # fmt: skip
+                            "OS_APPLICATION_CREDENTIAL_SECRET": APP_SECRET}.items():  # fmt: skip
             monkeypatch.setenv(name, value)
     else:
         clouds = tmp_path / "home" / "clouds.yaml"
         clouds.parent.mkdir()
         clouds.write_text(
-            "clouds:\n  lab:\n    auth_type: v3applicationcredential\n    region_name: RegionOne\n"
+            "clouds:\n  lab:\n    auth_type: v3applicationcredential\n    regions: [RegionOne, RegionTwo]\n"
             f"    auth:\n      auth_url: {auth_url}\n      application_credential_id: app-cred-id\n"
             f"      application_credential_secret: {APP_SECRET}\n"
         )
@@ -248,7 +253,7 @@ def test_application_credentials_never_leak(
         cloud = "cloud: lab\n"
     kit = make_config(tmp_path, keys)
     (kit.clone / "targets/glance.yaml").write_text(
-        f"type: openstack-glance\n{cloud}regions: [RegionOne]\nimport_method: upload\n"
+        f"type: openstack-glance\n{cloud}regions: [RegionOne, RegionTwo]\nimport_method: upload\n"
     )
     channel = kit.clone / "channels/fx-testing.yaml"
     channel.write_text(channel.read_text().replace("[mirror]", "[mirror, glance]"))
@@ -267,8 +272,10 @@ def test_application_credentials_never_leak(
     ] == [APP_SECRET]  # the credential was really used
     (image,) = glance.images()
     assert json.loads(result.stdout)["channels"][0]["targets"][0]["images"] == {
-        "RegionOne": image["id"]
+        "RegionOne": image["id"],
+        "RegionTwo": image["id"],
     }
+    assert proxy.lines(f"GET /v2/images/{image['id']}")  # RegionTwo asked its own endpoint
     assert caplog.records, "no log record was captured: the test would see nothing"
     text = caplog.text + result.output + "".join(str(r.args) for r in caplog.records)
     assert APP_SECRET not in text
