@@ -245,7 +245,8 @@ def test_application_credentials_never_leak(
         clouds = tmp_path / "home" / "clouds.yaml"
         clouds.parent.mkdir()
         clouds.write_text(
-            "clouds:\n  lab:\n    auth_type: v3applicationcredential\n    regions: [RegionOne, RegionTwo]\n"
+            "clouds:\n  lab:\n    auth_type: v3applicationcredential\n"
+            "    regions: [RegionOne, RegionTwo]\n"
             f"    auth:\n      auth_url: {auth_url}\n      application_credential_id: app-cred-id\n"
             f"      application_credential_secret: {APP_SECRET}\n"
         )
