@@ -151,7 +151,7 @@ class GlanceRegistry:
         found = self._r(f"find {self.name}", lambda: self.locate(client))
         made = found is None or found.status != "active"
         image = found or self._r(f"create {self.name}", lambda: self._create(client))
-        if image.status in ("queued", "uploading"):
+        if image.status in ("queued", "uploading", "saving"):  # saving: a killed upload
             self.fill(client, image)
         image = self.patience.wait_for(
             f"Glance image {image.id}", lambda: self._done(client, image)
