@@ -47,7 +47,7 @@ def assert_one_good_image(glance: GlanceServer, disk: Path) -> str:
     assert image["os_hash_value"] == hashlib.sha512(data).hexdigest()
     assert image["checksum"] == hashlib.md5(data).hexdigest()  # noqa: S324 - Glance's checksum
     assert glance.data(image["id"]) == data
-    assert not list((glance.root / "staging").iterdir())
+    assert glance.staged() == []
     return str(image["id"])
 
 

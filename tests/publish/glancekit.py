@@ -96,6 +96,16 @@ class GlanceServer:
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
             return bytes(response.read())
 
+    def staged(self, wait: float = 15.0) -> list[str]:
+        """Files left in the staging store, once Glance's import task had `wait` seconds to
+        clean up (it deletes the staged copy after the image turns active)."""
+        deadline = time.monotonic() + wait
+        while True:
+            left = sorted(p.name for p in (self.root / "staging").iterdir())
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.1)
+
     def wipe(self) -> None:
         for image in self.images():
             if image["status"] == "deactivated":
