@@ -12,8 +12,6 @@ from tests.publish.conftest import (  # noqa: F401 - shared fixtures
     aws_env,
     gcs,
     gcs_emulator,
-    glance,
-    glance_api,
     moto_server,
     rsyncd,
     s3,

@@ -19,8 +19,6 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.publish.glancekit import GlanceServer, running_glance
-
 
 @dataclass(frozen=True)
 class S3Server:
@@ -247,17 +245,3 @@ def fake_gcs() -> Iterator[GcsServer]:
                 "-external-url", f"http://127.0.0.1:{port}"]  # fmt: skip
         with process(argv, port):
             yield GcsServer(f"http://127.0.0.1:{port}")
-
-
-@pytest.fixture(scope="session")
-def glance_api() -> Iterator[GlanceServer]:
-    """A real Glance API (PyPI `glance`): sqlite, the file store, no Keystone."""
-    with tempfile.TemporaryDirectory(prefix="glance-") as root, running_glance(Path(root)) as api:
-        yield api
-
-
-@pytest.fixture
-def glance(glance_api: GlanceServer) -> GlanceServer:
-    """The Glance API with no images."""
-    glance_api.wipe()
-    return glance_api

@@ -1,5 +1,5 @@
-"""Fixtures of the reconcile tests: keys, local S3 (moto), GCS (fake-gcs-server,
-gcp-storage-emulator) and Glance servers."""
+"""Fixtures of the reconcile tests: keys, local S3 (moto) and GCS (fake-gcs-server,
+gcp-storage-emulator) servers."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from tests.publish.conftest import (  # noqa: F401
     free_port,
     gcs,
     gcs_emulator,
-    glance,
-    glance_api,
     moto_server,
     rsyncd,
     s3,
