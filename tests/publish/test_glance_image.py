@@ -93,6 +93,11 @@ def test_create_body_names_the_release_and_is_private_until_verified() -> None:
         "a": "b",
     }
     assert glance_tags("i", "2", "cd")[2] == "release-sha256:cd"
+    raw = Path("/nonexistent/img-1.0-openstack.raw")
+    el6 = GlanceSpec(el=6, arch="x86_64", disk_size=1 << 30, guest_agent=False)
+    body = create_body("img 1.0", LocalFile(raw.name, raw, 1, "ab", "s"), el6, t, "ab")
+    assert (body["disk_format"], body["min_disk"], body["min_ram"]) == ("raw", 1, 512)
+    assert (body["os_version"], body["hw_qemu_guest_agent"]) == ("6", "no")
 
 
 def test_choose_method() -> None:
