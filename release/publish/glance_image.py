@@ -233,7 +233,7 @@ class GlanceRegistry:
         # sha256 to prove the bytes read are the sealed ones.
         algos = ("sha512",) if "md5" in self.known else ("sha512", "md5", "sha256")
         reader = HashingReader(self.artifact.path, self.artifact.size, algos)
-        client.send(image_id, stage, reader, self.artifact.size)  # type: ignore[arg-type]
+        client.send(image_id, stage, reader, self.artifact.size)
         digests = reader.digests()
         if not digests or digests.get("sha256", self.artifact.sha256) != self.artifact.sha256:
             raise OperationError(

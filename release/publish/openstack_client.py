@@ -12,9 +12,9 @@ exceptions (`Transient` for what is worth retrying). SDK-level retries are off: 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from release.errors import OperationError
 from release.publish.retry import Transient
@@ -176,7 +176,7 @@ class GlanceClient:
         )
         return image_of(response.json())
 
-    def send(self, image_id: str, stage: bool, data: IO[bytes], size: int) -> None:
+    def send(self, image_id: str, stage: bool, data: Iterable[bytes], size: int) -> None:
         """PUT the bytes: into the image (plain upload) or its staging area (glance-direct)."""
         headers = {
             "Content-Type": "application/octet-stream",
