@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Any
 
 PROJECT = "release-tests"
@@ -57,8 +58,16 @@ def main() -> None:
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, api.application, threaded=True)
+    threading.Thread(target=exit_with_parent, daemon=True).start()
     print(f"port {server.port}", flush=True)
     server.serve_forever()
+
+
+def exit_with_parent() -> None:
+    """The fixture holds our stdin open; when it is gone (its process killed, teardown
+    skipped), stdin ends and so does this server: nothing is left behind."""
+    sys.stdin.buffer.read()
+    os._exit(0)
 
 
 if __name__ == "__main__":

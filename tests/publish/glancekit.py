@@ -142,6 +142,7 @@ def running_glance(root: Path) -> Iterator[GlanceServer]:
     )  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.publish.glance_serve", str(etc)],
+        stdin=subprocess.PIPE,  # closed when we die: the server then exits (glance_serve.py)
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=REPO,
         start_new_session=True,
     )  # fmt: skip
