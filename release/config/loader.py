@@ -26,6 +26,7 @@ from release.model.target import (
     FilesystemTarget,
     GceImageTarget,
     GcsTarget,
+    OpenStackGlanceTarget,
     RsyncTarget,
     S3Target,
     Target,
@@ -45,6 +46,7 @@ TARGET_TYPES: dict[str, type[BaseModel]] = {
     "gce-image": GceImageTarget,
     "cloudstack-template": CloudStackTemplateTarget,
     "azure-image": AzureImageTarget,
+    "openstack-glance": OpenStackGlanceTarget,
 }
 
 
