@@ -75,7 +75,7 @@ def crash_rounds(world: World, env: dict[str, str], rng: random.Random) -> Tally
             world.check_mid_run(note)
         rerun(world.argv(), env, note)
         tally.reruns += 1
-        world.check(changed, note)
+        world.check(changed, note, killed=True)
         world.assert_noop(note)
     print(f"reconcile chaos tally: {tally.kills} kills, {tally.finished_first} finished first,"
           f" {tally.reruns} reruns; serials {world.serials}")  # fmt: skip
