@@ -9,7 +9,8 @@ import click
 from release.build import kickstart
 from release.build.builder import BuildResult, build
 from release.cli.output import emit, json_option
-from release.config.loader import ConfigRepo, load_valid
+from release.config.check import load_valid
+from release.config.loader import ConfigRepo
 from release.config.source import open_source
 from release.errors import InvalidInput
 from release.model.image import ImageDefinition

@@ -19,8 +19,8 @@ from release.cli.output import attempts_option, emit, json_option
 from release.errors import OperationError
 from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
+from release.publish.options import Options
 from release.publish.retry import RetrySettings
-from release.publish.targets import Options
 from release.render.reconcile import render_reconcile, render_resign
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -11,7 +11,7 @@ import click
 from release.channels.status import status
 from release.cli.output import json_option
 from release.errors import ExitCode
-from release.publish.targets import Options
+from release.publish.options import Options
 from release.render.status import render_rich, render_text
 
 

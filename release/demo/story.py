@@ -27,6 +27,7 @@ from release.channels.serials import SerialStore
 from release.channels.status import status
 from release.channels.verify import verify_channel
 from release.demo import world
+from release.demo.bootkit import kernel_rpm
 from release.demo.repo import build_repo, is_repo
 from release.demo.signing_key import ensure_key, export_public
 from release.errors import OperationError, ReleaseError, VerificationError
@@ -183,8 +184,6 @@ def _repos_done(paths: DemoPaths) -> bool:
 
 
 def _fetch_boot_kernel(paths: DemoPaths, say: Say) -> Path:
-    from release.demo.bootkit import kernel_rpm
-
     say(
         "bootable kernel: packaging Debian's kernel (from the cache .ci/setup filled) and a"
         " busybox initramfs"

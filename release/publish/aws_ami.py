@@ -21,10 +21,10 @@ from release.errors import InvalidInput, OperationError
 from release.model.target import AwsAmiTarget, S3Target
 from release.publish.journal import JournalStore
 from release.publish.mirror import LocalFile, PutContext
+from release.publish.options import Options
 from release.publish.registry import ImageResult, Patience, release_tags
 from release.publish.retry import Retrier, raise_as
 from release.publish.s3 import S3Mirror, shared_session, translate
-from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
 

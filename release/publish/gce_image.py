@@ -24,9 +24,9 @@ from release.publish.gcs import GcsMirror
 from release.publish.gcs import translate as gcs_translate
 from release.publish.journal import JournalStore
 from release.publish.mirror import Conflict, LocalFile, PutContext
+from release.publish.options import Options
 from release.publish.registry import ImageResult, Patience, release_tags
 from release.publish.retry import Retrier, raise_as
-from release.publish.targets import Options
 
 DEFAULT_FEATURES = ("VIRTIO_SCSI_MULTIQUEUE",)
 

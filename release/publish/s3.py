@@ -34,8 +34,8 @@ from release.progress import Task
 from release.publish.digest import b64, hex_to_b64, sha256_range
 from release.publish.journal import Part, Upload
 from release.publish.mirror import LocalFile, NotSealedBytes, PutContext, Remote
+from release.publish.options import Options
 from release.publish.retry import Retrier, Transient, raise_as
-from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
 

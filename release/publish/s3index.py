@@ -27,9 +27,9 @@ from release.publish.indexstore import (
     content_type,
     lease_lock,
 )
+from release.publish.options import Options
 from release.publish.retry import raise_as
 from release.publish.s3 import _NotFound, _Precondition, shared_session, translate
-from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
 

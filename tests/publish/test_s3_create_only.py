@@ -16,9 +16,9 @@ from release.model.target import S3Target
 from release.publish.api import publish
 from release.publish.journal import Journal
 from release.publish.mirror import Remote
+from release.publish.options import Options
 from release.publish.retry import RetrySettings
 from release.publish.s3 import S3Mirror, shared_session
-from release.publish.targets import Options
 from tests.publish.conftest import S3Server
 from tests.publish.helpers import ARTIFACT, make_release
 
