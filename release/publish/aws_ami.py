@@ -13,18 +13,22 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 
 from release.errors import InvalidInput, OperationError
 from release.model.target import AwsAmiTarget, S3Target
+from release.publish.aws_client import ec2_client, translate
 from release.publish.journal import JournalStore
 from release.publish.mirror import LocalFile, PutContext
 from release.publish.options import Options
 from release.publish.registry import ImageResult, Patience, release_tags
 from release.publish.retry import Retrier, raise_as
-from release.publish.s3 import S3Mirror, shared_session, translate
+from release.publish.s3 import S3Mirror
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 log = logging.getLogger("release.publish")
 
@@ -94,14 +98,12 @@ class Ec2:
         self.endpoint = endpoint
         self.retrier = retrier
         self._config = Config(retries={"total_max_attempts": 1, "mode": "standard"})
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, EC2Client] = {}
 
-    def client(self, region: str) -> Any:
+    def client(self, region: str) -> EC2Client:
         # Building an EC2 client parses a big service model: one per region, one session.
         if region not in self._clients:
-            self._clients[region] = shared_session().client(
-                "ec2", region_name=region, endpoint_url=self.endpoint, config=self._config
-            )
+            self._clients[region] = ec2_client(region, self.endpoint, self._config)
         return self._clients[region]
 
     def call(self, region: str, op: str, **kwargs: Any) -> Any:

@@ -8,7 +8,7 @@ restarting it. Parts go up a few at a time, each read from the file when its tur
 memory stays at about `concurrency * part_size`. They are read in order, once, and feed the
 SHA-256 of the whole file: the upload is completed only if it is the digest the release
 states (the one in the metadata), so changed local bytes are never published under it.
-boto3 is imported here only.
+Clients and error translation: `aws_client`.
 """
 
 from __future__ import annotations
@@ -24,18 +24,24 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import boto3
-from botocore import exceptions as bx
 from botocore.config import Config
 
 from release.errors import InvalidInput, OperationError
 from release.model.target import S3Target
 from release.progress import Task
+from release.publish.aws_client import (
+    NotFound,
+    Precondition,
+    UploadGone,
+    error_code,
+    s3_client,
+    translate,
+)
 from release.publish.digest import b64, hex_to_b64, sha256_range
 from release.publish.journal import Part, Upload
 from release.publish.mirror import LocalFile, NotSealedBytes, PutContext, Remote
 from release.publish.options import Options
-from release.publish.retry import Retrier, Transient, raise_as
+from release.publish.retry import Retrier, raise_as
 
 log = logging.getLogger("release.publish")
 
@@ -44,53 +50,6 @@ T = TypeVar("T")
 MIN_PART = 5 * 1024 * 1024  # S3's floor for every part but the last
 DEFAULT_PART = 16 * 1024 * 1024
 MAX_PARTS = 10_000
-
-# Error codes S3 and S3-compatible stores use for "slow down / try again".
-_TRANSIENT_CODES = frozenset(
-    {
-        "RequestTimeout",
-        "Throttling",
-        "ThrottlingException",
-        "SlowDown",
-        "RequestLimitExceeded",
-        "TooManyRequests",
-        "InternalError",
-        "ServiceUnavailable",
-        "ConditionalRequestConflict",  # 409: redo a PUT; restart a multipart upload (see _do)
-    }
-)
-_AUTH_CODES = frozenset(
-    {
-        "AccessDenied",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "InvalidToken",
-        "ExpiredToken",
-        "AllAccessDisabled",
-    }
-)
-_NETWORK_ERRORS = (
-    bx.EndpointConnectionError,
-    bx.ConnectionClosedError,
-    bx.ConnectTimeoutError,
-    bx.ReadTimeoutError,
-    bx.ResponseStreamingError,
-    bx.IncompleteReadError,
-    bx.HTTPClientError,
-)
-
-
-class _Precondition(Exception):
-    """412: the object already exists (create-only lost a race or a rerun found it)."""
-
-
-class _NotFound(Exception):
-    """404 on a HEAD: no such object (or, for the bucket, no such bucket)."""
-
-
-class _UploadGone(Exception):
-    """The multipart upload cannot go on: NoSuchUpload (aborted or expired), or a 409
-    ConditionalRequestConflict on completing it (AWS: start a new upload); start a new one."""
 
 
 def part_size_for(size: int, wanted: int | None = None) -> int:
@@ -109,88 +68,6 @@ def part_ranges(size: int, part_size: int) -> list[tuple[int, int, int]]:
 def composite_checksum(part_digests: Sequence[bytes]) -> str:
     """S3's checksum of a multipart object: SHA-256 over the parts' raw SHA-256 digests."""
     return b64(hashlib.sha256(b"".join(part_digests)).digest())
-
-
-def _code(exc: Exception) -> str:
-    if isinstance(exc, bx.ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-# The field every successful answer to these operations carries. A 200 whose body was cut to
-# nothing parses as an empty result, without an error: lacking its field, it is an incomplete
-# answer (transient), checked for every client of `shared_session` by `_check_answer`.
-_ANSWER_CARRIES = {
-    "CreateMultipartUpload": "UploadId",
-    "UploadPart": "ETag",
-    "HeadObject": "ContentLength",
-    "GetObject": "ETag",
-    "ListParts": "UploadId",
-    "ListMultipartUploads": "Bucket",
-    "ListObjectsV2": "Name",
-}
-
-
-class _Incomplete(Exception):
-    """A successful answer without the field its operation always carries."""
-
-
-def _check_answer(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-    """botocore's after-call hook: runs before an error answer is raised, so only 2xx count."""
-    needs = _ANSWER_CARRIES.get(model.name)
-    if needs and http_response.status_code < 300 and needs not in parsed:
-        raise _Incomplete(f"incomplete answer from S3 (no {needs})")
-
-
-def translate(what: str, exc: Exception) -> Exception:
-    """Turn a botocore error into ours: Transient, InvalidInput (the user's to fix) or not."""
-    if isinstance(exc, _Incomplete):
-        return Transient(f"{what}: {exc}")
-    if isinstance(exc, bx.ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-        message = str(error.get("Message", "")) or code
-        if status == 412 or code == "PreconditionFailed":
-            return _Precondition(what)
-        if status == 404 and code in ("404", "NoSuchKey", "NotFound"):
-            return _NotFound(what)
-        if code == "NoSuchUpload":
-            return _UploadGone(what)
-        if code in _TRANSIENT_CODES or status in (408, 429) or status >= 500:
-            return Transient(f"{what}: HTTP {status} {code}".rstrip())
-        if code in _AUTH_CODES or status == 403:
-            return InvalidInput(
-                f"{what}: access denied ({code or status}: {message}); check the AWS credentials"
-                " (environment, profile or role) and the bucket policy"
-            )
-        if code == "NoSuchBucket":
-            return InvalidInput(f"{what}: the bucket does not exist; create it or fix the URL")
-        return OperationError(f"{what}: HTTP {status} {code}: {message}")
-    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
-        return InvalidInput(
-            f"{what}: no AWS credentials found; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,"
-            " AWS_PROFILE, or run where a role is available"
-        )
-    if isinstance(exc, _NETWORK_ERRORS):
-        return Transient(f"{what}: {type(exc).__name__}: {exc}")
-    if isinstance(exc, bx.BotoCoreError):
-        return OperationError(f"{what}: {exc}")
-    return exc
-
-
-_SESSION: list[boto3.session.Session] = []
-_SESSION_LOCK = threading.Lock()
-
-
-def shared_session() -> boto3.session.Session:
-    """One session per process: it caches the service model that every new client loads."""
-    with _SESSION_LOCK:
-        if not _SESSION:
-            session = boto3.session.Session()
-            session.events.register("after-call.s3", _check_answer)  # clients copy the hooks
-            _SESSION.append(session)
-        return _SESSION[0]
 
 
 @dataclass(frozen=True)
@@ -223,9 +100,7 @@ class S3Mirror:
             # does it over http; over https it skips it when a checksum header is present).
             s3=s3_config,
         )
-        self._s3: Any = shared_session().client(
-            "s3", region_name=target.region, endpoint_url=self.endpoint, config=config
-        )
+        self._s3: Any = s3_client(target.region, self.endpoint, config)
         self._part_digests: dict[str, list[bytes]] = {}
         self._lock = threading.Lock()
 
@@ -244,8 +119,11 @@ class S3Mirror:
             try:
                 return method(**kwargs)
             except Exception as exc:
-                if op == "complete_multipart_upload" and _code(exc) == "ConditionalRequestConflict":
-                    raise _UploadGone(f"{what}: 409 ConditionalRequestConflict") from exc
+                if (
+                    op == "complete_multipart_upload"
+                    and error_code(exc) == "ConditionalRequestConflict"
+                ):
+                    raise UploadGone(f"{what}: 409 ConditionalRequestConflict") from exc
                 raise_as(exc, translate(what, exc))
 
         return retrier.call(what, once) if retrier else once()
@@ -255,7 +133,7 @@ class S3Mirror:
     def check(self) -> None:
         try:
             self._do(None, f"check s3://{self.bucket}", "head_bucket", Bucket=self.bucket)
-        except _NotFound as exc:
+        except NotFound as exc:
             raise InvalidInput(
                 f"s3://{self.bucket}: the bucket does not exist; create it or fix the URL"
             ) from exc
@@ -302,7 +180,7 @@ class S3Mirror:
                 Key=key,
                 ChecksumMode="ENABLED",
             )
-        except _NotFound:
+        except NotFound:
             return None
         return head
 
@@ -327,7 +205,7 @@ class S3Mirror:
                 self._put_small(f, ctx)
             else:
                 self._put_multipart(f, ctx)
-        except _Precondition:
+        except Precondition:
             log.info("%s: already created (by another run); reading it back", self.key(f.name))
         self._abort_orphans(f, ctx)
 
@@ -354,7 +232,7 @@ class S3Mirror:
             try:
                 self._multipart_attempt(f, ctx)
                 return
-            except _UploadGone as gone:
+            except UploadGone as gone:
                 log.warning("%s: the upload must start over (%s)", self.key(f.name), gone)
                 ctx.journal.end_upload(f.step)
         raise OperationError(f"{self.key(f.name)}: the multipart upload vanished twice")
@@ -509,7 +387,7 @@ class S3Mirror:
 
     def _abort(self, key: str, upload_id: str, ctx: PutContext) -> None:
         log.info("%s: aborting the multipart upload %s", key, upload_id)
-        with contextlib.suppress(_UploadGone):  # completed or aborted meanwhile
+        with contextlib.suppress(UploadGone):  # completed or aborted meanwhile
             self._do(
                 ctx.retrier,
                 f"abort upload {key}",
