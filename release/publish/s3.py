@@ -14,15 +14,16 @@ Clients and error translation: `aws_client`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import math
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.config import Config
 
@@ -42,6 +43,9 @@ from release.publish.journal import Part, Upload
 from release.publish.mirror import LocalFile, NotSealedBytes, PutContext, Remote
 from release.publish.options import Options
 from release.publish.retry import Retrier, raise_as
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 log = logging.getLogger("release.publish")
 
@@ -100,7 +104,7 @@ class S3Mirror:
             # does it over http; over https it skips it when a checksum header is present).
             s3=s3_config,
         )
-        self._s3: Any = s3_client(target.region, self.endpoint, config)
+        self._s3 = s3_client(target.region, self.endpoint, config)
         self._part_digests: dict[str, list[bytes]] = {}
         self._lock = threading.Lock()
 
@@ -111,18 +115,23 @@ class S3Mirror:
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}"
 
-    def _do(self, retrier: Retrier | None, what: str, op: str, **kwargs: Any) -> Any:
-        """Call one S3 operation, errors translated, under the retry policy when given one."""
-        method = getattr(self._s3, op)
+    def _do(
+        self,
+        retrier: Retrier | None,
+        what: str,
+        call: Callable[[], T],
+        *,
+        conflict_restarts: bool = False,
+    ) -> T:
+        """Make one S3 call, errors translated, under the retry policy when given one. With
+        `conflict_restarts` (completing an upload), a 409 ConditionalRequestConflict means the
+        upload must start over (AWS), not a retry."""
 
-        def once() -> Any:
+        def once() -> T:
             try:
-                return method(**kwargs)
+                return call()
             except Exception as exc:
-                if (
-                    op == "complete_multipart_upload"
-                    and error_code(exc) == "ConditionalRequestConflict"
-                ):
+                if conflict_restarts and error_code(exc) == "ConditionalRequestConflict":
                     raise UploadGone(f"{what}: 409 ConditionalRequestConflict") from exc
                 raise_as(exc, translate(what, exc))
 
@@ -132,7 +141,9 @@ class S3Mirror:
 
     def check(self) -> None:
         try:
-            self._do(None, f"check s3://{self.bucket}", "head_bucket", Bucket=self.bucket)
+            self._do(
+                None, f"check s3://{self.bucket}", lambda: self._s3.head_bucket(Bucket=self.bucket)
+            )
         except NotFound as exc:
             raise InvalidInput(
                 f"s3://{self.bucket}: the bucket does not exist; create it or fix the URL"
@@ -169,16 +180,13 @@ class S3Mirror:
 
     # -- internals -------------------------------------------------------------------
 
-    def _head(self, name: str) -> dict[str, Any] | None:
+    def _head(self, name: str) -> HeadObjectOutputTypeDef | None:
         key = self.key(name)
         try:
-            head: dict[str, Any] = self._do(
+            head = self._do(
                 None,
                 f"HEAD {key}",
-                "head_object",
-                Bucket=self.bucket,
-                Key=key,
-                ChecksumMode="ENABLED",
+                lambda: self._s3.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"),
             )
         except NotFound:
             return None
@@ -217,13 +225,14 @@ class S3Mirror:
             self._do(
                 ctx.retrier,
                 f"PUT {self.key(f.name)}",
-                "put_object",
-                Bucket=self.bucket,
-                Key=self.key(f.name),
-                Body=data,
-                ChecksumSHA256=hex_to_b64(f.sha256),
-                IfNoneMatch="*",
-                Metadata={"sha256": f.sha256},
+                lambda: self._s3.put_object(
+                    Bucket=self.bucket,
+                    Key=self.key(f.name),
+                    Body=data,
+                    ChecksumSHA256=hex_to_b64(f.sha256),
+                    IfNoneMatch="*",
+                    Metadata={"sha256": f.sha256},
+                ),
             )
             bar.advance(f.size)
 
@@ -259,17 +268,23 @@ class S3Mirror:
         self._do(
             ctx.retrier,
             f"complete {key}",
-            "complete_multipart_upload",
-            Bucket=self.bucket,
-            Key=key,
-            UploadId=upload.upload_id,
-            MultipartUpload={
-                "Parts": [
-                    {"PartNumber": n, "ETag": parts[n].etag, "ChecksumSHA256": b64(digests[n - 1])}
-                    for n, _, _ in ranges
-                ]
-            },
-            IfNoneMatch="*",
+            lambda: self._s3.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload.upload_id,
+                MultipartUpload={
+                    "Parts": [
+                        {
+                            "PartNumber": n,
+                            "ETag": parts[n].etag,
+                            "ChecksumSHA256": b64(digests[n - 1]),
+                        }
+                        for n, _, _ in ranges
+                    ]
+                },
+                IfNoneMatch="*",
+            ),
+            conflict_restarts=True,
         )
         ctx.journal.end_upload(f.step)
 
@@ -291,11 +306,12 @@ class S3Mirror:
         response = self._do(
             ctx.retrier,
             f"start upload {key}",
-            "create_multipart_upload",
-            Bucket=self.bucket,
-            Key=key,
-            ChecksumAlgorithm="SHA256",
-            Metadata={"sha256": f.sha256},
+            lambda: self._s3.create_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                ChecksumAlgorithm="SHA256",
+                Metadata={"sha256": f.sha256},
+            ),
         )
         upload = Upload(str(response["UploadId"]), part_size_for(f.size, self.part_size), ())
         ctx.journal.begin_upload(f.step, upload.upload_id, upload.part_size)
@@ -308,11 +324,13 @@ class S3Mirror:
             page = self._do(
                 ctx.retrier,
                 f"list parts {key}",
-                "list_parts",
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                PartNumberMarker=marker,
+                functools.partial(
+                    self._s3.list_parts,
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumberMarker=marker,  # bound now: the loop moves it on
+                ),
             )
             for p in page.get("Parts", []):
                 parts.append(Part(int(p["PartNumber"]), str(p["ETag"]), "", int(p["Size"])))
@@ -372,13 +390,14 @@ class S3Mirror:
         response = self._do(
             ctx.retrier,
             what,
-            "upload_part",
-            Bucket=self.bucket,
-            Key=job.key,
-            UploadId=job.upload.upload_id,
-            PartNumber=number,
-            Body=data,
-            ChecksumSHA256=b64(digest),
+            lambda: self._s3.upload_part(
+                Bucket=self.bucket,
+                Key=job.key,
+                UploadId=job.upload.upload_id,
+                PartNumber=number,
+                Body=data,
+                ChecksumSHA256=b64(digest),
+            ),
         )
         part = Part(number, str(response["ETag"]), digest.hex(), len(data))
         ctx.journal.add_part(job.file.step, part)
@@ -391,10 +410,9 @@ class S3Mirror:
             self._do(
                 ctx.retrier,
                 f"abort upload {key}",
-                "abort_multipart_upload",
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
+                lambda: self._s3.abort_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id
+                ),
             )
 
     def _abort_orphans(self, f: LocalFile, ctx: PutContext) -> None:
@@ -403,9 +421,7 @@ class S3Mirror:
         listing = self._do(
             ctx.retrier,
             f"list uploads {key}",
-            "list_multipart_uploads",
-            Bucket=self.bucket,
-            Prefix=key,
+            lambda: self._s3.list_multipart_uploads(Bucket=self.bucket, Prefix=key),
         )
         for upload in listing.get("Uploads", []):
             if upload["Key"] == key:
