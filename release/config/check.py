@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from release.config.checks import check_repo
 from release.config.history import source_versions
 from release.config.loader import ConfigRepo, load
+from release.config.rules import check_repo
 from release.config.source import ConfigSource, open_source
 from release.errors import ConfigError, Problem
 

@@ -1,7 +1,7 @@
 """Load a config repo into the typed model, collecting every problem before giving up.
 
 Parsing and per-file validation live here; the rules that look across files are in
-`release.config.checks` (pure functions over what this module loaded), and `check.load_valid`
+`release.config.rules` (pure functions over what this module loaded), and `check.load_valid`
 applies both.
 """
 

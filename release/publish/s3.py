@@ -38,11 +38,11 @@ from release.publish.aws_client import (
     s3_client,
     translate,
 )
-from release.publish.digest import b64, hex_to_b64, sha256_range
 from release.publish.journal import Part, Upload
 from release.publish.mirror import LocalFile, NotSealedBytes, PutContext, Remote
 from release.publish.options import Options
 from release.publish.retry import Retrier, raise_as
+from release.publish.upload_digest import b64, hex_to_b64, sha256_range
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
