@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-TOPICS = ("digests", "formats", "build", "publish", "plan", "seal", "azure")
+TOPICS = ("digests", "formats", "build", "installer", "publish", "plan", "seal", "azure", "glance")
 COLUMNS = ("topic", "what", "ours s", "reference s", "ratio", "goal", "peak MB")
 
 

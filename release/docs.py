@@ -44,6 +44,10 @@ NOTES = {
     "qcow2_compat": "default 0.10 for EL6 (qemu 0.12 reads only v2), 1.1 for EL7",
     "raw_xz": "also publish an xz-compressed raw disk",
     "builder": "installroot (dnf into a directory) or kickstart (an installer in a VM)",
+    "installer": "builder: kickstart's installer: qemu (the tree's own, in QEMU; any host),"
+    " livemedia-creator (EL hosts only) or koji",
+    "install_tree": "installer: qemu boots the installer of this EL install tree: an http(s)"
+    " URL, a directory or a DVD ISO (default: the first source's baseurl)",
     "image": "the image definition whose releases the channel carries",
     "channel.version": "a pinned version, or `latest` (the image's current version)",
     "follow": "take whatever release that channel has",

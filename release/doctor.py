@@ -47,14 +47,16 @@ def needed_stages(config: ConfigRepo | None) -> set[str]:
 
 
 def needed_installers(config: ConfigRepo | None) -> set[str]:
-    """The kickstart installers (livemedia-creator, virt-install, koji) the images name."""
+    """The tools of the kickstart installers (qemu, livemedia-creator, koji) the images name."""
     if config is None:
         return set()
-    return {
+    named = {
         loaded.value.installer
         for loaded in config.images.values()
         if loaded.value.builder == "kickstart"
     }
+    qemu = {"mkfs.vfat", "mcopy", "xorriso"} if "qemu" in named else set()
+    return (named - {"qemu"}) | qemu
 
 
 def doctor(config: ConfigRepo | None) -> list[ToolStatus]:

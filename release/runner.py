@@ -156,3 +156,12 @@ def _tail(err: IO[bytes]) -> str:
     size = err.seek(0, os.SEEK_END)
     err.seek(max(0, size - _STDERR_KEEP))
     return err.read().decode("utf-8", errors="replace")
+
+
+def spawn(argv: Sequence[str], *, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start argv with its stdout as a pipe the caller reads as it comes (a VM's serial
+    console); stdin closed, stderr to `stderr`. The caller waits for it, or kills it."""
+    args = [str(a) for a in argv]
+    _require(args[0])
+    log.debug("spawn: %s", " ".join(args))
+    return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)

@@ -168,10 +168,26 @@ _CATALOGUE: dict[str, tuple[Tool, tuple[str, ...]]] = {
         ),
         (
             Tool(
-                "virt-install",
-                "installs a kickstart in a VM (builder: kickstart)",
-                "virtinst",
-                "virt-install",
+                "mkfs.vfat",
+                "makes the OEMDRV kickstart disk (installer: qemu)",
+                "dosfstools",
+                "dosfstools",
+            ),
+            (BUILD_KICKSTART,),
+        ),
+        (
+            Tool(
+                "mcopy",
+                "puts ks.cfg on the OEMDRV disk (installer: qemu)",
+                "mtools",
+                "mtools",
+                ("-V",),
+            ),
+            (BUILD_KICKSTART,),
+        ),
+        (
+            Tool(
+                "xorriso", "reads the installer from an ISO (installer: qemu)", "xorriso", "xorriso"
             ),
             (BUILD_KICKSTART,),
         ),

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.publish.glancekit import GlanceServer, running_glance
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -82,3 +84,18 @@ def rsa_key() -> Iterator[GpgKey]:
     finally:
         subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def glance_api() -> Iterator[GlanceServer]:
+    """A real Glance API (PyPI `glance`): sqlite, the file store, no Keystone. Here, not in
+    tests/publish/conftest.py, so the whole suite starts one (it takes ~20 s)."""
+    with tempfile.TemporaryDirectory(prefix="glance-") as root, running_glance(Path(root)) as api:
+        yield api
+
+
+@pytest.fixture
+def glance(glance_api: GlanceServer) -> GlanceServer:
+    """The Glance API with no images."""
+    glance_api.wipe()
+    return glance_api

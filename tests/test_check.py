@@ -147,6 +147,11 @@ CASES = [
          "targets/ftp.yaml", "unknown target type 'ftp'", field="type"),
     Case("target-missing-field", write("targets/bucket.yaml", "type: s3\n"),
          "targets/bucket.yaml", "missing required key 'bucket'", field="bucket"),
+    Case("virt-install-gone", replace(C7, "el: 7\n", "el: 7\nbuilder: kickstart\n"
+         "installer: virt-install\n"), C7, "virt-install is no longer supported",
+         field="installer"),
+    Case("relative-install-tree", replace(C7, "el: 7\n", "el: 7\ninstall_tree: dvd.iso\n"),
+         C7, "absolute path to an install tree", field="install_tree"),
     Case("contradiction-swap", replace(C7, "  tso_gso_off: false", "  swap: true"), C7,
          "swap: true contradicts growroot: true", field="template.swap"),
     Case("contradiction-relabel", replace(C7, "  selinux: enforcing\n  relabel: build",

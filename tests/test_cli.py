@@ -125,13 +125,13 @@ def test_every_package_folder_is_a_regular_package() -> None:
 
 def test_doctor_requires_the_installer_a_kickstart_image_names(config_repo: Path) -> None:
     path = config_repo / "images/centos-7-genericcloud.yaml"
-    path.write_text(path.read_text() + "builder: kickstart\ninstaller: virt-install\n")
+    path.write_text(path.read_text() + "builder: kickstart\ninstaller: livemedia-creator\n")
     result = release("doctor", "--repo", str(config_repo), "--json")
     tools = {t["name"]: t for t in json.loads(result.stdout)}
-    assert tools["virt-install"]["required"] is True
-    assert tools["virt-install"]["found"] is False
-    assert "livemedia-creator" not in tools and "koji" not in tools
-    assert result.returncode == 1 and "virt-install" in result.stderr
+    assert tools["livemedia-creator"]["required"] is True
+    assert tools["livemedia-creator"]["found"] is False
+    assert "koji" not in tools and "mcopy" not in tools
+    assert result.returncode == 1 and "livemedia-creator" in result.stderr
 
 
 def test_every_command_module_is_registered() -> None:

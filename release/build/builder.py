@@ -29,9 +29,11 @@ from release.build import (
     kickstart,
     kickstart_builder,
     manifest,
+    qemu_builder,
     rpmdb,
     steps,
 )
+from release.build.qemu_builder import QemuOptions
 from release.errors import InvalidInput, OperationError, ToolError, ToolMissing
 from release.model.agents import missing_repos
 from release.model.image import ImageDefinition
@@ -125,21 +127,33 @@ class InstallrootBuilder:
 class KickstartBuilder:
     name = "kickstart"
 
-    def __init__(self, installer: str) -> None:
-        self.tools: tuple[str, ...] = (installer, "sfdisk", "debugfs", "rpm")
+    def __init__(self, image: ImageDefinition, options: QemuOptions | None = None) -> None:
+        self.options = options or QemuOptions()
+        if image.installer == "qemu":
+            self.tools: tuple[str, ...] = qemu_builder.tools_for(image)
+        else:
+            self.tools = (image.installer, "sfdisk", "debugfs", "rpm")
 
     def build_disk(self, image: ImageDefinition, variant: str, work: Path, build_id: str) -> str:
-        ks = work / f"{image.name}-{variant}.ks"
-        fsutil.write_text(ks, kickstart.render_valid(image, variant))
-        with progress.task(f"{variant}: run {image.installer}"):
-            made = kickstart_builder.run_installer(image, variant, ks, work)
+        text = kickstart.render_valid(image, variant)
+        if image.installer == "qemu":
+            log = qemu_builder.console_log_for(work, image, variant, build_id)
+            with progress.task(f"{variant}: install in QEMU"):
+                made = qemu_builder.install(image, variant, text, work, self.options, log)
+        else:
+            ks = work / f"{image.name}-{variant}.ks"
+            fsutil.write_text(ks, text)
+            with progress.task(f"{variant}: run {image.installer}"):
+                made = kickstart_builder.run_installer(image, variant, ks, work)
         made.replace(work / "disk.raw")
         return "bdb"  # written by the target's own rpm inside the installer
 
 
-def builder_for(image: ImageDefinition) -> Builder:
+def builder_for(image: ImageDefinition, options: QemuOptions | None = None) -> Builder:
     if image.builder == "kickstart":
-        return KickstartBuilder(image.installer)
+        if image.installer == "livemedia-creator":
+            kickstart_builder.require_el_host()
+        return KickstartBuilder(image, options)
     return InstallrootBuilder()
 
 
@@ -185,13 +199,14 @@ def build(
     out_dir: Path,
     cache_dir: Path,
     builder: Builder | None = None,
+    options: QemuOptions | None = None,
 ) -> BuildResult:
     """Build (or reuse from the cache) one variant; put disk and manifests in `out_dir`."""
     started = time.monotonic()
     # dnf wants an absolute installroot; relative --out/--cache are the CLI's everyday case.
     out_dir, cache_dir = out_dir.absolute(), cache_dir.absolute()
     check_variant(image, variant)
-    chosen = builder or builder_for(image)
+    chosen = builder or builder_for(image, options)
     require_tools(chosen.tools)
     store = cache.BuildCache(cache_dir)
     with _space_named(
@@ -288,7 +303,7 @@ def _build_entry(
             "packages": len(packages),
         }
         fsutil.write_text(work / "build.json", json.dumps(record, indent=2, sort_keys=True))
-        for leftover in ("home", "dnf-cache", "installer", "tree"):
+        for leftover in ("home", "dnf-cache", "installer", "tree", "oemdrv.img"):
             shutil.rmtree(work / leftover, ignore_errors=True)
         store.commit(build_id, work)
     except BaseException:

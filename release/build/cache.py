@@ -42,6 +42,8 @@ def variant_inputs(image: ImageDefinition, variant: str) -> dict[str, Any]:
         "builder": image.builder,
         "installer": image.installer,
         "koji_target": image.koji_target,
+        # only when set, so the ids of builds made before the field existed stay the same
+        **({"install_tree": image.install_tree} if image.install_tree else {}),
     }
 
 

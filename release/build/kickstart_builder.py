@@ -1,8 +1,10 @@
-"""The kickstart builder: hand the validated kickstart to an external installer
-(livemedia-creator, virt-install or koji image-build) and collect the raw disk it makes.
+"""The external installers of the kickstart builder: livemedia-creator (EL hosts only) and
+koji image-build, whose raw disk is fetched with `koji download-task`.
 
-Each installer's argv is a pure function of the definition; none of them can run on a host
-without an EL install tree and KVM, so tests run them against a fake installer command.
+Each installer's argv is a pure function of the definition; neither can run here (no lorax,
+no koji hub), so tests run them against a fake command that records what it was given. The
+default installer, `installer: qemu`, lives in qemu_install.py and installroot-free tests
+boot it for real.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ import re
 from pathlib import Path
 
 from release import runner
-from release.errors import OperationError
+from release.errors import InvalidInput, OperationError
 from release.model.image import ImageDefinition
 
-_OS_VARIANT = {6: "centos6.10", 7: "centos7.0"}
 _KOJI_DISTRO = {6: "RHEL-6.10", 7: "RHEL-7.9"}
 
 
@@ -33,37 +34,6 @@ def livemedia_argv(image: ImageDefinition, ks: Path, result: Path) -> list[str]:
         image.product or image.name,
         "--releasever",
         str(image.el),
-    ]
-
-
-def virt_install_argv(image: ImageDefinition, variant: str, ks: Path, raw: Path) -> list[str]:
-    # EL6's anaconda reads `ks=`, EL7's `inst.ks=`; the kickstart is injected into the initrd.
-    ks_arg = "ks" if image.el == 6 else "inst.ks"
-    gib = max(1, image.disk.size >> 30)
-    return [
-        "virt-install",
-        "--name",
-        f"{image.name}-{variant}-build",
-        "--memory",
-        str(max(2048, image.hardware.memory >> 20)),
-        "--vcpus",
-        str(image.hardware.cpus),
-        "--disk",
-        f"path={raw},size={gib},format=raw,sparse=yes",
-        "--location",
-        image.sources_for(variant)[0].baseurl,
-        "--initrd-inject",
-        str(ks),
-        "--extra-args",
-        f"{ks_arg}=file:/{ks.name} console=ttyS0",
-        "--os-variant",
-        _OS_VARIANT[image.el],
-        "--graphics",
-        "none",
-        "--noreboot",
-        "--wait",
-        "-1",
-        "--transient",
     ]
 
 
@@ -90,17 +60,11 @@ def koji_argv(image: ImageDefinition, variant: str, ks: Path) -> list[str]:
 
 
 def run_installer(image: ImageDefinition, variant: str, ks: Path, work: Path) -> Path:
-    """Run the definition's installer; return the raw disk it made."""
+    """Run an external installer (livemedia-creator, koji); return the raw disk it made."""
     result = work / "installer"
     if image.installer == "livemedia-creator":
         runner.run(livemedia_argv(image, ks, result))
         return _one_raw(result)
-    if image.installer == "virt-install":
-        raw = work / "installer.raw"
-        runner.run(virt_install_argv(image, variant, ks, raw))
-        if not raw.is_file():
-            raise OperationError(f"virt-install finished but left no disk at {raw}")
-        return raw
     out = runner.run(koji_argv(image, variant, ks)).text
     task = re.search(r"Created task:\s*(\d+)", out)
     if task is None:
@@ -108,6 +72,28 @@ def run_installer(image: ImageDefinition, variant: str, ks: Path, work: Path) ->
     result.mkdir(parents=True, exist_ok=True)
     runner.run(["koji", "download-task", f"--arch={image.arch}", task.group(1)], cwd=result)
     return _one_raw(result)
+
+
+def is_el_host(os_release: str) -> bool:
+    """Whether /etc/os-release describes an EL-family host (where lorax installs)."""
+    fields = dict(
+        line.split("=", 1) for line in os_release.splitlines() if "=" in line and line[0] != "#"
+    )
+    names = f"{fields.get('ID', '')} {fields.get('ID_LIKE', '')}".replace('"', "").split()
+    return any(n in ("rhel", "centos", "fedora") for n in names)
+
+
+OS_RELEASE = Path("/etc/os-release")
+
+
+def require_el_host() -> None:
+    text = OS_RELEASE.read_text() if OS_RELEASE.is_file() else ""
+    if not is_el_host(text):
+        raise InvalidInput(
+            "installer: livemedia-creator runs the build host's own anaconda (lorax), which"
+            " exists only on EL/Fedora hosts, not on this one: use installer: qemu, which"
+            " boots the image's own EL installer in QEMU on any Linux host"
+        )
 
 
 def _one_raw(folder: Path) -> Path:

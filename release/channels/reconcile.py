@@ -1,12 +1,12 @@
 """Make the world match git: build, publish and index what each channel's targets lack.
 
 The desired state is the config at HEAD; the actual state is what each mirror target's
-published channel index says, and what each registry target (AMI, GCE image) holds. For each
-(channel, target) that differs: make the sealed release (or reuse it); registry targets first,
-so a channel's index never names a release its registries lack; then per mirror, under the
-target's index lock: re-read the index (another writer may have done it meanwhile), publish,
-then write the new signed index and snapshot, last. A channel whose registry failed keeps its
-indexes where they were.
+published channel index says, and what each registry target (AMI, GCE or Glance image) holds.
+For each (channel, target) that differs: make the sealed release (or reuse it); registry
+targets first, so a channel's index never names a release its registries lack; then per
+mirror, under the target's index lock: re-read the index (another writer may have done it
+meanwhile), publish, then write the new signed index and snapshot, last. A channel whose
+registry failed keeps its indexes where they were.
 """
 
 from __future__ import annotations

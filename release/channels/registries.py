@@ -1,14 +1,15 @@
-"""A channel's registry targets (aws-ami, gce-image, cloudstack-template, azure-image): what
-they hold, and feeding them.
+"""A channel's registry targets (aws-ami, gce-image, openstack-glance, cloudstack-template,
+azure-image): what they hold, and feeding them.
 
 A registry holds no channel index, so reconcile asks it directly whether the channel's
 release is there, by the release's image and version (AMI tags in every region, with the
 launch permissions; the GCE image's deterministic name): read-only and cheap, before any
 release is made, so a run with nothing to do builds nothing. A missing image is made from the
 release's artifact for the target (aws-ami: the aws variant's vhd, else its raw; gce-image:
-the gce variant's tar.gz; cloudstack-template: the cloudstack variant's qcow2, which goes to
-the target's mirror first; azure-image: the vhd of the target's variant) by the target's
-registry, which is idempotent. The cloud SDKs are
+the gce variant's tar.gz; openstack-glance: the openstack variant's qcow2, else its raw;
+cloudstack-template: the cloudstack variant's qcow2, which goes to the target's mirror first;
+azure-image: the vhd of the target's variant) by the target's registry, which is idempotent.
+The cloud SDKs are
 imported only when a registry target is used.
 """
 
@@ -26,6 +27,7 @@ from release.model.target import (
     CloudStackTemplateTarget,
     Format,
     GceImageTarget,
+    OpenStackGlanceTarget,
     Target,
 )
 from release.publish import layout
@@ -35,11 +37,30 @@ from release.publish.options import Options
 from release.publish.registry import ImageResult, Patience, ena_support
 from release.publish.retry import Retrier
 
-RegistryTarget = AwsAmiTarget | GceImageTarget | CloudStackTemplateTarget | AzureImageTarget
-STACK = {"aws-ami": "aws", "gce-image": "gce", "cloudstack-template": "cloudstack"}
+RegistryTarget = (
+    AwsAmiTarget
+    | GceImageTarget
+    | OpenStackGlanceTarget
+    | CloudStackTemplateTarget
+    | AzureImageTarget
+)
+REGISTRY_TYPES = (
+    AwsAmiTarget,
+    GceImageTarget,
+    OpenStackGlanceTarget,
+    CloudStackTemplateTarget,
+    AzureImageTarget,
+)
+STACK = {
+    "aws-ami": "aws",
+    "gce-image": "gce",
+    "openstack-glance": "openstack",
+    "cloudstack-template": "cloudstack",
+}
 WANTED: dict[str, tuple[Format, ...]] = {
     "aws-ami": ("vhd", "raw"),
     "gce-image": ("gce",),
+    "openstack-glance": ("qcow2", "raw"),
     "cloudstack-template": ("qcow2",),
     "azure-image": ("vhd",),
 }
@@ -62,6 +83,10 @@ def find_release(target: RegistryTarget, image: str, version: str) -> dict[str, 
         from release.publish import azure_image
 
         return azure_image.find_release(target, image, version)
+    if isinstance(target, OpenStackGlanceTarget):
+        from release.publish import glance_state
+
+        return glance_state.find_release(target, image, version)
     from release.publish import gce_image
 
     client = gce_image.images_client(target.endpoint_url)
@@ -139,6 +164,8 @@ def publish_image(
             options=options,
             patience=patience,
         ).publish_image()
+    if isinstance(target, OpenStackGlanceTarget):
+        return _publish_glance(target, directory, path, image, journal, patience)
     from release.publish.gce_image import GceImageRegistry, GceSpec
 
     staged = local_file(path, f"gs://{target.bucket}/{target.prefix}", journal, sealed)
@@ -179,12 +206,19 @@ def _publish_cs_azure(
 
 def roll_back(target: RegistryTarget, image: str, newer: str, current: str) -> str | None:
     """After a channel went back from `newer` to `current`: make the newer image no longer
-    what users get (GCE: deprecate it; CloudStack: make its template private; an Azure
-    gallery: exclude the version from `latest`). What was done, or None (nothing to do)."""
+    what users get (GCE: deprecate it; Glance: hide or deactivate it; CloudStack: make its
+    template private; an Azure gallery: exclude the version from `latest`). What was done, or
+    None (nothing to do)."""
     if isinstance(target, GceImageTarget):
         from release.publish.gce_deprecate import deprecate_newer  # google SDK: only when used
 
         return f"rollback: deprecated GCE image {deprecate_newer(target, image, newer, current)}"
+    if isinstance(target, OpenStackGlanceTarget):
+        from release.publish.glance_state import retire_newer  # openstacksdk: only when used
+
+        ids = ", ".join(retire_newer(target, image, newer)) or "none left"
+        done = "hid" if target.rollback == "hide" else "deactivated"
+        return f"rollback: {done} Glance image of {image} {newer} ({ids})"
     if isinstance(target, CloudStackTemplateTarget):
         from release.publish import cloudstack, cloudstack_client
 
@@ -198,3 +232,37 @@ def roll_back(target: RegistryTarget, image: str, newer: str, current: str) -> s
         done = azure_image.exclude_from_latest(target, image, newer)
         return f"rollback: excluded gallery image version {done} from latest"
     return None
+
+
+def _publish_glance(
+    target: OpenStackGlanceTarget,
+    directory: Path,
+    path: Path,
+    image: ImageDefinition,
+    journal: JournalStore,
+    patience: Patience | None,
+) -> ImageResult:
+    from release.publish.glance_image import GlanceRegistry, GlanceSpec
+
+    release = layout.scan(directory)
+    where = target.endpoint_url or f"openstack://{target.cloud or 'env'}"
+    staged = local_file(path, where, journal, layout.sealed_digests(release).get(path.name))
+    variant = path.name.removeprefix(f"{image.name}-{image.version}-").rsplit(".", 1)[0]
+    spec = GlanceSpec(
+        el=image.el,
+        arch=image.arch,
+        disk_size=image.disk.size,
+        guest_agent="qemu-guest-agent" in image.packages_for(variant),
+    )
+    registry = GlanceRegistry(
+        target,
+        staged,
+        image.name,
+        image.version,
+        spec,
+        journal,
+        sealed_md5=layout.sealed_digests(release, "md5").get(path.name),
+    )
+    if patience is not None:
+        registry.patience = patience
+    return registry.publish_image()

@@ -8,6 +8,8 @@ import click
 
 from release.build import kickstart
 from release.build.builder import BuildResult, build
+from release.build.qemu_builder import QemuOptions
+from release.build.qemu_install import DEFAULT_DEADLINE, Accel, Delivery
 from release.cli.output import emit, json_option
 from release.config.check import load_valid
 from release.config.loader import ConfigRepo
@@ -71,6 +73,34 @@ def render_cmd(image: str, variants: tuple[str, ...], repo: str) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Build cache (default: .release/cache in the config repo).",
 )
+@click.option(
+    "--install-tree",
+    metavar="URL|DIR|ISO",
+    help="installer: qemu: boot the installer of this EL install tree or DVD ISO"
+    " (overrides the definition's install_tree; default: the first source's baseurl).",
+)
+@click.option(
+    "--accel",
+    type=click.Choice(["auto", "kvm", "tcg"]),
+    default="auto",
+    show_default=True,
+    help="installer: qemu: KVM when /dev/kvm opens read-write, else TCG (5-20x slower).",
+)
+@click.option(
+    "--install-deadline",
+    type=click.FloatRange(min=1),
+    default=DEFAULT_DEADLINE,
+    show_default=True,
+    help="installer: qemu: seconds the whole install may take before it is stopped.",
+)
+@click.option(
+    "--ks-via",
+    type=click.Choice(["oemdrv", "http"]),
+    default="oemdrv",
+    show_default=True,
+    help="installer: qemu: the kickstart on a disk labelled OEMDRV, or over HTTP from"
+    " 127.0.0.1 (the guest's 10.0.2.2) during the install.",
+)
 @json_option
 def build_cmd(
     image: str,
@@ -78,13 +108,32 @@ def build_cmd(
     repo: str,
     out: Path,
     cache: Path | None,
+    install_tree: str | None,
+    accel: Accel,
+    install_deadline: float,
+    ks_via: Delivery,
     as_json: bool,
 ) -> None:
     """Build a raw disk and a package manifest per variant of IMAGE (cached by content)."""
     definition = _image(_load(repo), image)
+    if install_tree:
+        definition = with_install_tree(definition, install_tree)
     cache_dir = cache or Path(repo, ".release", "cache")
-    results = [build(definition, v, out, cache_dir) for v in _variants(definition, variants)]
+    options = QemuOptions(accel=accel, deadline=install_deadline, delivery=ks_via)
+    results = [
+        build(definition, v, out, cache_dir, options=options)
+        for v in _variants(definition, variants)
+    ]
     emit([r.to_dict() for r in results], as_json, lambda: _build_text(results))
+
+
+def with_install_tree(image: ImageDefinition, tree: str) -> ImageDefinition:
+    if image.builder != "kickstart" or image.installer != "qemu":
+        raise InvalidInput(
+            f"--install-tree: image {image.name} is not built by builder: kickstart with"
+            " installer: qemu, so it boots no installer"
+        )
+    return ImageDefinition.model_validate({**image.model_dump(), "install_tree": tree})
 
 
 def _build_text(results: list[BuildResult]) -> str:

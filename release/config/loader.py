@@ -27,6 +27,7 @@ from release.model.target import (
     FilesystemTarget,
     GceImageTarget,
     GcsTarget,
+    OpenStackGlanceTarget,
     RsyncTarget,
     S3Target,
     Target,
@@ -46,6 +47,7 @@ TARGET_TYPES: dict[str, type[BaseModel]] = {
     "gce-image": GceImageTarget,
     "cloudstack-template": CloudStackTemplateTarget,
     "azure-image": AzureImageTarget,
+    "openstack-glance": OpenStackGlanceTarget,
 }
 
 

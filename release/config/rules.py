@@ -188,7 +188,12 @@ def _formats_for_target(repo: ConfigRepo, channel_name: str, index: int, target:
     image = repo.image(loaded.value.image)
     kind = repo.targets[target].type
     accepted = set(ACCEPTS[kind])
-    stack = {"aws-ami": "aws", "gce-image": "gce", "cloudstack-template": "cloudstack"}.get(kind)
+    stack = {
+        "aws-ami": "aws",
+        "gce-image": "gce",
+        "openstack-glance": "openstack",
+        "cloudstack-template": "cloudstack",
+    }.get(kind)
     variants = [v for v in image.variants if stack is None or image.stack_of(v) == stack]
     if kind == "azure-image":
         variants = azure_variants(repo, channel_name, index, target)

@@ -10,6 +10,7 @@ import lzma
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from release import runner
@@ -90,8 +91,8 @@ def _read_module(path: Path) -> bytes:
     return lzma.decompress(data) if path.name.endswith(".xz") else data
 
 
-def module_order(modules: Path) -> list[Path]:
-    """WANTED_MODULES and their dependencies, dependencies first."""
+def module_order(modules: Path, wanted: Sequence[str] = WANTED_MODULES) -> list[Path]:
+    """The `wanted` modules and their dependencies, dependencies first."""
     by_name = {
         p.name.split(".ko")[0].replace("-", "_"): p for p in (modules / "kernel").rglob("*.ko*")
     }
@@ -104,7 +105,7 @@ def module_order(modules: Path) -> list[Path]:
         if path not in order:
             order.append(path)
 
-    for name in WANTED_MODULES:
+    for name in wanted:
         visit(name)
     return order
 

@@ -73,8 +73,9 @@ class Variant(Model):
 
 
 Builder = Literal["installroot", "kickstart"]
-# What the kickstart builder hands the rendered kickstart to.
-Installer = Literal["livemedia-creator", "virt-install", "koji"]
+# What the kickstart builder hands the rendered kickstart to: the install tree's own installer
+# booted in QEMU (any Linux host), the host's anaconda (EL hosts only), or a koji hub.
+Installer = Literal["qemu", "livemedia-creator", "koji"]
 
 
 class ImageDefinition(Model):
@@ -95,8 +96,32 @@ class ImageDefinition(Model):
     raw_xz: bool = False
     hardware: Hardware = Hardware()
     builder: Builder = "installroot"
-    installer: Installer = "livemedia-creator"  # used by builder: kickstart
+    installer: Installer = "qemu"  # used by builder: kickstart
+    # installer: qemu boots the installer of this tree (URL, directory or ISO); default: the
+    # first source's baseurl, which for CentOS is the install tree (.../os/x86_64/)
+    install_tree: str | None = None
     koji_target: str | None = None  # the koji build target, with installer: koji
+
+    @field_validator("installer", mode="before")
+    @classmethod
+    def _known_installer(cls, value: object) -> object:
+        if value == "virt-install":
+            raise ValueError(
+                "installer: virt-install is no longer supported (it needs libvirt and boots"
+                " without net.ifnames=0): use installer: qemu, which boots the same installer"
+                " in QEMU directly"
+            )
+        return value
+
+    @field_validator("install_tree")
+    @classmethod
+    def _tree(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://", "file:///", "/")):
+            raise ValueError(
+                f"{value!r}: give an http(s):// or file:/// URL, or an absolute path to an"
+                " install tree or a DVD .iso"
+            )
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> ImageDefinition:

@@ -1,17 +1,17 @@
 """Publish targets: mirrors (filesystem, rsync, s3, gcs) and registries (aws-ami, gce-image,
-cloudstack-template, azure-image).
+openstack-glance, cloudstack-template, azure-image).
 
 Defined once in `targets/<name>.yaml`, referenced by name from channels. No credentials here:
-they come from the standard chains (AWS env/profile/role, Google ADC, CloudStack's
-CLOUDSTACK_KEY/CLOUDSTACK_SECRET or cloudstack.ini, Azure's DefaultAzureCredential or
-AZURE_STORAGE_CONNECTION_STRING).
+they come from the standard chains (AWS env/profile/role, Google ADC, OpenStack clouds.yaml
+or OS_* variables, CloudStack's CLOUDSTACK_KEY/CLOUDSTACK_SECRET or cloudstack.ini, Azure's
+DefaultAzureCredential or AZURE_STORAGE_CONNECTION_STRING).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from release.model.base import Model, Name
 
@@ -71,6 +71,60 @@ class GceImageTarget(Model):
     family: str | None = None
     endpoint_url: str | None = None  # the Compute API endpoint (a local stub)
     staging_endpoint_url: str | None = None  # the staging bucket's GCS endpoint
+
+
+class OpenStackGlanceTarget(Model):
+    """Uploads the openstack variant's qcow2 (or raw) to Glance, in one or more regions."""
+
+    type: Literal["openstack-glance"]
+    cloud: str | None = Field(
+        default=None, description="a clouds.yaml entry; none: the OS_* environment variables"
+    )
+    regions: tuple[str, ...] = Field(
+        default=(), description="the image is uploaded to each; none: the cloud's own region"
+    )
+    visibility: Literal["private", "shared", "community", "public"] = Field(
+        default="private", description="set only once Glance's digests match the release's"
+    )
+    share_with: tuple[str, ...] = Field(
+        default=(), description="project ids that get the image, with visibility: shared"
+    )
+    import_method: Literal["auto", "glance-direct", "web-download", "upload"] = Field(
+        default="auto",
+        description="auto: web-download (with mirror_url) or glance-direct where the cloud"
+        " offers them (GET /v2/info/import), else a plain upload",
+    )
+    mirror_url: str | None = Field(
+        default=None,
+        description="public base URL of a mirror holding <image>/<version>/<file>,"
+        " for web-download",
+    )
+    rollback: Literal["hide", "deactivate"] = Field(
+        default="hide",
+        description="what a channel rollback does to the newer image: hide (os_hidden) or"
+        " deactivate",
+    )
+    hw_vif_model: str = Field(default="virtio", description="the NIC model Nova gives servers")
+    min_ram: int | None = Field(
+        default=None, ge=0, description="MiB; default 512 for EL6, 1024 for EL7"
+    )
+    properties: dict[str, str] = Field(
+        default_factory=dict,
+        description="more image properties; os_distro, os_version, architecture, hw_* win",
+    )
+    endpoint_url: str | None = Field(
+        default=None, description="the image endpoint, without Keystone (a local Glance)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OpenStackGlanceTarget:
+        if self.visibility == "shared" and not self.share_with:
+            raise ValueError("visibility: shared needs share_with (the project ids to share with)")
+        if self.share_with and self.visibility != "shared":
+            raise ValueError("share_with is only for visibility: shared")
+        if self.import_method == "web-download" and not self.mirror_url:
+            raise ValueError("import_method: web-download needs mirror_url (where Glance fetches)")
+        return self
 
 
 class CloudStackTemplateTarget(Model):
@@ -138,6 +192,7 @@ Target = Annotated[
     | GcsTarget
     | AwsAmiTarget
     | GceImageTarget
+    | OpenStackGlanceTarget
     | CloudStackTemplateTarget
     | AzureImageTarget,
     Field(discriminator="type"),
@@ -151,6 +206,7 @@ ACCEPTS: dict[str, tuple[Format, ...]] = {
     "gcs": ALL_FORMATS,
     "aws-ami": ("vhd", "raw"),
     "gce-image": ("gce",),
+    "openstack-glance": ("qcow2", "raw"),
     "cloudstack-template": ("qcow2",),
     "azure-image": ("vhd",),
 }

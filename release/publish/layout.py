@@ -82,21 +82,23 @@ def scan(path: Path) -> ReleaseDir:
     return ReleaseDir(resolved, image, version, tuple(ordered(names)))
 
 
-def sealed_digests(release: ReleaseDir) -> dict[str, str]:
-    """The SHA-256 the release's own sha256sum.txt states for its files (hex by name).
+def sealed_digests(release: ReleaseDir, algo: str = "sha256") -> dict[str, str]:
+    """The digests (hex by name) the release's own checksum file states for its files:
+    sha256sum.txt, or md5sum.txt / sha1sum.txt for `algo` md5 / sha1.
 
     These are claims: the adapters prove the bytes they send against them. A release without
     the file, or with one that does not parse, has no claims (its files are hashed instead).
     """
-    if SEALED_DIGESTS not in release.names:
+    listing = checksums.CHECKSUM_FILES[algo]
+    if listing not in release.names:
         return {}
-    path = release.path / SEALED_DIGESTS
+    path = release.path / listing
     try:
         with path.open("rb") as f:
             data = f.read(checksums.MAX_SIZE + 1)
         if len(data) > checksums.MAX_SIZE:
-            raise checksums.ChecksumFileError(SEALED_DIGESTS, "is too large")
-        entries = checksums.parse(data, "sha256", SEALED_DIGESTS)
+            raise checksums.ChecksumFileError(listing, "is too large")
+        entries = checksums.parse(data, algo, listing)
     except (OSError, checksums.ChecksumFileError) as exc:
         log.warning("%s: not used for the digests (%s); hashing every file instead", path, exc)
         return {}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""A stand-in for livemedia-creator, virt-install and koji (none can run without an EL
-install tree and KVM): records its argv and the kickstart it was given, then leaves a disk
-where the real tool would.
+"""A stand-in for livemedia-creator and koji (neither can run here: no lorax on Debian, no
+koji hub): records its argv and the kickstart it was given, then leaves a disk where the
+real tool would.
 
 With FAKE_DISK set to a file, that file is the disk. With FAKE_DISK=install, it carries the
 kickstart out the way anaconda does, on the fixture repos: dnf installs `%packages` (an
@@ -90,7 +90,7 @@ if args == ["--version"]:
 log = Path(os.environ["FAKE_LOG"])
 record = {"tool": tool, "argv": args}
 ks = next(
-    (args[i + 1] for i, a in enumerate(args) if a in ("--ks", "--kickstart", "--initrd-inject")),
+    (args[i + 1] for i, a in enumerate(args) if a in ("--ks", "--kickstart")),
     None,
 )
 if ks:
@@ -106,9 +106,6 @@ if tool == "livemedia-creator":
     result = Path(args[args.index("--resultdir") + 1])
     result.mkdir(parents=True)
     shutil.copyfile(disk, result / args[args.index("--image-name") + 1])
-elif tool == "virt-install":
-    spec = args[args.index("--disk") + 1]
-    shutil.copyfile(disk, spec.split(",")[0].removeprefix("path="))
 elif tool == "koji" and args[0] == "image-build":
     print("Created task: 4242")
     print("Task 4242 completed successfully")

@@ -1,6 +1,8 @@
 """The builds test_reference.py reads: the cases (EL, variant, builder, template values) and
-each case's image built once per session, with the installroot builder or through the
-kickstart and the fake installer that carries it out, and read back from the raw disk."""
+each case's image built once per session, with the installroot builder, through the
+kickstart and the fake installer that carries it out on the host (as livemedia-creator), or
+through the kickstart and `installer: qemu` booting the stand-in installer
+(tests/test_build/standin.py) in QEMU; read back from the raw disk."""
 
 from __future__ import annotations
 
@@ -14,7 +16,11 @@ from typing import Any
 
 import pytest
 
+from release.build import kickstart, kickstart_builder
 from release.build.builder import build
+from release.build.qemu_builder import QemuOptions
+from release.model.image import ImageDefinition
+from tests.test_build import standin
 from tests.test_build.conftest import BASE_PACKAGES, definition
 from tests.test_build.diskview import dump_root
 
@@ -58,6 +64,7 @@ class Case:
     variant: str
     builder: str = "installroot"
     overrides: dict[str, Any] = field(default_factory=dict)
+    installer: str = "livemedia-creator"  # with builder: kickstart
 
     def value(self, name: str, default: Any) -> Any:
         return self.overrides.get(name, default)
@@ -65,13 +72,15 @@ class Case:
     @property
     def id(self) -> str:
         kind = "overrides" if self.overrides else "defaults"
-        return f"el{self.el}-{self.variant}-{self.builder}-{kind}"
+        builder = "qemu" if self.installer == "qemu" else self.builder
+        return f"el{self.el}-{self.variant}-{builder}-{kind}"
 
 
 CASES = (
     *(Case(el, v) for el in (6, 7) for v in VARIANTS),
     *(Case(el, "aws", overrides=OVERRIDES) for el in (6, 7)),
     *(Case(el, "cloudstack", builder="kickstart") for el in (6, 7)),
+    *(Case(el, "openstack", builder="kickstart", installer="qemu") for el in (6, 7)),
 )
 
 
@@ -109,10 +118,15 @@ def build_case(case: Case, repos: dict[int, Path], tmp: Path, fake_bin: Path) ->
     """Build `case`'s image (the kickstart builder runs the fake installer in `fake_bin`)."""
     extra: dict[str, Any] = {"packages": list(PACKAGES), "template": case.overrides}
     if case.builder == "kickstart":
-        extra["builder"] = "kickstart"
+        extra |= {"builder": "kickstart", "installer": case.installer}
     image = definition(repos[case.el], case.el, **extra)
+    if case.installer == "qemu" and case.builder == "kickstart":
+        return _build_in_qemu(case, image, tmp)
     log = tmp / "installer.jsonl"
+    el_host = tmp / "os-release"
+    el_host.write_text("ID=centos\nID_LIKE='rhel fedora'\n")  # livemedia-creator's host
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kickstart_builder, "OS_RELEASE", el_host)
         patch.setenv("PATH", f"{fake_bin}:{os.environ['PATH']}")
         patch.setenv("FAKE_LOG", str(log))
         patch.setenv("FAKE_DISK", "install")
@@ -121,6 +135,19 @@ def build_case(case: Case, repos: dict[int, Path], tmp: Path, fake_bin: Path) ->
     packages = {line.split()[0] for line in result.manifest_path.read_text().splitlines()}
     root = dump_root(result.raw_path, tmp / "root")
     return Built(case, root, result.raw_path, packages, ks)
+
+
+def _build_in_qemu(case: Case, image: ImageDefinition, tmp: Path) -> Built:
+    root, packages = standin.root_tar(image, case.variant, tmp)
+    kernel = standin.kernel(tmp / "kernel")
+    tree = standin.install_tree(tmp / "tree", kernel, root, packages, case.el)
+    image = image.model_copy(update={"install_tree": str(tree)})
+    options = QemuOptions(accel="tcg", deadline=300)  # this machine's KVM hangs its guests
+    result = build(image, case.variant, tmp / "out", tmp / "cache", options=options)
+    packages_in = {line.split()[0] for line in result.manifest_path.read_text().splitlines()}
+    root_dump = dump_root(result.raw_path, tmp / "root")
+    ks = kickstart.render_valid(image, case.variant)
+    return Built(case, root_dump, result.raw_path, packages_in, ks)
 
 
 def fake_installer_bin(folder: Path) -> Path:

@@ -110,3 +110,21 @@ def test_build_with_relative_paths(
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "tiny-1.0.0-openstack.raw").is_file()
     assert any((tmp_path / "config" / ".release" / "cache" / "builds").iterdir())
+
+
+def test_build_install_tree_option(tmp_path: Path, el_repos: dict[int, Path]) -> None:
+    config = config_with_fixture_image(tmp_path, el_repos[7])
+    tree = tmp_path / "dvd"
+    (tree / "images" / "pxeboot").mkdir(parents=True)
+    (tree / "images" / "pxeboot" / "vmlinuz").write_bytes(b"k")
+    args = ["build", "tiny", "--repo", str(config), "--out", str(tmp_path / "o")]
+    args += ["--install-tree", str(tree), "--accel", "tcg", "--variant", "openstack"]
+    result = CliRunner().invoke(group, args)
+    assert isinstance(result.exception, InvalidInput)  # an installroot image boots nothing
+    assert "not built by builder: kickstart with installer: qemu" in str(result.exception)
+    path = config / "images" / "tiny.yaml"
+    path.write_text(path.read_text() + "builder: kickstart\n")
+    result = CliRunner().invoke(group, args)
+    assert isinstance(result.exception, InvalidInput)
+    assert f"install tree {tree}: no images/pxeboot/initrd.img" in str(result.exception)
+    assert not (tmp_path / "o").exists()

@@ -1,5 +1,6 @@
-"""The kickstart builder: the argv each installer gets (pure), and a whole build against a
-fake installer command that records what it was given."""
+"""The external installers of the kickstart builder (livemedia-creator, koji): the argv each
+gets (pure), and a whole build against a fake command that records what it was given. The
+default installer, qemu, is booted for real in test_qemu_builder.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from release.build import kickstart_builder
 from release.build.builder import build
-from release.errors import OperationError
+from release.errors import InvalidInput, OperationError
 from tests.test_build.conftest import ImageFactory
 
 FAKE = Path(__file__).parent / "fake_installer.py"
@@ -22,7 +23,7 @@ FAKE = Path(__file__).parent / "fake_installer.py"
 def fake_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     bin_dir = tmp_path / "fakebin"
     bin_dir.mkdir()
-    for tool in ("livemedia-creator", "virt-install", "koji"):
+    for tool in ("livemedia-creator", "koji"):
         script = bin_dir / tool
         script.write_text(f"#!{sys.executable}\n" + FAKE.read_text())
         script.chmod(0o755)
@@ -42,7 +43,15 @@ def calls(log: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
-@pytest.mark.parametrize("installer", ["livemedia-creator", "virt-install", "koji"])
+@pytest.fixture
+def el_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    os_release = tmp_path / "os-release"
+    os_release.write_text('NAME="CentOS Linux"\nID="centos"\nID_LIKE="rhel fedora"\n')
+    monkeypatch.setattr(kickstart_builder, "OS_RELEASE", os_release)
+
+
+@pytest.mark.usefixtures("el_host")
+@pytest.mark.parametrize("installer", ["livemedia-creator", "koji"])
 def test_kickstart_build_through_each_installer(
     make_image: ImageFactory,
     tmp_path: Path,
@@ -67,15 +76,48 @@ def test_kickstart_build_through_each_installer(
         assert made[1]["argv"] == ["download-task", "--arch=x86_64", "4242"]
 
 
+@pytest.mark.usefixtures("el_host")
 def test_installer_that_makes_no_disk(
     make_image: ImageFactory, tmp_path: Path, fake_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_DISK", str(tmp_path / "missing.raw"))
-    image = make_image(7, builder="kickstart")
+    image = make_image(7, builder="kickstart", installer="livemedia-creator")
     with pytest.raises(OperationError, match=r"command failed"):
         build(image, "aws", tmp_path / "out", tmp_path / "cache")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     assert not any((tmp_path / "cache" / "tmp").iterdir())
+
+
+def test_livemedia_creator_needs_an_el_host(
+    make_image: ImageFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    debian = tmp_path / "os-release"
+    debian.write_text('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n')
+    monkeypatch.setattr(kickstart_builder, "OS_RELEASE", debian)
+    image = make_image(7, builder="kickstart", installer="livemedia-creator")
+    with pytest.raises(InvalidInput, match=r"EL/Fedora hosts.*use installer: qemu"):
+        build(image, "aws", tmp_path / "out", tmp_path / "cache")
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.raw"))
+
+
+@pytest.mark.parametrize(
+    ("text", "el"),
+    [
+        ('ID="centos"\nID_LIKE="rhel fedora"\n', True),
+        ("ID=rocky\nID_LIKE='rhel centos fedora'\n", True),
+        ("ID=fedora\n", True),
+        ("ID=debian\n", False),
+        ("ID=ubuntu\nID_LIKE=debian\n", False),
+        ("", False),
+    ],
+)
+def test_is_el_host(text: str, el: bool) -> None:
+    assert kickstart_builder.is_el_host(text) is el
+
+
+def test_virt_install_is_refused_with_the_alternative(make_image: ImageFactory) -> None:
+    with pytest.raises(ValueError, match=r"virt-install is no longer supported.*installer: qemu"):
+        make_image(7, builder="kickstart", installer="virt-install")
 
 
 def test_livemedia_argv(make_image: ImageFactory) -> None:
@@ -84,26 +126,6 @@ def test_livemedia_argv(make_image: ImageFactory) -> None:
     assert argv[:3] == ["livemedia-creator", "--make-disk", "--no-virt"]
     assert argv[argv.index("--ks") + 1] == "/w/a.ks"
     assert argv[argv.index("--releasever") + 1] == "6"
-
-
-def test_virt_install_argv_per_el(make_image: ImageFactory) -> None:
-    el6 = kickstart_builder.virt_install_argv(
-        make_image(6, builder="kickstart", installer="virt-install"),
-        "aws",
-        Path("/w/x.ks"),
-        Path("/w/disk.raw"),
-    )
-    assert el6[el6.index("--extra-args") + 1] == "ks=file:/x.ks console=ttyS0"
-    assert el6[el6.index("--os-variant") + 1] == "centos6.10"
-    el7 = kickstart_builder.virt_install_argv(
-        make_image(7, builder="kickstart", installer="virt-install"),
-        "aws",
-        Path("/w/x.ks"),
-        Path("/w/disk.raw"),
-    )
-    assert el7[el7.index("--extra-args") + 1] == "inst.ks=file:/x.ks console=ttyS0"
-    assert "path=/w/disk.raw,size=1,format=raw,sparse=yes" in el7
-    assert el7[el7.index("--location") + 1].startswith("file:///")
 
 
 def test_koji_argv_and_required_target(make_image: ImageFactory) -> None:

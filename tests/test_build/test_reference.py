@@ -3,7 +3,8 @@ feature: ONE table (`EXPECT`) of what each feature must leave on the disk, writt
 from the seed and the reference (never read from release/build/features.py), checked on the
 raw disks (read with sfdisk and debugfs, no mount) of EL6 and EL7, every variant, a variant
 with non-default template values, and the kickstart builder's tree (its kickstart carried out
-by tests/test_build/fake_installer.py the way anaconda would).
+by tests/test_build/fake_installer.py the way anaconda would, and by the stand-in installer
+booted in QEMU by `installer: qemu`, for what it can carry out: STANDIN_CANNOT).
 
 The fixture packages (tests/fixtures/rpms/reference.spec) bring what the template must act
 on: kdump enabled by its package, firmware pulled in as a dependency, MAC-pinned udev rules,
@@ -328,9 +329,22 @@ def built_images(
     return get
 
 
+# What the stand-in installer (installer: qemu) cannot carry out, and why; every other feature
+# is checked on the disk it leaves.
+STANDIN_CANNOT = {
+    "firmware_removed": "a --nochroot %post erases it with the host's rpm; the stand-in's"
+    " initramfs has no rpm (anaconda's has)",
+}
+PAIRS = [
+    pytest.param(case, feature, id=f"{feature}-{case.id}")
+    for case in CASES
+    for feature in EXPECT
+    if not (case.installer == "qemu" and case.builder == "kickstart" and feature in STANDIN_CANNOT)
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("feature", list(EXPECT))
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize(("case", "feature"), PAIRS)
 def test_built_image_matches_the_reference(
     built_images: Callable[[Case], Built], case: Case, feature: str
 ) -> None:

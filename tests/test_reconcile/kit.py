@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,15 +85,19 @@ def sealed_release(
     variants: tuple[str, ...] = ("openstack",),
     size: int = 50_000,
     signer: str = "good",
+    write: Callable[[Path, int], None] | None = None,
 ) -> Path:
     """A sealed release dir where make_release would put it: reconcile reuses it. One artifact
-        of `size` random bytes per variant: openstack a qcow2, aws a vhd, gce a tar.gz; sealed with
-    the `signer` key of `keys`."""
+    of `size` random bytes per variant: openstack a qcow2, aws a vhd, gce a tar.gz (or what
+    `write(path, size)` writes there); sealed with the `signer` key of `keys`."""
     directory = workspace.release_dir(image, version)
     directory.mkdir(parents=True)
     for variant in variants:
         artifact = f"{image}-{version}-{variant}.{EXTENSIONS[variant]}"
-        (directory / artifact).write_bytes(os.urandom(size))
+        if write is None:
+            (directory / artifact).write_bytes(os.urandom(size))
+        else:
+            write(directory / artifact, size)
         (directory / f"{image}-{version}-{variant}.packages").write_text(PACKAGES)
     info = ReleaseInfo(
         image=image,

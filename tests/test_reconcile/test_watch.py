@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 INTERVAL = 0.5
 
 
-def _until(what: str, check: Callable[[], bool], timeout: float = 40.0) -> None:
+def _until(what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
