@@ -73,7 +73,7 @@ def make_vhd(path: Path, virtual: int, data: int) -> int:
 
 
 def _sha256(path: Path) -> str:
-    from release.publish.digest import sha256_file
+    from release.publish.upload_digest import sha256_file
 
     return sha256_file(path)
 

@@ -49,7 +49,7 @@ from pathlib import Path
 from release.model.target import S3Target
 from release.publish.api import publish
 from release.publish.journal import Journal
-from release.publish.targets import Options
+from release.publish.options import Options
 import release.publish.s3  # library start-up stays out of the clock, as boto3's does below
 rel, endpoint, journal, part = sys.argv[1:5]
 started = time.perf_counter()

@@ -8,6 +8,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from release import runner
+
 
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
@@ -37,8 +39,6 @@ def sparse_copy_argv(src: Path, dst: Path) -> list[str]:
 
 def sparse_copy(src: Path, dst: Path) -> None:
     """Copy a disk image in time and space that grow with its data, not its size."""
-    from release import runner  # the runner imports nothing of ours but tools
-
     runner.run(sparse_copy_argv(src, dst))
 
 

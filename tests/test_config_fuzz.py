@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from release.config.check import check
-from release.config.checks import check_repo
 from release.config.loader import load
+from release.config.rules import check_repo
 from release.config.source import Entry
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from release.channels.plan import Plan
-from release.channels.render import render
+from release.render.plan import render
 from release.tools import BUILD, tools_for
 
 ROOT = Path(__file__).resolve().parent.parent

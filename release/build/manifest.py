@@ -8,26 +8,14 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from release import fsutil, runner
 from release.errors import OperationError
+from release.integrity.manifest import Package
 
 DBPATH = "/var/lib/rpm"
 _QF = r"%{NAME}\t%{EPOCHNUM}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\n"
-
-
-@dataclass(frozen=True, order=True)
-class Package:
-    name: str
-    epoch: int
-    version: str
-    release: str
-    arch: str
-
-    def line(self) -> str:
-        return f"{self.name} {self.epoch} {self.version} {self.release} {self.arch}"
 
 
 def query_argv(root: Path, backend: str | None = None) -> list[str]:
@@ -59,8 +47,10 @@ def parse(text: str) -> list[Package]:
         if len(fields) != 5:
             raise OperationError(f"unexpected line from rpm -qa: {raw!r}")
         name, epoch, version, release, arch = fields
-        packages.append(Package(name, int(epoch), version, release, arch))
-    return sorted(packages)
+        packages.append(
+            Package(name=name, epoch=int(epoch), version=version, release=release, arch=arch)
+        )
+    return sorted(packages, key=Package.fields)
 
 
 def to_text(packages: list[Package]) -> str:
@@ -68,7 +58,7 @@ def to_text(packages: list[Package]) -> str:
 
 
 def to_json(packages: list[Package]) -> str:
-    return json.dumps({"packages": [asdict(p) for p in packages]}, indent=2) + "\n"
+    return json.dumps({"packages": [p.model_dump() for p in packages]}, indent=2) + "\n"
 
 
 def read_tree(root: Path) -> list[Package]:

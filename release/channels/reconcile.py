@@ -45,18 +45,12 @@ from release.model.image import ImageDefinition
 from release.model.target import FilesystemTarget, Target
 from release.pipeline import MadeRelease, Workspace, is_sealed, make_release
 from release.publish.api import publish
-from release.publish.indexstore import (
-    Changed,
-    IndexStore,
-    Stored,
-    holds_index,
-    open_index_store,
-    signed_write,
-)
+from release.publish.indexstore import Changed, IndexStore, Stored, signed_write
 from release.publish.journal import Journal
+from release.publish.options import Options
 from release.publish.registry import ImageResult, Patience
 from release.publish.retry import RetrySettings
-from release.publish.targets import Options
+from release.publish.targets import holds_index, open_index_store
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,9 @@ from release.model.target import (
 from release.publish import layout
 from release.publish.engine import local_file
 from release.publish.journal import JournalStore
+from release.publish.options import Options
 from release.publish.registry import ImageResult, Patience, ena_support
 from release.publish.retry import Retrier
-from release.publish.targets import Options
 
 RegistryTarget = (
     AwsAmiTarget

@@ -31,8 +31,9 @@ from release.channels.reconcile import (
 from release.channels.state import load_state
 from release.channels.vouched import UNTRUSTED, Untrusted, vouched_index, voucher
 from release.integrity.signing import Signer, SigningConfig, open_signer
-from release.publish.indexstore import IndexStore, Stored, holds_index, open_index_store
-from release.publish.targets import Options
+from release.publish.indexstore import IndexStore, Stored
+from release.publish.options import Options
+from release.publish.targets import holds_index, open_index_store
 
 Status = Literal["resigned", "fresh", "absent", "untrusted"]
 

@@ -30,14 +30,9 @@ from release.errors import ReleaseError
 from release.integrity.manifest import MANIFEST, Manifest
 from release.integrity.signing import Signer
 from release.model.target import Target
-from release.publish.indexstore import (
-    Changed,
-    IndexStore,
-    holds_index,
-    open_index_store,
-    signed_write,
-)
-from release.publish.targets import Options
+from release.publish.indexstore import Changed, IndexStore, signed_write
+from release.publish.options import Options
+from release.publish.targets import holds_index, open_index_store
 
 log = logging.getLogger(__name__)
 

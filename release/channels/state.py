@@ -10,9 +10,9 @@ from pathlib import Path
 
 import git
 
-from release.config.checks import check_repo
 from release.config.history import commit_of, folder_versions
 from release.config.loader import IMAGES, ConfigRepo, load
+from release.config.rules import check_repo
 from release.config.source import open_source
 from release.errors import ConfigError, InvalidInput, Problem
 

@@ -22,8 +22,8 @@ from release.channels.reconcile import (
     utcnow,
 )
 from release.channels.state import load_state
-from release.publish.indexstore import holds_index, open_index_store
-from release.publish.targets import Options
+from release.publish.options import Options
+from release.publish.targets import holds_index, open_index_store
 
 
 @dataclass(frozen=True)

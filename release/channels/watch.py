@@ -25,7 +25,7 @@ from release.channels.reconcile import ReconcileResult, reconcile
 from release.errors import InvalidInput, OperationError, ReleaseError
 from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
-from release.publish.targets import Options
+from release.publish.options import Options
 
 log = logging.getLogger("release.watch")
 

@@ -12,6 +12,17 @@ import traceback
 import click
 
 from release import __version__
+from release.cli import (
+    build_cmds,
+    channel_cmds,
+    config_cmds,
+    demo_cmds,
+    formats_cmds,
+    gitops_cmds,
+    integrity_cmds,
+    publish_cmds,
+    status_cmds,
+)
 from release.errors import ExitCode, ReleaseError
 
 
@@ -39,18 +50,6 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from release.cli import (
-        build_cmds,
-        channel_cmds,
-        config_cmds,
-        demo_cmds,
-        formats_cmds,
-        gitops_cmds,
-        integrity_cmds,
-        publish_cmds,
-        status_cmds,
-    )
-
     for module in (
         config_cmds,
         build_cmds,

@@ -11,7 +11,8 @@ from release.build.builder import BuildResult, build
 from release.build.qemu_builder import QemuOptions
 from release.build.qemu_install import DEFAULT_DEADLINE, Accel, Delivery
 from release.cli.output import emit, json_option
-from release.config.loader import ConfigRepo, load_valid
+from release.config.check import load_valid
+from release.config.loader import ConfigRepo
 from release.config.source import open_source
 from release.errors import InvalidInput
 from release.model.image import ImageDefinition

@@ -6,8 +6,8 @@ import click
 
 from release.channels.plan import plan
 from release.channels.promote import PinResult, promote, rollback
-from release.channels.render import FORMATS, MATRICES, render
 from release.cli.output import emit, json_option
+from release.render.plan import FORMATS, MATRICES, render
 
 REPO_OPTION = click.option(
     "--repo",

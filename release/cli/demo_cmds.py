@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from release.demo.serve import serve
+from release.demo.story import DemoPaths, run_demo
 
 
 @click.command("demo")
@@ -40,8 +41,6 @@ def demo_cmd(directory: str, no_boot_kernel: bool, serve_mirror: bool, port: int
     No network (except fetching a bootable kernel once) and no cloud account. Rerunning
     reuses what exists.
     """
-    from release.demo.story import DemoPaths, run_demo  # the story renders with the CLI's own
-
     result = run_demo(Path(directory), click.echo, boot_kernel=not no_boot_kernel)
     click.echo(f"\nDone: {result.root} (signing key {result.fingerprint})")
     if serve_mirror:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from release.cli.output import emit, json_option
-from release.formats import Artifact, ConvertOptions, convert, parse_formats
+from release.formats import ConvertedFile, ConvertOptions, convert, parse_formats
 from release.model.target import ALL_FORMATS
 
 
@@ -95,7 +95,7 @@ def convert_cmd(
     emit([a.to_dict() for a in artifacts], as_json, lambda: _text(artifacts))
 
 
-def _text(artifacts: list[Artifact]) -> str:
+def _text(artifacts: list[ConvertedFile]) -> str:
     return "\n".join(f"{a.format:6} {a.size:>14,} {a.path}" for a in artifacts)
 
 

@@ -11,16 +11,17 @@ from typing import Any, TypeVar
 
 import click
 
-from release.channels.reconcile import ReconcileResult, reconcile
-from release.channels.resign import ResignResult, resign
+from release.channels.reconcile import reconcile
+from release.channels.resign import resign
 from release.channels.vouched import UNTRUSTED, Untrusted
 from release.channels.watch import WatchSettings, watch
 from release.cli.output import attempts_option, emit, json_option
 from release.errors import OperationError
 from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
+from release.publish.options import Options
 from release.publish.retry import RetrySettings
-from release.publish.targets import Options
+from release.render.reconcile import render_reconcile, render_resign
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,22 +68,6 @@ def signing_config(
     )
 
 
-def render(result: ReconcileResult) -> str:
-    lines = [f"reconcile {result.revision[:12]}"]
-    for channel in result.channels:
-        built = " (built)" if channel.built else ""
-        lines.append(f"  {channel.channel}: {channel.image} {channel.version}{built}")
-        for t in channel.targets:
-            serial = f" serial {t.serial}" if t.serial is not None else ""
-            detail = f" - {t.detail}" if t.detail else ""
-            lines.append(f"    {t.status:<10} {t.target}{serial}{detail}")
-    lines.extend(f"  retired    {r} (its index left the snapshot)" for r in result.retired)
-    lines.extend(f"warning: {w}" for w in result.warnings)
-    if result.noop:
-        lines.append("nothing to do: every target already has what git asks for")
-    return "\n".join(lines)
-
-
 def _run(channels: list[str] | None, as_json: bool, **kw: Any) -> None:
     signing = signing_config(kw["gnupghome"], kw["fingerprint"], kw["key_env"],
                              kw["passphrase_file"])  # fmt: skip
@@ -95,7 +80,7 @@ def _run(channels: list[str] | None, as_json: bool, **kw: Any) -> None:
         options=Options(endpoint_url=kw["endpoint_url"]),
         retry=RetrySettings(attempts=kw["attempts"]),
     )
-    emit(result.to_dict(), as_json, lambda: render(result))
+    emit(result.to_dict(), as_json, lambda: render_reconcile(result))
     if not result.ok:
         failed = [
             f"{c.channel} on {t.target}: {t.detail}"
@@ -125,11 +110,6 @@ def reconcile_cmd(as_json: bool, **kw: Any) -> None:
 def publish_cmd(channels: tuple[str, ...], as_json: bool, **kw: Any) -> None:
     """Build what CHANNEL needs if not built yet, publish it and its index to its targets."""
     _run(list(channels), as_json, **kw)
-
-
-def render_resign(result: ResignResult) -> str:
-    lines = [f"  {r.status:<10} {r.channel} on {r.target}: {r.detail}" for r in result.indexes]
-    return "\n".join(["resign", *lines]) if lines else "resign: no published index"
 
 
 @click.command("resign")

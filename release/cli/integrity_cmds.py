@@ -13,7 +13,7 @@ import click
 
 from release import runner
 from release.channels.serials import SerialStore
-from release.channels.verify import ChannelVerifyResult, verify_channel
+from release.channels.verify import verify_channel
 from release.cli.output import emit, json_option
 from release.errors import ConfigError, InvalidInput, VerificationError
 from release.fsutil import write_bytes
@@ -25,6 +25,7 @@ from release.integrity.provenance import Origin, builder_id
 from release.integrity.releasedir import ReleaseInfo, seal
 from release.integrity.signing import SigningConfig, open_signer
 from release.integrity.verify import VerifyResult, verify_release
+from release.render.verify import count_problems, render_channel, render_verify
 
 log = logging.getLogger(__name__)
 
@@ -43,37 +44,6 @@ def _key_source(path: Path | None) -> KeySource:
                 " (or run inside the config repo, which has keys/)"
             )
     return load_key_source(path)
-
-
-def _count(result: VerifyResult) -> str:
-    count = len(result.failures())
-    return f"{count} problem{'s' if count != 1 else ''}"
-
-
-def render_verify(result: VerifyResult) -> str:
-    scope = f"channel {result.channel}" if result.channel else "any channel"
-    what = f"{result.image} {result.version}" if result.image else "release"
-    lines = [f"{what} at {result.location} ({scope})", "signatures:"]
-    for check in result.signatures:
-        if check.ok:
-            good = "; ".join(f"{s.reason} ({s.primary})" for s in check.signatures)
-            lines.append(f"  ok    {check.file}.asc  {good}")
-        else:
-            lines.extend(f"  FAIL  {problem}" for problem in check.problems)
-    lines.append("files:")
-    for file in result.files:
-        if file.ok:
-            lines.append(f"  ok    {file.name}  ({', '.join(file.passed)})")
-        else:
-            lines.append(f"  FAIL  {file.name}  {'; '.join(file.problems)}")
-    if result.problems:
-        lines.append("problems:")
-        lines.extend(f"  FAIL  {problem}" for problem in result.problems)
-    if result.ok:
-        lines.append(f"OK: {len(result.files)} files match their signed digests")
-    else:
-        lines.append(f"FAILED: {_count(result)}")
-    return "\n".join(lines)
 
 
 _SECONDS = click.FloatRange(min=0, min_open=True)
@@ -174,7 +144,7 @@ def verify_command(
     emit(result.to_dict(), as_json, lambda: render_verify(result))
     _show_provenance(result, show_provenance and not as_json)
     if not result.ok:
-        raise VerificationError(f"{location}: verification FAILED ({_count(result)})")
+        raise VerificationError(f"{location}: verification FAILED ({count_problems(result)})")
 
 
 def _show_provenance(result: VerifyResult | None, wanted: bool) -> None:
@@ -182,19 +152,6 @@ def _show_provenance(result: VerifyResult | None, wanted: bool) -> None:
     if wanted and result is not None and result.ok and result.provenance is not None:
         click.echo("provenance (in-toto statement, verified):")
         click.echo(json.dumps(result.provenance, indent=2, sort_keys=True))
-
-
-def render_channel(result: ChannelVerifyResult) -> str:
-    lines = [f"channel {result.channel} at {result.root}"]
-    if result.index is not None:
-        lines.append(f"  index: {result.index.status}: {result.index.message}")
-    if result.snapshot is not None:
-        lines.append(f"  snapshot: {result.snapshot.message}")
-    if result.release is not None:
-        lines.append(render_verify(result.release))
-    lines.extend(f"FAIL  {problem}" for problem in result.problems)
-    lines.append("OK" if result.ok else f"FAILED: {len(result.failures())} problems")
-    return "\n".join(lines)
 
 
 @click.group("keys")

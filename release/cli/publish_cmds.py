@@ -13,9 +13,9 @@ from release.publish import url as target_url
 from release.publish.api import publish
 from release.publish.engine import PublishSummary
 from release.publish.journal import DEFAULT_PATH
+from release.publish.options import Options
 from release.publish.retry import RetrySettings
 from release.publish.s3journal import open_journal
-from release.publish.targets import Options
 
 
 def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:

@@ -1,15 +1,16 @@
-"""`release check`: validate a config repo at a revision, optionally against a base revision."""
+"""`release check`: validate a config repo at a revision, optionally against a base revision;
+`load_valid`: a loaded repo that passed every check, or ConfigError."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from release.config.checks import check_repo
 from release.config.history import source_versions
 from release.config.loader import ConfigRepo, load
+from release.config.rules import check_repo
 from release.config.source import ConfigSource, open_source
-from release.errors import Problem
+from release.errors import ConfigError, Problem
 
 
 @dataclass
@@ -55,6 +56,15 @@ def check(repo: str = ".", rev: str | None = None, base: str | None = None) -> C
         problems=head.problems,
         warnings=head.warnings,
     )
+
+
+def load_valid(source: ConfigSource) -> ConfigRepo:
+    """Like `load` plus the cross-file checks; raises ConfigError listing every problem."""
+    repo = load(source)
+    check_repo(repo)
+    if repo.problems:
+        raise ConfigError(repo.problems)
+    return repo
 
 
 def _load_base(repo: str, base: str) -> ConfigRepo:

@@ -1,7 +1,8 @@
 """Load a config repo into the typed model, collecting every problem before giving up.
 
 Parsing and per-file validation live here; the rules that look across files are in
-`release.config.checks` (pure functions over what this module loaded).
+`release.config.rules` (pure functions over what this module loaded), and `check.load_valid`
+applies both.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from release.config.source import ConfigSource
 from release.config.yamldoc import Document, parse, problems_from
-from release.errors import ConfigError, Problem
+from release.errors import Problem
 from release.model.channel import Channel
 from release.model.image import ImageDefinition
 from release.model.target import (
@@ -124,17 +125,6 @@ def load(source: ConfigSource) -> ConfigRepo:
         repo.channels[channel.name] = Loaded(channel, doc)
     _load_targets(source, repo)
     _load_keys(source, repo)
-    return repo
-
-
-def load_valid(source: ConfigSource) -> ConfigRepo:
-    """Like `load` plus the cross-file checks; raises ConfigError listing every problem."""
-    from release.config.checks import check_repo
-
-    repo = load(source)
-    check_repo(repo)
-    if repo.problems:
-        raise ConfigError(repo.problems)
     return repo
 
 

@@ -23,14 +23,11 @@ from release import runner
 from release.channels.plan import plan
 from release.channels.promote import promote
 from release.channels.reconcile import reconcile as run_reconcile
-from release.channels.render import render
 from release.channels.serials import SerialStore
 from release.channels.status import status
 from release.channels.verify import verify_channel
-from release.cli.gitops_cmds import render as render_reconcile
-from release.cli.integrity_cmds import render_channel
-from release.cli.status_cmds import render_text as render_status
 from release.demo import world
+from release.demo.bootkit import kernel_rpm
 from release.demo.repo import build_repo, is_repo
 from release.demo.signing_key import ensure_key, export_public
 from release.errors import OperationError, ReleaseError, VerificationError
@@ -38,6 +35,10 @@ from release.integrity.gpghome import stop_agents
 from release.integrity.keysource import load_key_source
 from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
+from release.render.plan import render
+from release.render.reconcile import render_reconcile
+from release.render.status import render_text as render_status
+from release.render.verify import render_channel
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +184,6 @@ def _repos_done(paths: DemoPaths) -> bool:
 
 
 def _fetch_boot_kernel(paths: DemoPaths, say: Say) -> Path:
-    from release.demo.bootkit import kernel_rpm
-
     say(
         "bootable kernel: packaging Debian's kernel (from the cache .ci/setup filled) and a"
         " busybox initramfs"

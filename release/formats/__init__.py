@@ -4,6 +4,6 @@
 """
 
 from release.formats.convert import convert
-from release.formats.options import Artifact, ConvertOptions, parse_formats
+from release.formats.options import ConvertedFile, ConvertOptions, parse_formats
 
-__all__ = ["Artifact", "ConvertOptions", "convert", "parse_formats"]
+__all__ = ["ConvertOptions", "ConvertedFile", "convert", "parse_formats"]

@@ -23,7 +23,7 @@ from release.formats import argv, check, gce, ova, rawdisk, vhd, vmdk
 from release.formats.options import (
     MIB,
     RAW_XZ_SUFFIX,
-    Artifact,
+    ConvertedFile,
     ConvertOptions,
     check_basename,
     output_name,
@@ -36,7 +36,9 @@ from release.owner import gone, owner_id
 log = logging.getLogger(__name__)
 
 
-def convert(raw: Path, out_dir: Path, basename: str, options: ConvertOptions) -> list[Artifact]:
+def convert(
+    raw: Path, out_dir: Path, basename: str, options: ConvertOptions
+) -> list[ConvertedFile]:
     """Make `<basename>.<suffix>` in `out_dir` for each format in `options`; return them checked.
 
     Raises InvalidInput before doing anything for a bad disk, name, directory or size;
@@ -121,7 +123,7 @@ class Job:
         return self.digest.result() if self.digest else rawdisk.content_digest(self.raw)
 
 
-Staged = tuple[Path, Artifact]  # (file in staging, what it becomes)
+Staged = tuple[Path, ConvertedFile]  # (file in staging, what it becomes)
 
 
 def _run(job: Job) -> list[Staged]:
@@ -160,12 +162,12 @@ def _run(job: Job) -> list[Staged]:
     return sorted(staged, key=lambda item: (order[item[1].format], item[1].compression or ""))
 
 
-def _publish(staged: list[Staged], out_dir: Path) -> list[Artifact]:
+def _publish(staged: list[Staged], out_dir: Path) -> list[ConvertedFile]:
     artifacts = []
     for path, artifact in staged:
         final = out_dir / artifact.path.name
         path.replace(final)
-        artifacts.append(Artifact(final, artifact.format, artifact.size, artifact.compression))
+        artifacts.append(ConvertedFile(final, artifact.format, artifact.size, artifact.compression))
     fd = os.open(out_dir, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -179,7 +181,7 @@ def _done(path: Path, fmt: Format, compression: str | None = None) -> list[Stage
     with path.open("rb") as f:
         os.fsync(f.fileno())
     log.info("%s: done", path.name)
-    artifact = Artifact(path, fmt, path.stat().st_size, "xz" if compression else None)
+    artifact = ConvertedFile(path, fmt, path.stat().st_size, "xz" if compression else None)
     return [(path, artifact)]
 
 

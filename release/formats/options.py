@@ -1,4 +1,4 @@
-"""What a conversion is asked for (ConvertOptions) and what it produced (Artifact).
+"""What a conversion is asked for (ConvertOptions) and what it produced (ConvertedFile).
 
 Pure: validation of the request and the naming of outputs, no IO.
 """
@@ -137,8 +137,9 @@ def round_up(size: int, unit: int) -> int:
 
 
 @dataclass(frozen=True)
-class Artifact:
-    """One finished, checked output file."""
+class ConvertedFile:
+    """One finished, checked output file of a conversion (its manifest record, with digests and
+    variant, is `integrity.manifest.Artifact`)."""
 
     path: Path
     format: Format

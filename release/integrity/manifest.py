@@ -82,11 +82,20 @@ class Artifact(FileRecord):
 
 
 class Package(Model):
+    """An installed rpm: read from the image's rpmdb at build time, listed in the manifest."""
+
     name: str
     epoch: int = Field(ge=0)
     version: str
     release: str
     arch: str
+
+    def fields(self) -> tuple[str, int, str, str, str]:
+        return (self.name, self.epoch, self.version, self.release, self.arch)
+
+    def line(self) -> str:
+        """The package list's line: `NAME EPOCH VERSION RELEASE ARCH`."""
+        return " ".join(str(field) for field in self.fields())
 
     def evr(self) -> str:
         prefix = f"{self.epoch}:" if self.epoch else ""

@@ -8,8 +8,9 @@ from release.model.target import Target
 from release.publish import layout
 from release.publish.engine import PublishSummary, publish_to
 from release.publish.journal import JournalStore
+from release.publish.options import Options
 from release.publish.retry import Retrier, RetrySettings
-from release.publish.targets import Options, open_mirror
+from release.publish.targets import open_mirror
 
 
 def publish(

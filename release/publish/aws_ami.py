@@ -12,24 +12,32 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.config import Config
 
 from release.errors import InvalidInput, OperationError
 from release.model.target import AwsAmiTarget, S3Target
+from release.publish.aws_client import ec2_client, translate
 from release.publish.journal import JournalStore
 from release.publish.mirror import LocalFile, PutContext
+from release.publish.options import Options
 from release.publish.registry import ImageResult, Patience, release_tags
 from release.publish.retry import Retrier, raise_as
-from release.publish.s3 import S3Mirror, shared_session, translate
-from release.publish.targets import Options
+from release.publish.s3 import S3Mirror
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import FilterTypeDef, LaunchPermissionTypeDef
 
 log = logging.getLogger("release.publish")
 
 _FORMATS = {".vhd": "VHD", ".raw": "RAW", ".img": "RAW", ".vmdk": "VMDK"}
 _BROKEN = ("failed", "invalid", "error")  # image states that never become available
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ def register_params(
     }
 
 
-def launch_permissions(who: tuple[str, ...]) -> list[dict[str, str]]:
+def launch_permissions(who: tuple[str, ...]) -> list[LaunchPermissionTypeDef]:
     """ModifyImageAttribute's LaunchPermission items: account ids, or `all` for public."""
     return [{"Group": "all"} if w == "all" else {"UserId": w} for w in who]
 
@@ -94,23 +102,23 @@ class Ec2:
         self.endpoint = endpoint
         self.retrier = retrier
         self._config = Config(retries={"total_max_attempts": 1, "mode": "standard"})
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, EC2Client] = {}
 
-    def client(self, region: str) -> Any:
+    def client(self, region: str) -> EC2Client:
         # Building an EC2 client parses a big service model: one per region, one session.
         if region not in self._clients:
-            self._clients[region] = shared_session().client(
-                "ec2", region_name=region, endpoint_url=self.endpoint, config=self._config
-            )
+            self._clients[region] = ec2_client(region, self.endpoint, self._config)
         return self._clients[region]
 
-    def call(self, region: str, op: str, **kwargs: Any) -> Any:
+    def call(self, region: str, op: str, fn: Callable[[EC2Client], T]) -> T:
+        """`fn` on the region's client (`op` names it in messages), errors translated, under
+        the retry policy."""
         what = f"{op} in {region}"
         client = self.client(region)
 
-        def once() -> Any:
+        def once() -> T:
             try:
-                return getattr(client, op)(**kwargs)
+                return fn(client)
             except Exception as exc:
                 raise_as(exc, translate(what, exc))
 
@@ -122,14 +130,16 @@ def find_release(ec2: Ec2, target: AwsAmiTarget, image: str, version: str) -> di
     available and carries the launch permissions asked for; else None. Read-only and cheap
     (a DescribeImages per region, plus a DescribeImageAttribute when permissions are set):
     reconcile asks this before it makes a release, so a no-op run builds nothing."""
-    filters = [
+    filters: list[FilterTypeDef] = [
         {"Name": "tag:release-image", "Values": [image]},
         {"Name": "tag:release-version", "Values": [version]},
     ]
     wanted = launch_permissions(target.launch_permissions)
     found: dict[str, str] = {}
     for region in target.regions:
-        reply = ec2.call(region, "describe_images", Owners=["self"], Filters=filters)
+        reply = ec2.call(
+            region, "describe_images", lambda c: c.describe_images(Owners=["self"], Filters=filters)
+        )
         ready = sorted(
             str(i["ImageId"]) for i in reply.get("Images", []) if i.get("State") == "available"
         )
@@ -137,7 +147,12 @@ def find_release(ec2: Ec2, target: AwsAmiTarget, image: str, version: str) -> di
             return None
         if wanted:
             attr = ec2.call(
-                region, "describe_image_attribute", ImageId=ready[0], Attribute="launchPermission"
+                region,
+                "describe_image_attribute",
+                lambda c: c.describe_image_attribute(
+                    ImageId=ready[0],  # noqa: B023  (called at once, before the loop moves on)
+                    Attribute="launchPermission",
+                ),
             )
             if any(w not in attr.get("LaunchPermissions", []) for w in wanted):
                 return None
@@ -177,8 +192,10 @@ class AmiRegistry:
     def find(self, region: str) -> str | None:
         """This release's AMI in a region, in any state but deregistered: found by its name,
         which a copy has from the start (its tags may come later)."""
-        filters = [{"Name": "name", "Values": [self.name]}]
-        found = self.ec2.call(region, "describe_images", Owners=["self"], Filters=filters)
+        filters: list[FilterTypeDef] = [{"Name": "name", "Values": [self.name]}]
+        found = self.ec2.call(
+            region, "describe_images", lambda c: c.describe_images(Owners=["self"], Filters=filters)
+        )
         images = [i for i in found.get("Images", []) if i.get("State") != "deregistered"]
         return str(images[0]["ImageId"]) if images else None
 
@@ -205,19 +222,21 @@ class AmiRegistry:
         task = self.ec2.call(
             region,
             "import_snapshot",
-            ClientToken=client_token("import-snapshot", self.name, self.artifact.sha256),
-            Description=f"{self.name} sha256:{self.artifact.sha256}",
-            DiskContainer={
-                "Description": self.artifact.name,
-                "Format": disk_format(self.artifact.name),
-                "UserBucket": {"S3Bucket": self.target.bucket, "S3Key": key},
-            },
-            TagSpecifications=[
-                {
-                    "ResourceType": "import-snapshot-task",
-                    "Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()],
-                }
-            ],
+            lambda c: c.import_snapshot(
+                ClientToken=client_token("import-snapshot", self.name, self.artifact.sha256),
+                Description=f"{self.name} sha256:{self.artifact.sha256}",
+                DiskContainer={
+                    "Description": self.artifact.name,
+                    "Format": disk_format(self.artifact.name),
+                    "UserBucket": {"S3Bucket": self.target.bucket, "S3Key": key},
+                },
+                TagSpecifications=[
+                    {
+                        "ResourceType": "import-snapshot-task",
+                        "Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()],
+                    }
+                ],
+            ),
         )
         task_id = str(task["ImportTaskId"])
         return self.patience.wait_for(
@@ -225,7 +244,11 @@ class AmiRegistry:
         )
 
     def _snapshot_done(self, region: str, task_id: str) -> str | None:
-        tasks = self.ec2.call(region, "describe_import_snapshot_tasks", ImportTaskIds=[task_id])
+        tasks = self.ec2.call(
+            region,
+            "describe_import_snapshot_tasks",
+            lambda c: c.describe_import_snapshot_tasks(ImportTaskIds=[task_id]),
+        )
         detail = tasks["ImportSnapshotTasks"][0]["SnapshotTaskDetail"]
         status = detail.get("Status", "")
         if status == "completed":
@@ -249,7 +272,7 @@ class AmiRegistry:
         )
         primary = self.target.regions[0]
         try:
-            result = self.ec2.call(primary, "register_image", **params)
+            result = self.ec2.call(primary, "register_image", lambda c: c.register_image(**params))
         except OperationError as exc:
             # AMI names are unique per region: another run registered this release meanwhile.
             found = self.find(primary) if "InvalidAMIName.Duplicate" in str(exc) else None
@@ -263,12 +286,14 @@ class AmiRegistry:
         result = self.ec2.call(
             region,
             "copy_image",
-            SourceImageId=image_id,
-            SourceRegion=self.target.regions[0],
-            Name=self.name,
-            Description=f"sha256:{self.artifact.sha256}",
-            ClientToken=client_token("copy-image", image_id, region),
-            CopyImageTags=True,
+            lambda c: c.copy_image(
+                SourceImageId=image_id,
+                SourceRegion=self.target.regions[0],
+                Name=self.name,
+                Description=f"sha256:{self.artifact.sha256}",
+                ClientToken=client_token("copy-image", image_id, region),
+                CopyImageTags=True,
+            ),
         )
         return str(result["ImageId"])
 
@@ -280,7 +305,9 @@ class AmiRegistry:
         )
 
     def _available(self, image_id: str, region: str) -> str | None:
-        found = self.ec2.call(region, "describe_images", ImageIds=[image_id])
+        found = self.ec2.call(
+            region, "describe_images", lambda c: c.describe_images(ImageIds=[image_id])
+        )
         images = found.get("Images", [])
         state = str(images[0].get("State", "")) if images else "not listed yet"
         if state == "available":
@@ -300,8 +327,10 @@ class AmiRegistry:
         self.ec2.call(
             region,
             "modify_image_attribute",
-            ImageId=image_id,
-            LaunchPermission={"Add": launch_permissions(self.target.launch_permissions)},
+            lambda c: c.modify_image_attribute(
+                ImageId=image_id,
+                LaunchPermission={"Add": launch_permissions(self.target.launch_permissions)},
+            ),
         )
 
     def publish_image(self) -> ImageResult:

@@ -29,9 +29,9 @@ from release.publish.azure_client import (
 )
 from release.publish.journal import DONE, JournalStore
 from release.publish.mirror import Conflict, LocalFile, prove
+from release.publish.options import Options
 from release.publish.registry import ImageResult, Patience, release_tags
 from release.publish.retry import Retrier
-from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
 

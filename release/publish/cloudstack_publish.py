@@ -19,9 +19,9 @@ from release.publish.cloudstack import TemplateRegistry, TemplateSpec
 from release.publish.cloudstack_client import CloudStackApi
 from release.publish.journal import JournalStore
 from release.publish.mirror import LocalFile
+from release.publish.options import Options
 from release.publish.registry import ImageResult, Patience
 from release.publish.retry import Retrier
-from release.publish.targets import Options
 
 
 def public_url(target: CloudStackTemplateTarget, image: str, version: str, name: str) -> str:

@@ -17,7 +17,6 @@ from typing import Literal
 
 from release.errors import InvalidInput, ReleaseError, VerificationError
 from release.publish import layout
-from release.publish.digest import sha256_file
 from release.publish.journal import DONE, FAILED, JournalStore, step_id
 from release.publish.mirror import (
     Conflict,
@@ -28,6 +27,7 @@ from release.publish.mirror import (
     Remote,
 )
 from release.publish.retry import Retrier, RetryEvent
+from release.publish.upload_digest import sha256_file
 
 log = logging.getLogger("release.publish")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from release import fsutil
 from release.errors import InvalidInput, OperationError
-from release.publish.digest import sha256_file
 from release.publish.mirror import Conflict, LocalFile, PutContext, Remote, prove
+from release.publish.upload_digest import sha256_file
 
 
 class FilesystemMirror:

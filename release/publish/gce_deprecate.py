@@ -7,8 +7,6 @@ google-cloud-compute is imported here only.
 
 from __future__ import annotations
 
-from typing import Any
-
 from google.api_core import exceptions as gx
 from google.cloud import compute_v1
 
@@ -28,7 +26,11 @@ def deprecation_status(project: str, replacement: str) -> dict[str, str]:
 
 
 def deprecate_newer(
-    target: GceImageTarget, image: str, newer: str, current: str, client: Any = None
+    target: GceImageTarget,
+    image: str,
+    newer: str,
+    current: str,
+    client: compute_v1.ImagesClient | None = None,
 ) -> str:
     """Deprecate the image of version `newer` in favour of version `current`'s; its name."""
     client = client or images_client(target.endpoint_url)

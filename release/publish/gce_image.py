@@ -10,8 +10,9 @@ endpoint). google-cloud-compute is imported here only.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from google.api_core import exceptions as gx
 from google.api_core.client_options import ClientOptions
@@ -24,9 +25,11 @@ from release.publish.gcs import GcsMirror
 from release.publish.gcs import translate as gcs_translate
 from release.publish.journal import JournalStore
 from release.publish.mirror import Conflict, LocalFile, PutContext
+from release.publish.options import Options
 from release.publish.registry import ImageResult, Patience, release_tags
 from release.publish.retry import Retrier, raise_as
-from release.publish.targets import Options
+
+T = TypeVar("T")
 
 DEFAULT_FEATURES = ("VIRTIO_SCSI_MULTIQUEUE",)
 
@@ -53,9 +56,9 @@ def gce_labels(image: str, version: str, sha256: str) -> dict[str, str]:
 
 def insert_body(
     name: str, family: str | None, source: str, spec: GceSpec, labels: dict[str, str], sha: str
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The images.insert body (pure, so what is sent can be checked without GCE)."""
-    body: dict[str, Any] = {
+    body: dict[str, object] = {
         "name": name,
         "description": f"sha256:{sha}",
         "raw_disk": {"source": source},
@@ -67,7 +70,7 @@ def insert_body(
     return body
 
 
-def images_client(endpoint: str | None) -> Any:
+def images_client(endpoint: str | None) -> compute_v1.ImagesClient:
     """Compute's images client; with an endpoint (a local stub) no Google credentials."""
     if endpoint:
         return compute_v1.ImagesClient(
@@ -78,12 +81,12 @@ def images_client(endpoint: str | None) -> Any:
     return compute_v1.ImagesClient()
 
 
-def call(retrier: Retrier, what: str, fn: Any, **kwargs: Any) -> Any:
+def call(retrier: Retrier, what: str, fn: Callable[[], T]) -> T:
     """One Compute call, retried when transient; NotFound passes through untouched."""
 
-    def once() -> Any:
+    def once() -> T:
         try:
-            return fn(**kwargs)
+            return fn()
         except gx.NotFound:
             raise
         except Exception as exc:
@@ -92,17 +95,25 @@ def call(retrier: Retrier, what: str, fn: Any, **kwargs: Any) -> Any:
     return retrier.call(what, once)
 
 
-def get_image(client: Any, project: str, name: str, retrier: Retrier) -> Any | None:
+def get_image(
+    client: compute_v1.ImagesClient, project: str, name: str, retrier: Retrier
+) -> compute_v1.Image | None:
     try:
         return call(
-            retrier, f"get image {name}", client.get, project=project, image=name, retry=None
+            retrier,
+            f"get image {name}",
+            lambda: client.get(project=project, image=name, retry=None),
         )
     except gx.NotFound:
         return None
 
 
 def find_release(
-    client: Any, target: GceImageTarget, image: str, version: str, retrier: Retrier
+    client: compute_v1.ImagesClient,
+    target: GceImageTarget,
+    image: str,
+    version: str,
+    retrier: Retrier,
 ) -> str | None:
     """The READY image of (image, version), by its deterministic name; one `images.get`,
     read-only, so reconcile can ask before it makes a release."""
@@ -112,7 +123,7 @@ def find_release(
     return str(found.name)
 
 
-def deprecated(found: Any) -> bool:
+def deprecated(found: compute_v1.Image) -> bool:
     """Deprecated (or worse): a family does not resolve to it, e.g. after a rollback."""
     return str(found.deprecated.state or "ACTIVE") != "ACTIVE"
 
@@ -145,7 +156,7 @@ class GceImageRegistry:
         self.name = gce_name(image, version)
         self._images = images_client(compute_endpoint or target.endpoint_url)
 
-    def find(self) -> Any | None:
+    def find(self) -> compute_v1.Image | None:
         found = get_image(self._images, self.target.project, self.name, self.retrier)
         if found is None:
             return None
@@ -185,13 +196,12 @@ class GceImageRegistry:
         call(
             self.retrier,
             f"insert image {self.name}",
-            self._images.insert,
-            project=self.target.project,
-            image_resource=compute_v1.Image(**body),
-            retry=None,
+            lambda: self._images.insert(
+                project=self.target.project, image_resource=compute_v1.Image(**body), retry=None
+            ),
         )
 
-    def _ready(self) -> Any | None:
+    def _ready(self) -> compute_v1.Image | None:
         found = self.find()
         if found is None:
             return None
@@ -214,9 +224,10 @@ class GceImageRegistry:
         call(
             self.retrier,
             f"undeprecate image {self.name}",
-            self._images.deprecate,
-            project=self.target.project,
-            image=self.name,
-            deprecation_status_resource=compute_v1.DeprecationStatus(state="ACTIVE"),
-            retry=None,
+            lambda: self._images.deprecate(
+                project=self.target.project,
+                image=self.name,
+                deprecation_status_resource=compute_v1.DeprecationStatus(state="ACTIVE"),
+                retry=None,
+            ),
         )

@@ -41,8 +41,8 @@ from release.publish.mirror import (
     Remote,
     prove,
 )
+from release.publish.options import Options
 from release.publish.retry import Transient, raise_as
-from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
 

@@ -29,8 +29,8 @@ from release.publish.indexstore import (
     content_type,
     lease_lock,
 )
+from release.publish.options import Options
 from release.publish.retry import raise_as
-from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
 

@@ -24,10 +24,8 @@ from typing import Protocol
 
 from release import fsutil
 from release.errors import InvalidInput, OperationError
-from release.model.target import FilesystemTarget, GcsTarget, RsyncTarget, S3Target, Target
 from release.owner import gone, owner_id
 from release.publish.retry import Retrier, RetrySettings
-from release.publish.targets import Options
 
 LOCK_NAME = "channels/.lock"
 LEASE = 300.0  # a lock not refreshed for this long was left by a writer that died
@@ -224,27 +222,3 @@ class FilesystemIndexStore:
             yield
         finally:
             os.close(fd)
-
-
-def open_index_store(target: Target, options: Options | None = None) -> IndexStore:
-    """The index store of a mirror target; registries (AMI, GCE image) hold no index."""
-    options = options or Options()
-    if isinstance(target, FilesystemTarget):
-        return FilesystemIndexStore(Path(target.path))
-    if isinstance(target, S3Target):
-        from release.publish.s3index import S3IndexStore
-
-        return S3IndexStore(target, options)
-    if isinstance(target, RsyncTarget):
-        from release.publish.rsyncindex import RsyncIndexStore
-
-        return RsyncIndexStore(target, options)
-    if isinstance(target, GcsTarget):
-        from release.publish.gcsindex import GcsIndexStore
-
-        return GcsIndexStore(target, options)
-    raise InvalidInput(f"{target.type} targets hold no channel index")
-
-
-def holds_index(target: Target) -> bool:
-    return isinstance(target, FilesystemTarget | S3Target | GcsTarget | RsyncTarget)

@@ -17,9 +17,9 @@ from typing import Protocol
 
 from release import progress
 from release.errors import OperationError, VerificationError
-from release.publish.digest import sha256_file
 from release.publish.journal import JournalStore
 from release.publish.retry import Retrier
+from release.publish.upload_digest import sha256_file
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from release import runner
 from release.errors import OperationError, ToolError
 from release.model.target import RsyncTarget
 from release.publish.indexstore import INDEX_RETRY, Changed, Stored, check_name
+from release.publish.options import Options
 from release.publish.rsync import base_argv, classify, ssh_command
-from release.publish.targets import Options
 
 _MISSING_EXIT = 23  # "some files could not be transferred": here, the file does not exist
 

@@ -8,34 +8,44 @@ restarting it. Parts go up a few at a time, each read from the file when its tur
 memory stays at about `concurrency * part_size`. They are read in order, once, and feed the
 SHA-256 of the whole file: the upload is completed only if it is the digest the release
 states (the one in the metadata), so changed local bytes are never published under it.
-boto3 is imported here only.
+Clients and error translation: `aws_client`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import math
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import boto3
-from botocore import exceptions as bx
 from botocore.config import Config
 
 from release.errors import InvalidInput, OperationError
 from release.model.target import S3Target
 from release.progress import Task
-from release.publish.digest import b64, hex_to_b64, sha256_range
+from release.publish.aws_client import (
+    NotFound,
+    Precondition,
+    UploadGone,
+    error_code,
+    s3_client,
+    translate,
+)
 from release.publish.journal import Part, Upload
 from release.publish.mirror import LocalFile, NotSealedBytes, PutContext, Remote
-from release.publish.retry import Retrier, Transient, raise_as
-from release.publish.targets import Options
+from release.publish.options import Options
+from release.publish.retry import Retrier, raise_as
+from release.publish.upload_digest import b64, hex_to_b64, sha256_range
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 log = logging.getLogger("release.publish")
 
@@ -44,53 +54,6 @@ T = TypeVar("T")
 MIN_PART = 5 * 1024 * 1024  # S3's floor for every part but the last
 DEFAULT_PART = 16 * 1024 * 1024
 MAX_PARTS = 10_000
-
-# Error codes S3 and S3-compatible stores use for "slow down / try again".
-_TRANSIENT_CODES = frozenset(
-    {
-        "RequestTimeout",
-        "Throttling",
-        "ThrottlingException",
-        "SlowDown",
-        "RequestLimitExceeded",
-        "TooManyRequests",
-        "InternalError",
-        "ServiceUnavailable",
-        "ConditionalRequestConflict",  # 409: redo a PUT; restart a multipart upload (see _do)
-    }
-)
-_AUTH_CODES = frozenset(
-    {
-        "AccessDenied",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "InvalidToken",
-        "ExpiredToken",
-        "AllAccessDisabled",
-    }
-)
-_NETWORK_ERRORS = (
-    bx.EndpointConnectionError,
-    bx.ConnectionClosedError,
-    bx.ConnectTimeoutError,
-    bx.ReadTimeoutError,
-    bx.ResponseStreamingError,
-    bx.IncompleteReadError,
-    bx.HTTPClientError,
-)
-
-
-class _Precondition(Exception):
-    """412: the object already exists (create-only lost a race or a rerun found it)."""
-
-
-class _NotFound(Exception):
-    """404 on a HEAD: no such object (or, for the bucket, no such bucket)."""
-
-
-class _UploadGone(Exception):
-    """The multipart upload cannot go on: NoSuchUpload (aborted or expired), or a 409
-    ConditionalRequestConflict on completing it (AWS: start a new upload); start a new one."""
 
 
 def part_size_for(size: int, wanted: int | None = None) -> int:
@@ -109,88 +72,6 @@ def part_ranges(size: int, part_size: int) -> list[tuple[int, int, int]]:
 def composite_checksum(part_digests: Sequence[bytes]) -> str:
     """S3's checksum of a multipart object: SHA-256 over the parts' raw SHA-256 digests."""
     return b64(hashlib.sha256(b"".join(part_digests)).digest())
-
-
-def _code(exc: Exception) -> str:
-    if isinstance(exc, bx.ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-# The field every successful answer to these operations carries. A 200 whose body was cut to
-# nothing parses as an empty result, without an error: lacking its field, it is an incomplete
-# answer (transient), checked for every client of `shared_session` by `_check_answer`.
-_ANSWER_CARRIES = {
-    "CreateMultipartUpload": "UploadId",
-    "UploadPart": "ETag",
-    "HeadObject": "ContentLength",
-    "GetObject": "ETag",
-    "ListParts": "UploadId",
-    "ListMultipartUploads": "Bucket",
-    "ListObjectsV2": "Name",
-}
-
-
-class _Incomplete(Exception):
-    """A successful answer without the field its operation always carries."""
-
-
-def _check_answer(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-    """botocore's after-call hook: runs before an error answer is raised, so only 2xx count."""
-    needs = _ANSWER_CARRIES.get(model.name)
-    if needs and http_response.status_code < 300 and needs not in parsed:
-        raise _Incomplete(f"incomplete answer from S3 (no {needs})")
-
-
-def translate(what: str, exc: Exception) -> Exception:
-    """Turn a botocore error into ours: Transient, InvalidInput (the user's to fix) or not."""
-    if isinstance(exc, _Incomplete):
-        return Transient(f"{what}: {exc}")
-    if isinstance(exc, bx.ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-        message = str(error.get("Message", "")) or code
-        if status == 412 or code == "PreconditionFailed":
-            return _Precondition(what)
-        if status == 404 and code in ("404", "NoSuchKey", "NotFound"):
-            return _NotFound(what)
-        if code == "NoSuchUpload":
-            return _UploadGone(what)
-        if code in _TRANSIENT_CODES or status in (408, 429) or status >= 500:
-            return Transient(f"{what}: HTTP {status} {code}".rstrip())
-        if code in _AUTH_CODES or status == 403:
-            return InvalidInput(
-                f"{what}: access denied ({code or status}: {message}); check the AWS credentials"
-                " (environment, profile or role) and the bucket policy"
-            )
-        if code == "NoSuchBucket":
-            return InvalidInput(f"{what}: the bucket does not exist; create it or fix the URL")
-        return OperationError(f"{what}: HTTP {status} {code}: {message}")
-    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
-        return InvalidInput(
-            f"{what}: no AWS credentials found; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,"
-            " AWS_PROFILE, or run where a role is available"
-        )
-    if isinstance(exc, _NETWORK_ERRORS):
-        return Transient(f"{what}: {type(exc).__name__}: {exc}")
-    if isinstance(exc, bx.BotoCoreError):
-        return OperationError(f"{what}: {exc}")
-    return exc
-
-
-_SESSION: list[boto3.session.Session] = []
-_SESSION_LOCK = threading.Lock()
-
-
-def shared_session() -> boto3.session.Session:
-    """One session per process: it caches the service model that every new client loads."""
-    with _SESSION_LOCK:
-        if not _SESSION:
-            session = boto3.session.Session()
-            session.events.register("after-call.s3", _check_answer)  # clients copy the hooks
-            _SESSION.append(session)
-        return _SESSION[0]
 
 
 @dataclass(frozen=True)
@@ -223,9 +104,7 @@ class S3Mirror:
             # does it over http; over https it skips it when a checksum header is present).
             s3=s3_config,
         )
-        self._s3: Any = shared_session().client(
-            "s3", region_name=target.region, endpoint_url=self.endpoint, config=config
-        )
+        self._s3 = s3_client(target.region, self.endpoint, config)
         self._part_digests: dict[str, list[bytes]] = {}
         self._lock = threading.Lock()
 
@@ -236,16 +115,24 @@ class S3Mirror:
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}"
 
-    def _do(self, retrier: Retrier | None, what: str, op: str, **kwargs: Any) -> Any:
-        """Call one S3 operation, errors translated, under the retry policy when given one."""
-        method = getattr(self._s3, op)
+    def _do(
+        self,
+        retrier: Retrier | None,
+        what: str,
+        call: Callable[[], T],
+        *,
+        conflict_restarts: bool = False,
+    ) -> T:
+        """Make one S3 call, errors translated, under the retry policy when given one. With
+        `conflict_restarts` (completing an upload), a 409 ConditionalRequestConflict means the
+        upload must start over (AWS), not a retry."""
 
-        def once() -> Any:
+        def once() -> T:
             try:
-                return method(**kwargs)
+                return call()
             except Exception as exc:
-                if op == "complete_multipart_upload" and _code(exc) == "ConditionalRequestConflict":
-                    raise _UploadGone(f"{what}: 409 ConditionalRequestConflict") from exc
+                if conflict_restarts and error_code(exc) == "ConditionalRequestConflict":
+                    raise UploadGone(f"{what}: 409 ConditionalRequestConflict") from exc
                 raise_as(exc, translate(what, exc))
 
         return retrier.call(what, once) if retrier else once()
@@ -254,8 +141,10 @@ class S3Mirror:
 
     def check(self) -> None:
         try:
-            self._do(None, f"check s3://{self.bucket}", "head_bucket", Bucket=self.bucket)
-        except _NotFound as exc:
+            self._do(
+                None, f"check s3://{self.bucket}", lambda: self._s3.head_bucket(Bucket=self.bucket)
+            )
+        except NotFound as exc:
             raise InvalidInput(
                 f"s3://{self.bucket}: the bucket does not exist; create it or fix the URL"
             ) from exc
@@ -291,18 +180,15 @@ class S3Mirror:
 
     # -- internals -------------------------------------------------------------------
 
-    def _head(self, name: str) -> dict[str, Any] | None:
+    def _head(self, name: str) -> HeadObjectOutputTypeDef | None:
         key = self.key(name)
         try:
-            head: dict[str, Any] = self._do(
+            head = self._do(
                 None,
                 f"HEAD {key}",
-                "head_object",
-                Bucket=self.bucket,
-                Key=key,
-                ChecksumMode="ENABLED",
+                lambda: self._s3.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"),
             )
-        except _NotFound:
+        except NotFound:
             return None
         return head
 
@@ -327,7 +213,7 @@ class S3Mirror:
                 self._put_small(f, ctx)
             else:
                 self._put_multipart(f, ctx)
-        except _Precondition:
+        except Precondition:
             log.info("%s: already created (by another run); reading it back", self.key(f.name))
         self._abort_orphans(f, ctx)
 
@@ -339,13 +225,14 @@ class S3Mirror:
             self._do(
                 ctx.retrier,
                 f"PUT {self.key(f.name)}",
-                "put_object",
-                Bucket=self.bucket,
-                Key=self.key(f.name),
-                Body=data,
-                ChecksumSHA256=hex_to_b64(f.sha256),
-                IfNoneMatch="*",
-                Metadata={"sha256": f.sha256},
+                lambda: self._s3.put_object(
+                    Bucket=self.bucket,
+                    Key=self.key(f.name),
+                    Body=data,
+                    ChecksumSHA256=hex_to_b64(f.sha256),
+                    IfNoneMatch="*",
+                    Metadata={"sha256": f.sha256},
+                ),
             )
             bar.advance(f.size)
 
@@ -354,7 +241,7 @@ class S3Mirror:
             try:
                 self._multipart_attempt(f, ctx)
                 return
-            except _UploadGone as gone:
+            except UploadGone as gone:
                 log.warning("%s: the upload must start over (%s)", self.key(f.name), gone)
                 ctx.journal.end_upload(f.step)
         raise OperationError(f"{self.key(f.name)}: the multipart upload vanished twice")
@@ -381,17 +268,23 @@ class S3Mirror:
         self._do(
             ctx.retrier,
             f"complete {key}",
-            "complete_multipart_upload",
-            Bucket=self.bucket,
-            Key=key,
-            UploadId=upload.upload_id,
-            MultipartUpload={
-                "Parts": [
-                    {"PartNumber": n, "ETag": parts[n].etag, "ChecksumSHA256": b64(digests[n - 1])}
-                    for n, _, _ in ranges
-                ]
-            },
-            IfNoneMatch="*",
+            lambda: self._s3.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload.upload_id,
+                MultipartUpload={
+                    "Parts": [
+                        {
+                            "PartNumber": n,
+                            "ETag": parts[n].etag,
+                            "ChecksumSHA256": b64(digests[n - 1]),
+                        }
+                        for n, _, _ in ranges
+                    ]
+                },
+                IfNoneMatch="*",
+            ),
+            conflict_restarts=True,
         )
         ctx.journal.end_upload(f.step)
 
@@ -413,11 +306,12 @@ class S3Mirror:
         response = self._do(
             ctx.retrier,
             f"start upload {key}",
-            "create_multipart_upload",
-            Bucket=self.bucket,
-            Key=key,
-            ChecksumAlgorithm="SHA256",
-            Metadata={"sha256": f.sha256},
+            lambda: self._s3.create_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                ChecksumAlgorithm="SHA256",
+                Metadata={"sha256": f.sha256},
+            ),
         )
         upload = Upload(str(response["UploadId"]), part_size_for(f.size, self.part_size), ())
         ctx.journal.begin_upload(f.step, upload.upload_id, upload.part_size)
@@ -430,11 +324,13 @@ class S3Mirror:
             page = self._do(
                 ctx.retrier,
                 f"list parts {key}",
-                "list_parts",
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                PartNumberMarker=marker,
+                functools.partial(
+                    self._s3.list_parts,
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumberMarker=marker,  # bound now: the loop moves it on
+                ),
             )
             for p in page.get("Parts", []):
                 parts.append(Part(int(p["PartNumber"]), str(p["ETag"]), "", int(p["Size"])))
@@ -494,13 +390,14 @@ class S3Mirror:
         response = self._do(
             ctx.retrier,
             what,
-            "upload_part",
-            Bucket=self.bucket,
-            Key=job.key,
-            UploadId=job.upload.upload_id,
-            PartNumber=number,
-            Body=data,
-            ChecksumSHA256=b64(digest),
+            lambda: self._s3.upload_part(
+                Bucket=self.bucket,
+                Key=job.key,
+                UploadId=job.upload.upload_id,
+                PartNumber=number,
+                Body=data,
+                ChecksumSHA256=b64(digest),
+            ),
         )
         part = Part(number, str(response["ETag"]), digest.hex(), len(data))
         ctx.journal.add_part(job.file.step, part)
@@ -509,14 +406,13 @@ class S3Mirror:
 
     def _abort(self, key: str, upload_id: str, ctx: PutContext) -> None:
         log.info("%s: aborting the multipart upload %s", key, upload_id)
-        with contextlib.suppress(_UploadGone):  # completed or aborted meanwhile
+        with contextlib.suppress(UploadGone):  # completed or aborted meanwhile
             self._do(
                 ctx.retrier,
                 f"abort upload {key}",
-                "abort_multipart_upload",
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
+                lambda: self._s3.abort_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id
+                ),
             )
 
     def _abort_orphans(self, f: LocalFile, ctx: PutContext) -> None:
@@ -525,9 +421,7 @@ class S3Mirror:
         listing = self._do(
             ctx.retrier,
             f"list uploads {key}",
-            "list_multipart_uploads",
-            Bucket=self.bucket,
-            Prefix=key,
+            lambda: self._s3.list_multipart_uploads(Bucket=self.bucket, Prefix=key),
         )
         for upload in listing.get("Uploads", []):
             if upload["Key"] == key:

@@ -17,6 +17,7 @@ from typing import Any
 from botocore.config import Config
 
 from release.model.target import S3Target
+from release.publish.aws_client import NotFound, Precondition, s3_client, translate
 from release.publish.indexstore import (
     INDEX_RETRY,
     LOCK_NAME,
@@ -27,9 +28,8 @@ from release.publish.indexstore import (
     content_type,
     lease_lock,
 )
+from release.publish.options import Options
 from release.publish.retry import raise_as
-from release.publish.s3 import _NotFound, _Precondition, shared_session, translate
-from release.publish.targets import Options
 
 log = logging.getLogger("release.publish")
 
@@ -47,9 +47,7 @@ class S3IndexStore:
             response_checksum_validation="when_required",
             s3={"addressing_style": "path"} if endpoint else {},
         )
-        self._s3: Any = shared_session().client(
-            "s3", region_name=target.region, endpoint_url=endpoint, config=config
-        )
+        self._s3 = s3_client(target.region, endpoint, config)
 
     @property
     def url(self) -> str:
@@ -74,7 +72,7 @@ class S3IndexStore:
         def get() -> Stored | None:
             try:
                 got = self._once(what, "get_object", Key=key)
-            except _NotFound:
+            except NotFound:
                 return None
             try:  # the body streams after the answer: a connection broken now is transient
                 return Stored(got["Body"].read(), str(got["ETag"]))
@@ -89,7 +87,7 @@ class S3IndexStore:
         try:
             self._call(f"PUT s3://{self.bucket}/{key}", "put_object", Key=key, Body=data,
                        ContentType=content_type(name), **condition)  # fmt: skip
-        except _Precondition as exc:
+        except Precondition as exc:
             raise Changed(f"s3://{self.bucket}/{key} changed since it was read") from exc
 
     def put(self, name: str, data: bytes) -> None:
@@ -113,11 +111,11 @@ class S3IndexStore:
             self._call(f"lock s3://{self.bucket}/{key}", "put_object", Key=key, Body=owner,
                        IfNoneMatch="*")  # fmt: skip
             return True
-        except _Precondition:
+        except Precondition:
             pass
         try:
             held = self._call(f"GET s3://{self.bucket}/{key}", "get_object", Key=key)
-        except _NotFound:
+        except NotFound:
             return False  # released meanwhile: try again
         age = dt.datetime.now(dt.UTC) - held["LastModified"]
         holder = held["Body"].read()

@@ -19,9 +19,9 @@ from typing import Any
 from botocore.config import Config
 
 from release.errors import InvalidInput
+from release.publish.aws_client import s3_client, translate
 from release.publish.journal import Journal, Part, Upload
 from release.publish.retry import Retrier, raise_as
-from release.publish.s3 import shared_session, translate
 
 
 class S3Journal:
@@ -38,9 +38,7 @@ class S3Journal:
         self.prefix = prefix.strip("/")
         config = Config(retries={"total_max_attempts": 1, "mode": "standard"})  # see retry.py
         self._retrier = retrier or Retrier()
-        self._s3: Any = shared_session().client(
-            "s3", endpoint_url=endpoint_url, region_name=region, config=config
-        )
+        self._s3 = s3_client(region, endpoint_url, config)
         self._digests: dict[tuple[str, int, int, int, int], str] = {}
         self._lock = threading.Lock()
 

@@ -8,7 +8,7 @@ from release.errors import InvalidInput
 from release.formats.options import (
     GIB,
     MIB,
-    Artifact,
+    ConvertedFile,
     ConvertOptions,
     check_basename,
     output_name,
@@ -68,5 +68,5 @@ def test_round_up() -> None:
 
 
 def test_artifact_to_dict() -> None:
-    data = Artifact(Path("/o/x.raw.xz"), "raw", 5, "xz").to_dict()
+    data = ConvertedFile(Path("/o/x.raw.xz"), "raw", 5, "xz").to_dict()
     assert data == {"path": "/o/x.raw.xz", "format": "raw", "size": 5, "compression": "xz"}

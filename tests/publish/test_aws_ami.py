@@ -20,9 +20,9 @@ from release.publish.aws_ami import (
 )
 from release.publish.engine import local_files
 from release.publish.journal import Journal
+from release.publish.options import Options
 from release.publish.registry import Patience, ena_support
 from release.publish.retry import Retrier, RetrySettings
-from release.publish.targets import Options
 from tests.publish.cloudstub import Ec2Handler, Stub
 from tests.publish.conftest import S3Server
 

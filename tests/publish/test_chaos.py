@@ -17,8 +17,8 @@ import pytest
 from release.model.target import S3Target
 from release.publish.api import publish
 from release.publish.journal import Journal
+from release.publish.options import Options
 from release.publish.retry import RetrySettings, Transient
-from release.publish.targets import Options
 from tests.faultproxy import Fault, FaultProxy
 from tests.publish.conftest import S3Server
 from tests.publish.helpers import ARTIFACT, make_release

@@ -7,7 +7,7 @@ import requests
 from botocore import exceptions as bx
 
 from release.errors import InvalidInput, OperationError, ToolError
-from release.publish import gcs, rsync, s3
+from release.publish import aws_client, gcs, rsync
 from release.publish.retry import Transient
 
 
@@ -25,7 +25,7 @@ def client_error(status: int, code: str) -> bx.ClientError:
      (408, ""), (409, "ConditionalRequestConflict"), (400, "Throttling"), (502, "")],
 )  # fmt: skip
 def test_s3_transient(status: int, code: str) -> None:
-    assert isinstance(s3.translate("x", client_error(status, code)), Transient)
+    assert isinstance(aws_client.translate("x", client_error(status, code)), Transient)
 
 
 @pytest.mark.parametrize(
@@ -35,18 +35,20 @@ def test_s3_transient(status: int, code: str) -> None:
      (400, "InvalidArgument", OperationError), (400, "EntityTooSmall", OperationError)],
 )  # fmt: skip
 def test_s3_permanent(status: int, code: str, kind: type[Exception]) -> None:
-    translated = s3.translate("x", client_error(status, code))
+    translated = aws_client.translate("x", client_error(status, code))
     assert type(translated) is kind
     assert not isinstance(translated, Transient)
 
 
 def test_s3_precondition_and_network() -> None:
-    assert (
-        type(s3.translate("x", client_error(412, "PreconditionFailed"))).__name__ == "_Precondition"
+    assert isinstance(
+        aws_client.translate("x", client_error(412, "PreconditionFailed")), aws_client.Precondition
     )
-    assert isinstance(s3.translate("x", bx.EndpointConnectionError(endpoint_url="u")), Transient)
-    assert isinstance(s3.translate("x", bx.ReadTimeoutError(endpoint_url="u")), Transient)
-    assert isinstance(s3.translate("x", bx.NoCredentialsError()), InvalidInput)
+    assert isinstance(
+        aws_client.translate("x", bx.EndpointConnectionError(endpoint_url="u")), Transient
+    )
+    assert isinstance(aws_client.translate("x", bx.ReadTimeoutError(endpoint_url="u")), Transient)
+    assert isinstance(aws_client.translate("x", bx.NoCredentialsError()), InvalidInput)
 
 
 def _tool_error(code: int, stderr: str) -> ToolError:

@@ -13,9 +13,9 @@ from release.publish.engine import local_files
 from release.publish.gce_image import GceImageRegistry, GceSpec, gce_labels, gce_name
 from release.publish.journal import Journal
 from release.publish.mirror import Conflict
+from release.publish.options import Options
 from release.publish.registry import Patience
 from release.publish.retry import Retrier, RetrySettings
-from release.publish.targets import Options
 from tests.publish.cloudstub import ComputeHandler, Stub
 from tests.publish.conftest import GcsServer
 

@@ -14,8 +14,8 @@ from release.publish import gcs as gcs_adapter
 from release.publish.api import publish
 from release.publish.engine import PublishSummary
 from release.publish.journal import Journal
+from release.publish.options import Options
 from release.publish.retry import RetrySettings
-from release.publish.targets import Options
 from tests.faultproxy import Fault, FaultProxy
 from tests.publish.conftest import GcsServer
 from tests.publish.helpers import ARTIFACT, flip_byte, make_release, seal

@@ -18,8 +18,8 @@ from release.publish.engine import PublishSummary
 from release.publish.gcs import CHUNK, GcsMirror
 from release.publish.journal import Journal
 from release.publish.mirror import Conflict, Remote
+from release.publish.options import Options
 from release.publish.retry import RetrySettings
-from release.publish.targets import Options
 from tests.faultproxy import Fault, FaultProxy
 from tests.publish.conftest import GcsServer
 from tests.publish.helpers import ARTIFACT, make_release, seal

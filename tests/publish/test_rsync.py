@@ -16,8 +16,8 @@ from release.publish.api import publish
 from release.publish.engine import PublishSummary
 from release.publish.journal import Journal
 from release.publish.mirror import Conflict
+from release.publish.options import Options
 from release.publish.retry import RetrySettings, Transient
-from release.publish.targets import Options
 from tests.publish.conftest import RsyncDaemon, SshServer
 from tests.publish.helpers import ARTIFACT, flip_byte, make_release, same_tree, seal
 

@@ -11,13 +11,13 @@ import pytest
 from release.errors import InvalidInput
 from release.model.target import S3Target
 from release.publish.api import publish
-from release.publish.digest import sha256_file
 from release.publish.engine import PublishSummary
 from release.publish.journal import Journal
 from release.publish.mirror import Conflict
+from release.publish.options import Options
 from release.publish.retry import RetrySettings
 from release.publish.s3 import composite_checksum, part_ranges, part_size_for
-from release.publish.targets import Options
+from release.publish.upload_digest import sha256_file
 from tests.faultproxy import Fault, FaultProxy
 from tests.publish.conftest import S3Server
 from tests.publish.helpers import ARTIFACT, flip_byte, make_release, seal

@@ -14,11 +14,12 @@ import pytest
 
 from release.model.target import S3Target
 from release.publish.api import publish
+from release.publish.aws_client import shared_session
 from release.publish.journal import Journal
 from release.publish.mirror import Remote
+from release.publish.options import Options
 from release.publish.retry import RetrySettings
-from release.publish.s3 import S3Mirror, shared_session
-from release.publish.targets import Options
+from release.publish.s3 import S3Mirror
 from tests.publish.conftest import S3Server
 from tests.publish.helpers import ARTIFACT, make_release
 

@@ -11,9 +11,9 @@ import boto3
 from release.model.target import S3Target
 from release.publish.api import publish
 from release.publish.journal import DONE, Journal, Part
+from release.publish.options import Options
 from release.publish.retry import RetrySettings
 from release.publish.s3journal import S3Journal, open_journal
-from release.publish.targets import Options
 from tests.faultproxy import Fault, FaultProxy
 from tests.publish.conftest import S3Server
 from tests.publish.helpers import make_release

@@ -12,7 +12,7 @@ import pytest
 
 from release.build import disk, installroot, manifest
 from release.build.kickstart import rendering_for
-from release.config.loader import load_valid
+from release.config.check import load_valid
 from release.config.source import open_source
 from release.errors import OperationError
 from release.model.image import ImageDefinition

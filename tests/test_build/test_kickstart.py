@@ -13,7 +13,8 @@ import pytest
 from release.build import kickstart, rootfs
 from release.build.features import render_all
 from release.build.installroot import install_tree
-from release.config.loader import ConfigRepo, load_valid
+from release.config.check import load_valid
+from release.config.loader import ConfigRepo
 from release.config.source import open_source
 from release.errors import ExitCode, InvalidInput
 from tests.test_build.conftest import ImageFactory

@@ -17,9 +17,10 @@ from release.errors import OperationError
 from release.model.target import FilesystemTarget, GcsTarget, RsyncTarget, S3Target
 from release.owner import owner_id
 from release.publish import indexstore
-from release.publish.indexstore import Changed, IndexStore, open_index_store, signed_write
+from release.publish.indexstore import Changed, IndexStore, signed_write
 from release.publish.retry import Transient
 from release.publish.rsyncindex import pull_argv, put_argv
+from release.publish.targets import open_index_store
 from tests.conftest import dead_owner
 from tests.faultproxy import Fault, FaultProxy
 from tests.publish.conftest import GcsServer, RsyncDaemon, S3Server

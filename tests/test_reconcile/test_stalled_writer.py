@@ -22,7 +22,8 @@ from release.integrity.keysource import load_key_source
 from release.integrity.signing import Signer, SigningConfig, open_signer
 from release.model.target import S3Target
 from release.publish import indexstore
-from release.publish.indexstore import IndexStore, open_index_store
+from release.publish.indexstore import IndexStore
+from release.publish.targets import open_index_store
 from tests.integrity.gpgkit import Keys, write_keys_dir
 from tests.publish.conftest import S3Server
 

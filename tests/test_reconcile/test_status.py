@@ -11,8 +11,8 @@ from pathlib import Path
 from release.channels import index as idx
 from release.channels.reconcile import reconcile
 from release.channels.status import status
-from release.cli.status_cmds import render_rich
 from release.pipeline import Workspace
+from release.render.status import render_rich
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
 from tests.test_reconcile.kit import IMAGE, make_config, sealed_release

@@ -14,7 +14,7 @@ from release.channels.vouched import keys_digest, voucher
 from release.integrity.keyring import Keyring, open_keyring
 from release.integrity.keysource import KeySource
 from release.model.target import FilesystemTarget
-from release.publish.indexstore import open_index_store
+from release.publish.targets import open_index_store
 from tests.integrity.gpgkit import Keys, write_keys_dir
 
 NAME = "channels/fx.json"

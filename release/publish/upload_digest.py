@@ -1,4 +1,5 @@
-"""SHA-256 of local files and of upload parts, as the publish adapters need them.
+"""SHA-256 of local files and of upload parts, and their base64 forms for S3 headers, as the
+publish adapters need them.
 
 Whole files go through release.integrity.digests, the one streaming digest reader."""
 
