@@ -48,6 +48,7 @@ def _register() -> None:
         gitops_cmds,
         integrity_cmds,
         publish_cmds,
+        rebuild_cmds,
     )
 
     for module in (
@@ -55,6 +56,7 @@ def _register() -> None:
         build_cmds,
         formats_cmds,
         integrity_cmds,
+        rebuild_cmds,
         publish_cmds,
         channel_cmds,
         gitops_cmds,
