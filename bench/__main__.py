@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-TOPICS = ("digests", "formats", "build", "publish", "plan", "seal")
+TOPICS = ("digests", "formats", "build", "publish", "plan", "seal", "reproducible")
 COLUMNS = ("topic", "what", "ours s", "reference s", "ratio", "goal", "peak MB")
 
 

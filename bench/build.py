@@ -128,10 +128,10 @@ def _timed_build(image: Any, out: Path, cache: Path) -> tuple[BuildResult, float
     spent: list[float] = []
     real = rpmdb.make_native
 
-    def make_native(*args: Any) -> str:
+    def make_native(*args: Any, **kwargs: Any) -> str:
         started = time.perf_counter()
         try:
-            return real(*args)
+            return real(*args, **kwargs)
         finally:
             spent.append(time.perf_counter() - started)
 
