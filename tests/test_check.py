@@ -19,6 +19,7 @@ from release.errors import Problem
 from tests.conftest import GpgKey, git
 
 C7 = "images/centos-7-genericcloud.yaml"
+C6 = "images/centos-6-genericcloud.yaml"
 
 
 def replace(path: str, old: str, new: str) -> Callable[[Path], None]:
@@ -123,6 +124,18 @@ CASES = [
          "swap: true contradicts growroot: true", field="template.swap"),
     Case("contradiction-relabel", replace(C7, "  selinux: enforcing\n  relabel: build",
          "  selinux: disabled\n  relabel: first-boot"), C7, "relabel: first-boot does nothing"),
+    Case("agent-repo-not-listed", replace(C7, "    sources:\n      - name: google-compute-engine\n"
+         "        baseurl: https://packages.cloud.google.com/yum/repos/google-compute-engine-el7-"
+         "x86_64-stable\n        gpgkey: https://packages.cloud.google.com/yum/doc/yum-key.gpg\n",
+         ""), C7,
+         "variant gce: google-compute-engine comes from a repository the variant does not list",
+         field="variants.gce.packages[0]", hint="add its repository (https://packages.cloud"),
+    Case("agent-without-el6-repo", replace(C6, "  gce: {}", "  gce:\n    packages: [google-"
+         "compute-engine]"), C6, "google-compute-engine comes from a repository that has no EL6",
+         line=59, field="variants.gce.packages[0]", hint="drop google-compute-engine"),
+    Case("firmware-excluded", replace(C7, "exclude:\n  - NetworkManager*", "exclude:\n  - "
+         "NetworkManager*\n  - \"*-firmware\""), C7, "'*-firmware' excludes linux-firmware, which "
+         "EL7's kernel requires", field="exclude[1]", hint="erases every *-firmware package"),
     Case("variant-not-a-stack", replace(C7, "  aws: {}", "  azure: {}"), C7,
          "variant 'azure' is not a cloud stack name"),
     Case("symlink-definition", lambda repo: (repo / "images/link.yaml").symlink_to("/etc/passwd"),

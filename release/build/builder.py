@@ -31,8 +31,10 @@ from release.build import (
     manifest,
     reproducible,
     rpmdb,
+    steps,
 )
 from release.errors import InvalidInput, OperationError, ToolError, ToolMissing
+from release.model.agents import missing_repos
 from release.model.image import ImageDefinition
 from release.model.template import contradictions
 
@@ -112,6 +114,8 @@ class InstallrootBuilder:
         rpmdb.require_writer(host_backend)
         with progress.task(f"{variant}: install packages"):
             installroot.install_tree(image, variant, tree, packages, work / "home", wrap)
+            env = installroot.rpm_home(work / "home")
+            steps.erase_packages(tree, part.remove_packages, env, wrap)
         with progress.task(f"{variant}: the rpmdb EL{image.el}'s rpm reads"):
             backend = rpmdb.make_native(tree, host_backend, wrap, when=sde)
         fs_uuid = root_uuid(build_id)
@@ -168,6 +172,9 @@ def check_variant(image: ImageDefinition, variant: str) -> None:
             f"image {image.name}, variant {variant}: the template contradicts itself: "
             + "; ".join(why for _, why in problems)
         )
+    missing = missing_repos(image, variant)
+    if missing:
+        raise InvalidInput(f"image {image.name}: {missing[0].message}; {missing[0].hint}")
     if image.builder == "installroot" and image.template_for(variant).swap:
         raise InvalidInput(
             f"image {image.name}, variant {variant}: swap: true is not supported by the"

@@ -1,31 +1,22 @@
 """The ONE table of cloud-template features: what each puts in a kickstart and in a root tree.
 
 Each `Feature` reads the resolved `Template` and the EL major and returns a `Rendering`:
-kickstart commands, packages, kernel arguments and a `TreeEdit`. The kickstart renderer and
-the installroot builder both consume this table, and both tests (kickstart text, built
-image) walk it, so a feature cannot land in one rendering and be forgotten in the other.
+kickstart commands, packages, kernel arguments, a `TreeEdit`, services, packages to erase and
+leftovers to remove. The kickstart renderer and the installroot builder both consume this
+table, so a feature cannot land in one rendering and be forgotten in the other. The seed's
+features are here, the ones the SIG's kickstarts add in `system_features.py`; what the built
+images must hold is written out independently in tests/test_build/test_reference.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from release.build import system_features as system
+from release.build.rendering import Rendering as Rendering  # re-exported: builders import it here
 from release.build.rootfs import TreeEdit
 from release.model.template import EL, Template
-
-_NONE: Mapping[str, str] = MappingProxyType({})
-
-
-@dataclass(frozen=True)
-class Rendering:
-    commands: tuple[str, ...] = ()  # kickstart commands (one line each)
-    packages: tuple[str, ...] = ()  # installed in both renderings
-    kernel_args: tuple[str, ...] = ()
-    edit: TreeEdit = field(default_factory=TreeEdit)
-    forbidden_ks: tuple[str, ...] = ()  # text the kickstart must not contain
-    forbidden_tree: Mapping[str, str] = field(default_factory=lambda: _NONE)  # path -> text
 
 
 @dataclass(frozen=True)
@@ -95,9 +86,12 @@ def _ifcfg(t: Template) -> str:
 
 def _network(t: Template, el: EL) -> Rendering:
     forbidden = {} if t.persistent_dhclient else {_IFCFG: "PERSISTENT_DHCLIENT"}
+    # Only eth0 (and lo): an ifcfg of another NIC, often pinned by HWADDR, was the build
+    # machine's, and would make network's start fail or wait on an instance.
+    prune = {"/etc/sysconfig/network-scripts/ifcfg-*": ("ifcfg-eth0", "ifcfg-lo")}
     return Rendering(
         commands=(f"network --bootproto=dhcp --device=eth0 --onboot=on --hostname={t.hostname}",),
-        edit=TreeEdit(files={_IFCFG: _ifcfg(t)}),
+        edit=TreeEdit(files={_IFCFG: _ifcfg(t)}, prune=prune),
         forbidden_tree=forbidden,
     )
 
@@ -105,16 +99,21 @@ def _network(t: Template, el: EL) -> Rendering:
 def _nic_names(t: Template, el: EL) -> Rendering:
     if t.persistent_nic_names:
         return Rendering()
+    # 70-persistent-net.rules pins NIC names to the build machine's MACs (70-persistent-cd
+    # the same for CD drives): an instance's first NIC must be eth0.
+    removals = ("/etc/udev/rules.d/70*",)
     if el == 6:
         return Rendering(
             edit=TreeEdit(
                 links={"/etc/udev/rules.d/75-persistent-net-generator.rules": "/dev/null"},
-                removals=("/etc/udev/rules.d/70-persistent-net.rules",),
+                removals=removals,
             )
         )
     return Rendering(
         kernel_args=("net.ifnames=0", "biosdevname=0"),
-        edit=TreeEdit(links={"/etc/udev/rules.d/80-net-name-slot.rules": "/dev/null"}),
+        edit=TreeEdit(
+            links={"/etc/udev/rules.d/80-net-name-slot.rules": "/dev/null"}, removals=removals
+        ),
     )
 
 
@@ -159,6 +158,7 @@ def _login(t: Template, el: EL) -> Rendering:
                 "/etc/ssh/sshd_config": (
                     f"PermitRootLogin {yes_no}",
                     f"PasswordAuthentication {yes_no}",
+                    "UseDNS no",  # no reverse lookup of each client: clouds seldom have one
                 )
             },
         ),
@@ -187,16 +187,21 @@ def _timezone(t: Template, el: EL) -> Rendering:
     )
 
 
+_HOSTS = (
+    "127.0.0.1   localhost localhost.localdomain localhost4 localhost4.localdomain4\n"
+    "::1         localhost localhost.localdomain localhost6 localhost6.localdomain6\n"
+)
+
+
 def _hostname(t: Template, el: EL) -> Rendering:
+    # /etc/hosts names localhost only: never the build machine's name, nor the template's
+    # hostname, which DHCP replaces.
+    files: dict[str, str] = {"/etc/hosts": _HOSTS}
     if el == 6:
-        files = {
-            "/etc/sysconfig/network": f"NETWORKING=yes\nNOZEROCONF=yes\nHOSTNAME={t.hostname}\n"
-        }
+        files["/etc/sysconfig/network"] = f"NETWORKING=yes\nNOZEROCONF=yes\nHOSTNAME={t.hostname}\n"
     else:
-        files = {
-            "/etc/hostname": f"{t.hostname}\n",
-            "/etc/sysconfig/network": "NETWORKING=yes\nNOZEROCONF=yes\n",
-        }
+        files["/etc/hostname"] = f"{t.hostname}\n"
+        files["/etc/sysconfig/network"] = "NETWORKING=yes\nNOZEROCONF=yes\n"
     return Rendering(edit=TreeEdit(files=files))
 
 
@@ -219,16 +224,10 @@ def _keyboard(t: Template, el: EL) -> Rendering:
 def _ntp(t: Template, el: EL) -> Rendering:
     if not t.ntp:
         return Rendering()
-    if el == 6:
-        links = {f"/etc/rc.d/rc{level}.d/S58ntpd": "../init.d/ntpd" for level in (2, 3, 4, 5)}
-        return Rendering(
-            commands=("services --enabled=ntpd",), packages=("ntp",), edit=TreeEdit(links=links)
-        )
-    unit = "/usr/lib/systemd/system/chronyd.service"
-    return Rendering(
-        commands=("services --enabled=chronyd",),
-        packages=("chrony",),
-        edit=TreeEdit(links={"/etc/systemd/system/multi-user.target.wants/chronyd.service": unit}),
+    return (
+        Rendering(packages=("ntp",), enable=("ntpd",))
+        if el == 6
+        else Rendering(packages=("chrony",), enable=("chronyd",))
     )
 
 
@@ -258,6 +257,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("tuned", ("tuned_profile",), _tuned),
     Feature("tso-gso-off", ("tso_gso_off",), _nic_offload),
     Feature("network", ("persistent_dhclient", "hostname"), _network),
+    Feature("dhclient-timeout", (), system.dhclient),
     Feature("nic-names", ("persistent_nic_names",), _nic_names),
     Feature("selinux", ("selinux", "relabel"), _selinux),
     Feature("paravirt-drivers", ("paravirt_drivers",), _paravirt),
@@ -268,32 +268,42 @@ FEATURES: tuple[Feature, ...] = (
     Feature("lang", ("lang",), _lang),
     Feature("keyboard", ("keyboard",), _keyboard),
     Feature("ntp", ("ntp",), _ntp),
+    Feature("services", (), system.services),
+    Feature("tmp-on-disk", (), system.tmp_on_disk),
+    Feature("no-rescue-image", (), system.no_rescue),
+    Feature("no-firmware", (), system.no_firmware),
+    Feature("text-console", (), system.text_console),
+    Feature("no-leftovers", (), system.leftovers),
     Feature("hygiene", ("hygiene",), _hygiene),
     Feature("console", (), _console),
 )
 
 
+def _unique(items: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
 def render_all(t: Template, el: EL) -> Rendering:
     """Every feature's rendering, merged in table order (later files win)."""
+    parts = [feature.render(t, el) for feature in FEATURES]
     edit = TreeEdit()
-    commands: list[str] = []
-    packages: list[str] = []
-    args: list[str] = []
-    forbidden_ks: list[str] = []
     forbidden_tree: dict[str, str] = {}
-    for feature in FEATURES:
-        part = feature.render(t, el)
-        commands += part.commands
-        packages += [p for p in part.packages if p not in packages]
-        args += part.kernel_args
+    for part in parts:
         edit = edit.merge(part.edit)
-        forbidden_ks += part.forbidden_ks
         forbidden_tree.update(part.forbidden_tree)
+
+    def joined(name: str) -> list[str]:
+        return [item for part in parts for item in getattr(part, name)]
+
     return Rendering(
-        commands=tuple(commands),
-        packages=tuple(packages),
-        kernel_args=tuple(args),
+        commands=tuple(joined("commands")),
+        packages=_unique(joined("packages")),
+        kernel_args=tuple(joined("kernel_args")),
         edit=edit,
-        forbidden_ks=tuple(forbidden_ks),
+        forbidden_ks=tuple(joined("forbidden_ks")),
         forbidden_tree=forbidden_tree,
+        enable=_unique(joined("enable")),
+        disable=_unique(joined("disable")),
+        remove_packages=_unique(joined("remove_packages")),
+        cleanup=_unique(joined("cleanup")),
     )

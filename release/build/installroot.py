@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from release import runner
-from release.build import bootloader, grubcfg, manifest, rootfs
+from release.build import bootloader, grubcfg, manifest, rootfs, steps
 from release.build.features import Rendering
 from release.errors import InvalidInput, OperationError, ToolError, VerificationError
 from release.integrity import keyinfo
@@ -251,6 +251,8 @@ def finish_tree(
     (its own dracut and setfiles, in a chroot), and install the bootloader (`bootloader`)."""
     remove_host_traces(root)
     rootfs.apply_edit(root, part.edit)
+    steps.switch_services(root, el, part.enable, part.disable, wrap)
+    steps.lock_root(root)
     (root / "etc" / "fstab").write_text(rootfs.fstab(root_uuid))
     kernel = kernel_files(root)
     if kernel is not None:
@@ -265,6 +267,7 @@ def finish_tree(
         bootloader.install(root, el, boot, root_uuid, part.kernel_args, wrap)
     if relabel_build:
         relabel(root, wrap)
+    steps.remove_leftovers(root, part.cleanup)  # last: relabelling and dracut leave some
     os.sync()
 
 

@@ -15,6 +15,7 @@ from pykickstart.errors import KickstartError
 from pykickstart.parser import KickstartParser
 from pykickstart.version import RHEL6, RHEL7, makeVersion
 
+from release.build import steps
 from release.build.features import Rendering, render_all
 from release.build.rootfs import TreeEdit
 from release.errors import InvalidInput
@@ -50,6 +51,11 @@ def post_script(edit: TreeEdit) -> str:
     out = ["set -e", _SETLINE]
     for pattern in edit.removals:
         out.append(f"rm -f {pattern}")  # our own table's globs: no spaces, meant to expand
+    for pattern, keep in edit.prune.items():
+        kept = "|".join(shlex.quote(name) for name in keep) or "''"
+        out.append(
+            f'for f in {pattern}; do case "${{f##*/}}" in {kept}) ;; *) rm -f "$f" ;; esac; done'
+        )
     for path, content in edit.files.items():
         parent = str(PurePosixPath(path).parent)
         out.append(f"mkdir -p {shlex.quote(parent)}")
@@ -66,6 +72,36 @@ def post_script(edit: TreeEdit) -> str:
     return "\n".join(out) + "\n"
 
 
+# What the installroot builder does after the edits, in the installed system: the initramfs of
+# each installed kernel rebuilt with the paravirt drivers (installroot.finish_tree), then labels.
+_DRACUT = r"""for k in /boot/vmlinuz-*; do
+  kver=${k#/boot/vmlinuz-}
+  case "$kver" in *rescue*|'*') continue ;; esac
+  if [ -d "/lib/modules/$kver" ] && command -v dracut >/dev/null; then
+    dracut -f --no-hostonly "/boot/initramfs-$kver.img" "$kver"
+  fi
+done"""
+_RELABEL = (
+    "/usr/sbin/setfiles -F -e /proc -e /sys -e /dev"
+    " /etc/selinux/targeted/contexts/files/file_contexts /"
+)
+
+
+def post_sections(part: Rendering, relabel: bool) -> list[str]:
+    """The `%post` sections: firmware erased by the installer's rpm (--nochroot), then, in
+    the installed system, the template's edits, the initramfs, the labels and the cleanup."""
+    out: list[str] = []
+    if part.remove_packages:
+        erase = steps.erase_script(part.remove_packages).rstrip("\n")
+        out += ["%post --nochroot --erroronfail", erase, "%end", ""]
+    body = [post_script(part.edit).rstrip("\n"), _DRACUT]
+    if relabel:
+        body.append(_RELABEL)
+    if part.cleanup:
+        body.append(steps.cleanup_script(part.cleanup).rstrip("\n"))
+    return [*out, "%post --erroronfail", *body, "%end"]
+
+
 def rendering_for(image: ImageDefinition, variant: str) -> Rendering:
     return render_all(image.template_for(variant), image.el)
 
@@ -77,6 +113,9 @@ def render(image: ImageDefinition, variant: str) -> str:
             f"image {image.name} has no variant {variant!r} (it has: {', '.join(image.variants)})"
         )
     part = rendering_for(image, variant)
+    template = image.template_for(variant)
+    relabel = template.selinux != "disabled" and template.relabel == "build"
+    services = steps.services_command(part.enable, part.disable)
     sources = image.sources_for(variant)
     stack = image.stack_of(variant)
     head = [
@@ -94,6 +133,7 @@ def render(image: ImageDefinition, variant: str) -> str:
         "part / --fstype=ext4 --size=1024 --grow --asprimary",
         f'bootloader --location=mbr --timeout=1 --append="{" ".join(part.kernel_args)}"',
         *part.commands,
+        *([services] if services else []),
         "poweroff",
     ]
     packages = [
@@ -106,9 +146,7 @@ def render(image: ImageDefinition, variant: str) -> str:
         *(f"-{name}" for name in image.excludes_for(variant)),
         "%end",
         "",
-        "%post --erroronfail",
-        post_script(part.edit).rstrip("\n"),
-        "%end",
+        *post_sections(part, relabel),
     ]
     return "\n".join([*head, "", *body]) + "\n"
 

@@ -25,6 +25,8 @@ class TreeEdit:
     lines: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # path -> "KEY value"
     links: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # path -> target
     removals: tuple[str, ...] = ()  # absolute globs
+    # absolute glob -> file names kept: every other match is removed (ifcfg-* but eth0, lo)
+    prune: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def merge(self, other: TreeEdit) -> TreeEdit:
         lines = dict(self.lines)
@@ -35,6 +37,7 @@ class TreeEdit:
             lines=lines,
             links={**self.links, **other.links},
             removals=(*self.removals, *other.removals),
+            prune={**self.prune, **other.prune},
         )
 
 
@@ -77,11 +80,17 @@ def _no_symlink_parents(root: Path, target: Path) -> None:
 
 def apply_edit(root: Path, edit: TreeEdit) -> None:
     """Apply `edit` to the tree at `root`: removals first, then files, lines, links."""
-    for pattern in edit.removals:
-        for found in root.glob(pattern.lstrip("/")):
-            if found.is_dir() and not found.is_symlink():
-                raise OperationError(f"template removal {pattern!r} matches a directory: {found}")
-            found.unlink()
+    pruned = (
+        (pattern, found)
+        for pattern, keep in edit.prune.items()
+        for found in root.glob(pattern.lstrip("/"))
+        if found.name not in keep
+    )
+    removed = ((p, found) for p in edit.removals for found in root.glob(p.lstrip("/")))
+    for pattern, found in (*removed, *pruned):
+        if found.is_dir() and not found.is_symlink():
+            raise OperationError(f"template removal {pattern!r} matches a directory: {found}")
+        found.unlink()
     for path, content in edit.files.items():
         target = _inside(root, path)
         _no_symlink_parents(root, target)

@@ -7,11 +7,13 @@ append `Problem`s; the only IO is asking gpg what a key file holds.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 from collections.abc import Callable, Iterable
 
 from release.config.loader import ConfigRepo
 from release.errors import Problem
 from release.integrity import keyinfo
+from release.model.agents import missing_repos
 from release.model.base import version_key
 from release.model.channel import LATEST
 from release.model.target import ACCEPTS
@@ -24,6 +26,7 @@ def check_repo(
     repo: ConfigRepo, base: ConfigRepo | None = None, history: VersionHistory | None = None
 ) -> None:
     _templates(repo)
+    _firmware_excludes(repo)
     _channels(repo, history)
     _keys(repo)
     if base is not None:
@@ -47,6 +50,35 @@ def _templates(repo: ConfigRepo) -> None:
                 if loc not in loaded.doc.lines:
                     loc = ("template", fieldname)
                 repo.problems.append(loaded.doc.problem(loc, f"variant {variant}: {why}"))
+            for missing in missing_repos(image, variant):
+                at = ("variants", variant) if missing.at_variant else ()
+                place = (*at, "packages", missing.index)
+                repo.problems.append(loaded.doc.problem(place, missing.message, missing.hint))
+
+
+# The firmware package each EL's kernel requires: excluding it leaves dnf no kernel to install.
+_KERNEL_FIRMWARE = {6: "kernel-firmware", 7: "linux-firmware"}
+
+
+def _firmware_excludes(repo: ConfigRepo) -> None:
+    for loaded in repo.images.values():
+        image = loaded.value
+        needed = _KERNEL_FIRMWARE[image.el]
+        places: list[tuple[tuple[str | int, ...], str]] = [
+            (("exclude", i), p) for i, p in enumerate(image.exclude)
+        ]
+        for name, variant in image.variants.items():
+            places += [(("variants", name, "exclude", i), p) for i, p in enumerate(variant.exclude)]
+        for loc, pattern in places:
+            if fnmatch.fnmatchcase(needed, pattern):
+                repo.problems.append(
+                    loaded.doc.problem(
+                        loc,
+                        f"{pattern!r} excludes {needed}, which EL{image.el}'s kernel requires:"
+                        " dnf would find no installable kernel",
+                        "drop it: the template erases every *-firmware package after the install",
+                    )
+                )
 
 
 def _channels(repo: ConfigRepo, history: VersionHistory | None) -> None:
