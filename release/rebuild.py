@@ -95,20 +95,27 @@ def differing_ranges(a: Path, b: Path, chunk: int = CHUNK) -> Iterator[tuple[int
             x, y = fa.read(chunk), fb.read(chunk)
             if not x and not y:
                 break
-            if x != y:
-                for i in range(max(len(x), len(y))):
-                    same = i < len(x) and i < len(y) and x[i] == y[i]
-                    if not same and start is None:
-                        start = offset + i
-                    elif same and start is not None:
-                        yield start, offset + i
-                        start = None
-            elif start is not None:
-                yield start, offset
-                start = None
+            for i, same in _bytes_alike(x, y):
+                if not same and start is None:
+                    start = offset + i
+                elif same and start is not None:
+                    yield start, offset + i
+                    start = None
             offset += max(len(x), len(y))
     if start is not None:
         yield start, offset
+
+
+def _bytes_alike(x: bytes, y: bytes, block: int = 4096) -> Iterator[tuple[int, bool]]:
+    """(index, same) at every change of sameness in `x` vs `y`, and at each block start;
+    equal blocks are compared whole, only differing ones byte by byte."""
+    for base in range(0, max(len(x), len(y)), block):
+        xs, ys = x[base : base + block], y[base : base + block]
+        if xs == ys:
+            yield base, True
+            continue
+        for i in range(max(len(xs), len(ys))):
+            yield base + i, i < len(xs) and i < len(ys) and xs[i] == ys[i]
 
 
 def _sha256(path: Path) -> str:
