@@ -1,7 +1,7 @@
 """A rebuild's time against the original build's (`release rebuild`'s build, convert and
 compare, on the fixture EL7 image with every format), and that it gave the same bytes.
 
-Original: build (fresh cache) + convert. Rebuild: the same in a fresh cache and directory,
+Original: build (fresh cache) + convert + one sha256 pass (what sealing digests). Rebuild: the same in a fresh cache and directory,
 with the same SOURCE_DATE_EPOCH, + the sha256 comparison `release rebuild` makes. Verifying
 the published release first (signatures, digests) is `bench seal`/`digests` territory and
 not included. `python -m bench reproducible`.
@@ -32,13 +32,18 @@ def _peak_mb() -> float:
 
 
 def _digests(directory: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in directory.iterdir()}
+    found = {}
+    for path in directory.iterdir():
+        with path.open("rb") as fh:
+            found[path.name] = hashlib.file_digest(fh, "sha256").hexdigest()
+    return found
 
 
 def _build_and_convert(image: ImageDefinition, base: Path) -> float:
     started = time.perf_counter()
     with answering():
         result = build(image, "openstack", base / "out", base / "cache", sde=SDE)
+    (base / "rel").mkdir()
     convert(result.raw_path, base / "rel", "img", convert_options(image, "openstack"))
     shutil.copyfile(result.manifest_path, base / "rel" / "packages.txt")
     return time.perf_counter() - started
@@ -49,9 +54,13 @@ def run(quick: bool) -> list[dict[str, object]]:
     try:
         (base / "repo").mkdir()
         repo = build_repo(base / "repo", ".el7")
-        image = definition(repo, 7, disk={"size": "2GiB"}, packages=[*BASE_PACKAGES, "rpm"])
-        original = _build_and_convert(image, base / "a")
-        expected = _digests(base / "a" / "rel")
+        image = definition(
+            repo, 7, disk={"size": "2GiB"}, packages=[*BASE_PACKAGES, "policycoreutils", "rpm"]
+        )
+        started = time.perf_counter()
+        _build_and_convert(image, base / "a")
+        expected = _digests(base / "a" / "rel")  # sealing digests every file once too
+        original = time.perf_counter() - started
         started = time.perf_counter()
         _build_and_convert(image, base / "b")
         found = _digests(base / "b" / "rel")
