@@ -1,10 +1,10 @@
 """A rebuild's time against the original build's (`release rebuild`'s build, convert and
 compare, on the fixture EL7 image with every format), and that it gave the same bytes.
 
-Original: build (fresh cache) + convert + one sha256 pass (what sealing digests). Rebuild: the same in a fresh cache and directory,
-with the same SOURCE_DATE_EPOCH, + the sha256 comparison `release rebuild` makes. Verifying
-the published release first (signatures, digests) is `bench seal`/`digests` territory and
-not included. `python -m bench reproducible`.
+Original: build (fresh cache) + convert + one sha256 pass (what sealing digests).
+Rebuild: the same in a fresh cache and directory, with the same SOURCE_DATE_EPOCH, + the
+sha256 comparison `release rebuild` makes. Verifying the published release first is not
+included (`bench digests` and `bench seal` measure that). `python -m bench reproducible`.
 """
 
 from __future__ import annotations

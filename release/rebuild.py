@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import shutil
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from typing import Any
 from release import runner
 from release.build.builder import build
 from release.channels.state import load_state
-from release.errors import InvalidInput, VerificationError
+from release.errors import InvalidInput, ReleaseError, VerificationError
 from release.formats import convert
 from release.integrity import manifest, sbom
 from release.integrity.keysource import KeySource
@@ -127,15 +126,25 @@ def _sha256(path: Path) -> str:
 
 
 def _parameters(statement: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
-    definition = statement["predicate"]["buildDefinition"]
-    sde = definition.get("internalParameters", {}).get("SOURCE_DATE_EPOCH")
+    try:
+        definition = statement["predicate"]["buildDefinition"]
+        params = definition["externalParameters"]
+        sde = definition.get("internalParameters", {}).get("SOURCE_DATE_EPOCH")
+        subjects = {s["name"]: s["digest"]["sha256"] for s in statement["subject"]}
+        missing = [k for k in ("image", "version", "variants", "commit") if k not in params]
+    except (KeyError, TypeError, AttributeError) as exc:
+        missing = [str(exc)]
+    if missing:
+        raise InvalidInput(
+            f"the release's provenance lacks {', '.join(missing)}: not a statement of an"
+            " image build that `release rebuild` can repeat"
+        )
     if not isinstance(sde, int):
         raise InvalidInput(
             "the release's provenance records no SOURCE_DATE_EPOCH: it was built before"
             " reproducible builds, and cannot be rebuilt to the same bytes"
         )
-    subjects = {s["name"]: s["digest"]["sha256"] for s in statement["subject"]}
-    return definition["externalParameters"], sde, subjects
+    return params, sde, subjects
 
 
 def _config(repo: str, commit: str, work: Path) -> str:
@@ -159,17 +168,19 @@ def _original(location: str, name: str, work: Path) -> Path:
     return dest
 
 
+def diffoscope_argv(a: Path, b: Path) -> list[str]:
+    return ["diffoscope", "--text", "-", str(a), str(b)]
+
+
 def _diffoscope(a: Path, b: Path) -> str | None:
+    """diffoscope's report (its tail), where it is installed: optional, never required."""
     if runner.which("diffoscope") is None:
         return None
-    argv = ["diffoscope", "--text", "-", str(a), str(b)]
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=DIFFOSCOPE_TIMEOUT, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    try:  # exit 1 means "they differ", which we know
+        done = runner.run(diffoscope_argv(a, b), check=False, timeout=DIFFOSCOPE_TIMEOUT)
+    except ReleaseError as exc:
         return f"diffoscope failed: {exc}"
-    return done.stdout[-20000:]
+    return done.text[-20000:]
 
 
 def _rebuild_outputs(params: dict[str, Any], sde: int, config: str, out: Path, work: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from release.errors import InvalidInput
-from release.rebuild import _parameters, differing_ranges
+from release.rebuild import _parameters, differing_ranges, diffoscope_argv
 
 
 def write(path: Path, data: bytes | bytearray) -> Path:
@@ -37,7 +37,25 @@ def test_identical_files_have_no_range_and_a_longer_file_its_tail(tmp_path: Path
 def test_a_provenance_without_sde_cannot_be_rebuilt() -> None:
     statement = {
         "subject": [],
-        "predicate": {"buildDefinition": {"externalParameters": {}, "internalParameters": {}}},
+        "predicate": {
+            "buildDefinition": {
+                "externalParameters": {"image": "x", "version": "1", "variants": [], "commit": "c"},
+                "internalParameters": {},
+            }
+        },
     }
     with pytest.raises(InvalidInput, match="no SOURCE_DATE_EPOCH"):
         _parameters(statement)
+
+
+def test_a_statement_without_the_build_parameters_is_named() -> None:
+    statement = {
+        "subject": [],
+        "predicate": {"buildDefinition": {"externalParameters": {"image": "x"}}},
+    }
+    with pytest.raises(InvalidInput, match="lacks version, variants, commit"):
+        _parameters(statement)
+
+
+def test_the_diffoscope_command() -> None:
+    assert diffoscope_argv(Path("/a"), Path("/b")) == ["diffoscope", "--text", "-", "/a", "/b"]
