@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import random
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from release.build import reproducible
+from release.build import disk, reproducible
 from release.build.builder import build
 from release.errors import InvalidInput
 from tests.test_build.conftest import ImageFactory
@@ -103,3 +106,31 @@ def test_a_bad_source_date_epoch_is_a_clear_error(value: str) -> None:
 def test_source_date_epoch_from_the_environment_or_the_fallback() -> None:
     assert reproducible.source_date_epoch({"SOURCE_DATE_EPOCH": "12345"}, 7) == 12345
     assert reproducible.source_date_epoch({}, 7) == 7
+
+
+def test_the_disk_does_not_depend_on_creation_order_or_the_build_filesystem(
+    tmp_path: Path,
+) -> None:
+    """mkfs.ext4 -d numbers inodes in the order it walks the tree: the same names created in
+    other orders, on ext4 (tmp_path) and tmpfs (/dev/shm, where there is one), give one disk."""
+    shm = Path("/dev/shm")
+    places = [tmp_path / "a", tmp_path / "b"]
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        places.append(Path(tempfile.mkdtemp(dir=shm)))
+    disks = []
+    try:
+        for i, place in enumerate(places):
+            names = list(range(120))
+            random.Random(i).shuffle(names)  # noqa: S311 - an order, not a secret
+            (place / "tree" / "etc").mkdir(parents=True)
+            for n in names:
+                (place / "tree" / "etc" / f"f{n:03d}").write_text(str(n))
+            raw = tmp_path / f"{i}.raw"
+            disk.assemble(
+                place / "tree", raw, 7, 64 << 20, "0b5c6c8e-1111-4222-8333-444455556666", SDE
+            )
+            disks.append(raw.read_bytes())
+    finally:
+        for place in places[2:]:
+            shutil.rmtree(place, ignore_errors=True)
+    assert all(d == disks[0] for d in disks[1:])
