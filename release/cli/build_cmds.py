@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
+import git
 
-from release.build import kickstart
+from release.build import kickstart, reproducible
 from release.build.builder import BuildResult, build
 from release.cli.output import emit, json_option
 from release.config.loader import ConfigRepo, load_valid
-from release.config.source import open_source
+from release.config.source import GitRevision, open_source
 from release.errors import InvalidInput
 from release.model.image import ImageDefinition
 
@@ -23,8 +25,20 @@ VARIANT_OPTION = click.option(
 
 
 def _load(repo: str) -> ConfigRepo:
+    return _load_dated(repo)[0]
+
+
+def _load_dated(repo: str) -> tuple[ConfigRepo, int]:
+    """The config and its commit's time, the SOURCE_DATE_EPOCH when the environment sets
+    none (0 outside git)."""
     with open_source(repo) as source:
-        return load_valid(source)
+        config = load_valid(source)
+        if isinstance(source, GitRevision):
+            return config, int(source.commit().committed_date)
+        root, revision = source.root, source.revision
+        if root is None or revision is None:
+            return config, 0
+        return config, int(git.Repo(root).commit(revision).committed_date)
 
 
 def _image(config: ConfigRepo, name: str) -> ImageDefinition:
@@ -79,10 +93,17 @@ def build_cmd(
     cache: Path | None,
     as_json: bool,
 ) -> None:
-    """Build a raw disk and a package manifest per variant of IMAGE (cached by content)."""
-    definition = _image(_load(repo), image)
+    """Build a raw disk and a package manifest per variant of IMAGE (cached by content).
+
+    Every clock of the build is SOURCE_DATE_EPOCH, else the config commit's time: the same
+    inputs give the same bytes (docs/reproducible.md)."""
+    config, commit_time = _load_dated(repo)
+    definition = _image(config, image)
     cache_dir = cache or Path(repo, ".release", "cache")
-    results = [build(definition, v, out, cache_dir) for v in _variants(definition, variants)]
+    sde = reproducible.source_date_epoch(os.environ, commit_time)
+    results = [
+        build(definition, v, out, cache_dir, sde=sde) for v in _variants(definition, variants)
+    ]
     emit([r.to_dict() for r in results], as_json, lambda: _build_text(results))
 
 
