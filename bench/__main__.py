@@ -20,7 +20,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-TOPICS = ("digests", "formats", "build", "installer", "publish", "plan", "seal", "azure", "glance")
+TOPICS = (
+    "digests",
+    "formats",
+    "build",
+    "installer",
+    "publish",
+    "plan",
+    "seal",
+    "azure",
+    "glance",
+    "reproducible",
+)
 COLUMNS = ("topic", "what", "ours s", "reference s", "ratio", "goal", "peak MB")
 
 

@@ -92,7 +92,7 @@ def disk_rows(base: Path, quick: bool) -> list[dict[str, object]]:
 
         def assemble(raw: Path = raw, gib: int = gib) -> None:
             raw.unlink(missing_ok=True)
-            disk.assemble(tree, raw, 7, gib * GIB, UUID)
+            disk.assemble(tree, raw, 7, gib * GIB, UUID, 1700000000)
 
         def by_hand(raw: Path = raw, gib: int = gib) -> None:
             _by_hand(tree, raw, gib * GIB)
@@ -128,10 +128,10 @@ def _timed_build(image: Any, out: Path, cache: Path) -> tuple[BuildResult, float
     spent: list[float] = []
     real = rpmdb.make_native
 
-    def make_native(*args: Any) -> str:
+    def make_native(*args: Any, **kwargs: Any) -> str:
         started = time.perf_counter()
         try:
-            return real(*args)
+            return real(*args, **kwargs)
         finally:
             spent.append(time.perf_counter() - started)
 

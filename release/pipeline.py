@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release import fsutil
+from release.build import reproducible
 from release.build.builder import BuildResult, build
 from release.formats import ConvertOptions, convert
 from release.integrity.manifest import MANIFEST, artifact_name, packages_name
@@ -100,18 +101,19 @@ def origin_of(
     repository: str,
     repos: dict[str, str],
     started: dt.datetime,
+    sde: int | None = None,
 ) -> Origin:
     """What the provenance says about where a release came from (reads the environment)."""
     urls = {s.name: s.baseurl for v in image.variants for s in image.sources_for(v)}
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
     return Origin(
         repository=repository,
         definition=f"images/{image.name}.yaml",
         definition_digest=definition_digest(image),
-        source_date_epoch=int(epoch) if epoch.isdigit() else None,
+        source_date_epoch=sde,
         repos={name: (urls[name], digest) for name, digest in repos.items() if name in urls},
         builder_id=builder_id(os.environ, socket.gethostname()),
         started=started,
+        finished=dt.datetime.now(dt.UTC).replace(microsecond=0),
     )
 
 
@@ -122,8 +124,11 @@ def make_release(
     workspace: Workspace,
     signer: Signer,
     repository: str = "",
+    commit_time: int = 0,
 ) -> MadeRelease:
-    """The sealed release directory of `image` at its version, made or reused."""
+    """The sealed release directory of `image` at its version, made or reused. Its
+    SOURCE_DATE_EPOCH is the environment's, else `commit_time` (the config commit's): it is
+    the manifest's and SBOMs' build time, so those and the disks are reproducible."""
     final = workspace.release_dir(image.name, image.version)
     if is_sealed(final):
         log.info("%s %s: already released in %s", image.name, image.version, final)
@@ -131,6 +136,7 @@ def make_release(
     staging = workspace.staging_dir(image.name, image.version)
     staging.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    sde = reproducible.source_date_epoch(os.environ, commit_time)
     tools: dict[str, str] = {}
     repos: dict[str, str] = {}
     builder = image.builder
@@ -138,7 +144,7 @@ def make_release(
         if _variant_done(staging, image, variant):
             log.info("%s %s %s: converted already", image.name, image.version, variant)
             continue
-        result = build(image, variant, workspace.builds, workspace.cache)
+        result = build(image, variant, workspace.builds, workspace.cache, sde=sde)
         tools.update(result.tools)
         repos.update(result.repos)
         _stage_variant(result, staging, image, variant)
@@ -148,9 +154,9 @@ def make_release(
         variants=tuple(image.variants),
         commit=commit,
         builder=builder,
-        build_time=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        build_time=dt.datetime.fromtimestamp(sde, dt.UTC),
         tools=tools,
-        origin=origin_of(image, repository, repos, started),
+        origin=origin_of(image, repository, repos, started, sde),
     )
     seal(staging, info, signer)
     staging.rename(final)

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from release.cli import cli
+from release.build import reproducible
+from release.cli import cli, main
 from release.demo.story import BY_HAND_END, BY_HAND_START, NEXT_EL7
 
 pytestmark = pytest.mark.slow
@@ -45,7 +46,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]
     root = tmp_path_factory.mktemp("demo") / "d"
     try:
         first = run(demo_argv(root))
-        assert "OK: 30 files match their signed digests" in first.stdout, first.stdout[-3000:]
+        assert "OK: 31 files match their signed digests" in first.stdout, first.stdout[-3000:]
         assert "generated (RSA 3072)" in first.stdout and "index: ok: el7-stable" in first.stdout
         second = run(demo_argv(root))
         yield root, second.stdout
@@ -86,8 +87,8 @@ def test_coreutils_check_every_release(demo: tuple[Path, str], tool: str) -> Non
     root, _ = demo
     for directory in release_dirs(root / "mirror"):
         out = run([tool, "-c", "--strict", f"{tool}.txt"], cwd=directory).stdout
-        # 4 variants x (5 formats, package list, SBOM), the manifest and its signature
-        assert out.count(": OK") == 30 and "FAILED" not in out, out
+        # 4 variants x (5 formats, package list, SBOM), the manifest, its signature, provenance
+        assert out.count(": OK") == 31 and "FAILED" not in out, out
 
 
 def signed_files(mirror: Path) -> list[Path]:
@@ -220,6 +221,52 @@ def test_demo_serve_answers_a_browser_on_loopback_and_stops(demo: tuple[Path, st
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+@pytest.mark.slow
+def test_the_published_release_rebuilds_to_identical_bytes(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """`release rebuild` of a published release: same digests for every artifact, package
+    list and SBOM the provenance names, built again from its commit and SDE elsewhere."""
+    root, _ = demo
+    release = root / "mirror" / "demo-el7" / "7.9.2"
+    done = subprocess.run(
+        [sys.executable, "-m", "release", "rebuild", str(release), "--keys",
+         str(root / "config" / "keys"), "--work", str(tmp_path / "w"), "--json"],
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    # 4 variants x (5 formats, package list, SBOM)
+    assert report["ok"] and len(report["identical"]) == 28 and report["differing"] == []
+    assert sorted(p.name for p in (tmp_path / "w" / "rebuilt").iterdir()) == report["identical"]
+
+
+@pytest.mark.slow
+def test_a_rebuild_that_differs_names_the_byte_ranges(
+    demo: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """A build that lets the clock in (no time clamping) differs: exit 3, and the first range
+    reported starts where `cmp` finds the first differing byte."""
+    root, _ = demo
+    release = root / "mirror" / "demo-el7" / "7.9.2"
+    monkeypatch.setattr(reproducible, "clamp_times", lambda tree, sde: 0)
+    keys = str(root / "config" / "keys")
+    argv = ["release", "rebuild", str(release), "--keys", keys, "--work", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 3
+    out = capsys.readouterr().out
+    name = "demo-el7-7.9.2-aws.raw"
+    line = next(x for x in out.splitlines() if x.startswith(f"DIFFERS {name}: bytes "))
+    first = int(line.split("bytes ")[1].split("-")[0])
+    cmp = subprocess.run(["cmp", str(release / name), str(tmp_path / "rebuilt" / name)],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert cmp.returncode == 1 and f"byte {first + 1}," in cmp.stdout, (cmp.stdout, line)
+    assert "DIFFERS demo-el7-7.9.2-aws.packages" not in out  # the package set is the same
 
 
 def test_the_printed_by_hand_commands_release_a_bump(demo: tuple[Path, str]) -> None:

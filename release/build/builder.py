@@ -30,6 +30,7 @@ from release.build import (
     kickstart_builder,
     manifest,
     qemu_builder,
+    reproducible,
     rpmdb,
     steps,
 )
@@ -77,8 +78,11 @@ class Builder(Protocol):
     name: str
     tools: tuple[str, ...]
 
-    def build_disk(self, image: ImageDefinition, variant: str, work: Path, build_id: str) -> str:
-        """Write `work/disk.raw`; return the rpmdb backend the image carries."""
+    def build_disk(
+        self, image: ImageDefinition, variant: str, work: Path, build_id: str, sde: int
+    ) -> str:
+        """Write `work/disk.raw` with every clock at `sde` (SOURCE_DATE_EPOCH); return the
+        rpmdb backend the image carries."""
 
 
 def root_uuid(build_id: str) -> str:
@@ -98,7 +102,9 @@ class InstallrootBuilder:
         "grub-mkimage",
     )
 
-    def build_disk(self, image: ImageDefinition, variant: str, work: Path, build_id: str) -> str:
+    def build_disk(
+        self, image: ImageDefinition, variant: str, work: Path, build_id: str, sde: int
+    ) -> str:
         wrap = installroot.privilege_wrap(os.geteuid(), installroot.userns_available())
         part = kickstart.rendering_for(image, variant)
         tree = work / "tree"
@@ -113,12 +119,13 @@ class InstallrootBuilder:
             env = installroot.rpm_home(work / "home")
             steps.erase_packages(tree, part.remove_packages, env, wrap)
         with progress.task(f"{variant}: the rpmdb EL{image.el}'s rpm reads"):
-            backend = rpmdb.make_native(tree, host_backend, wrap)
+            backend = rpmdb.make_native(tree, host_backend, wrap, when=sde)
         fs_uuid = root_uuid(build_id)
         with progress.task(f"{variant}: apply the cloud template"):
             installroot.finish_tree(tree, part, fs_uuid, image.el, relabel_build, wrap)
+            reproducible.normalise_shadow(tree, sde)
         with progress.task(f"{variant}: assemble the disk", image.disk.size, nbytes=True) as t:
-            disk.assemble(tree, work / "disk.raw", image.el, image.disk.size, fs_uuid, wrap)
+            disk.assemble(tree, work / "disk.raw", image.el, image.disk.size, fs_uuid, sde, wrap)
             t.advance(image.disk.size)
         shutil.rmtree(tree)
         return backend
@@ -134,7 +141,10 @@ class KickstartBuilder:
         else:
             self.tools = (image.installer, "sfdisk", "debugfs", "rpm")
 
-    def build_disk(self, image: ImageDefinition, variant: str, work: Path, build_id: str) -> str:
+    def build_disk(
+        self, image: ImageDefinition, variant: str, work: Path, build_id: str, sde: int
+    ) -> str:
+        # The installer reads its own clocks: its disks are not made reproducible (yet).
         text = kickstart.render_valid(image, variant)
         if image.installer == "qemu":
             log = qemu_builder.console_log_for(work, image, variant, build_id)
@@ -200,24 +210,28 @@ def build(
     cache_dir: Path,
     builder: Builder | None = None,
     options: QemuOptions | None = None,
+    sde: int | None = None,
 ) -> BuildResult:
-    """Build (or reuse from the cache) one variant; put disk and manifests in `out_dir`."""
+    """Build (or reuse from the cache) one variant; put disk and manifests in `out_dir`.
+    `sde` is the SOURCE_DATE_EPOCH (default: the environment's, else 0): the same inputs
+    and SDE give the same bytes, and two SDEs never share a cache entry."""
     started = time.monotonic()
     # dnf wants an absolute installroot; relative --out/--cache are the CLI's everyday case.
     out_dir, cache_dir = out_dir.absolute(), cache_dir.absolute()
     check_variant(image, variant)
     chosen = builder or builder_for(image, options)
     require_tools(chosen.tools)
+    sde = reproducible.source_date_epoch(os.environ, 0) if sde is None else sde
     store = cache.BuildCache(cache_dir)
     with _space_named(
         cache_dir, f"building {image.name} {variant}", "nothing was cached", "--cache"
     ):
         versions = cache.tool_versions(chosen.tools, cache_dir / "tools.json")
         repos = {s.name: cache.repomd_digest(s) for s in image.sources_for(variant)}
-        build_id = cache.build_id(cache.variant_inputs(image, variant), repos, versions)
+        build_id = cache.build_id(cache.variant_inputs(image, variant), repos, versions, sde)
         cached = store.done(build_id)
         if not cached:
-            _build_entry(image, variant, chosen, store, build_id, versions)
+            _build_entry(image, variant, chosen, store, build_id, versions, sde)
     entry = store.entry(build_id)
     record = json.loads((entry / "build.json").read_text())
     raw, text, js = output_names(image, variant, out_dir)
@@ -283,10 +297,14 @@ def _build_entry(
     store: cache.BuildCache,
     build_id: str,
     versions: dict[str, str],
+    sde: int,
 ) -> None:
     work = store.workdir(build_id)
+    # Files the build writes get the modes of EL's installer (umask 022), whatever the
+    # caller's umask: a mode that followed the host would make two builds differ.
+    umask = os.umask(0o022)
     try:
-        backend = chosen.build_disk(image, variant, work, build_id)
+        backend = chosen.build_disk(image, variant, work, build_id, sde)
         raw = work / "disk.raw"
         with progress.task(f"{variant}: read the package manifest"):
             offset = disk.partition_offset(raw)
@@ -301,6 +319,7 @@ def _build_entry(
             "tools": versions,
             "rpmdb_backend": backend,
             "packages": len(packages),
+            "source_date_epoch": sde,
         }
         fsutil.write_text(work / "build.json", json.dumps(record, indent=2, sort_keys=True))
         for leftover in ("home", "dnf-cache", "installer", "tree", "oemdrv.img"):
@@ -309,3 +328,5 @@ def _build_entry(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    finally:
+        os.umask(umask)

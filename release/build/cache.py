@@ -3,8 +3,9 @@
 The id covers the variant's resolved definition (repos, packages, excludes, template, disk,
 builder), the repos' metadata (`repodata/repomd.xml`: its digest changes whenever a package
 is added, removed or replaced, so it stands for the package set dnf resolves) and the
-builder's tool versions. A finished build lives in `<cache>/builds/<id>/`, written to a temp
-dir and renamed when complete, so a half-built entry is never seen as a hit.
+builder's tool versions, and the SOURCE_DATE_EPOCH. A finished build lives in
+`<cache>/builds/<id>/`, written to a temp dir and renamed when complete, so a half-built
+entry is never seen as a hit.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from release import fsutil, runner
 from release.errors import OperationError
 from release.model.image import ImageDefinition, PackageSource
 
-SCHEMA = 1  # bump when the builders change what they write
+SCHEMA = 2  # bump when the builders change what they write
 
 
 def variant_inputs(image: ImageDefinition, variant: str) -> dict[str, Any]:
@@ -60,9 +61,12 @@ def repomd_digest(source: PackageSource, timeout: float = 30) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def build_id(inputs: Mapping[str, Any], repos: Mapping[str, str], tools: Mapping[str, str]) -> str:
+def build_id(
+    inputs: Mapping[str, Any], repos: Mapping[str, str], tools: Mapping[str, str], sde: int
+) -> str:
+    """The cache id; `sde` (SOURCE_DATE_EPOCH) is in it: two SDEs make two disks."""
     canonical = json.dumps(
-        {"schema": SCHEMA, "inputs": inputs, "repos": repos, "tools": tools},
+        {"schema": SCHEMA, "inputs": inputs, "repos": repos, "tools": tools, "sde": sde},
         sort_keys=True,
         separators=(",", ":"),
     )

@@ -10,15 +10,18 @@ functions; the disk appears under its final name only when complete.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from release import fsutil, runner
-from release.build import bootloader
+from release.build import bootloader, reproducible
 from release.errors import InvalidInput, OperationError
 from release.model.template import EL
+
+log = logging.getLogger(__name__)
 
 SECTOR = 512
 PART_START = 1 << 20  # 1 MiB: room for GRUB's core.img after the MBR
@@ -132,18 +135,24 @@ def has_kernel(tree: Path) -> bool:
     return bool(sorted((tree / "boot").glob("vmlinuz-*")))
 
 
-def assemble(tree: Path, raw: Path, el: EL, size: int, uuid: str, wrap: Sequence[str] = ()) -> None:
+def assemble(
+    tree: Path, raw: Path, el: EL, size: int, uuid: str, sde: int, wrap: Sequence[str] = ()
+) -> None:
     """Write the disk for `tree` to `raw` (atomically). `wrap` runs mkfs under
-    `unshare -r` when not root, so files are owned by root in the image."""
+    `unshare -r` when not root, so files are owned by root in the image. Every time in the
+    tree and the filesystem is at most `sde` (SOURCE_DATE_EPOCH), so a rebuild is identical."""
     layout = Layout(size)
     check_fits(tree, layout)
+    reproducible.clamp_times(tree, sde)
     raw.parent.mkdir(parents=True, exist_ok=True)
     with fsutil.atomic_path(raw) as tmp:
         with tmp.open("r+b") as fh:
             fh.truncate(size)
         runner.run(["sfdisk", "-q", str(tmp)], input=sfdisk_script(uuid[:8]).encode())
         try:
-            runner.run([*wrap, *mkfs_argv(tmp, tree, el, layout, uuid)])
+            runner.run(
+                [*wrap, *mkfs_argv(tmp, tree, el, layout, uuid)], env=reproducible.tool_env(sde)
+            )
         except OperationError as exc:
             if "Could not allocate" in str(exc) or "No space" in str(exc):
                 raise InvalidInput(
@@ -151,9 +160,25 @@ def assemble(tree: Path, raw: Path, el: EL, size: int, uuid: str, wrap: Sequence
                     " of blocks or inodes): raise disk.size in the image definition"
                 ) from exc
             raise
+        set_ctimes(tree, tmp, layout, sde)
         runner.run(e2fsck_argv(tmp, layout))
         if has_kernel(tree):
             install_grub(tmp, tree / bootloader.PREFIX[el].lstrip("/") / "i386-pc")
+
+
+def set_ctimes(tree: Path, raw: Path, layout: Layout, sde: int) -> None:
+    script, unnamed = reproducible.ctime_script(tree, sde)
+    if unnamed:
+        log.warning("ctime left as built (not reproducible) for: %s", ", ".join(unnamed[:5]))
+    commands = raw.with_name(raw.name + ".ctime")
+    try:
+        commands.write_text(script)
+        runner.run(
+            reproducible.debugfs_argv(commands, f"{raw}{layout.fs_spec}"),
+            env=reproducible.tool_env(sde),
+        )
+    finally:
+        commands.unlink(missing_ok=True)
 
 
 def install_grub(raw: Path, grub_dir: Path) -> None:

@@ -9,12 +9,14 @@ the largest instance, which rpm reads to number the next package it installs. Wh
 carries rpm, its own `rpm --rebuilddb` then makes the indexes in a chroot, and the build stops
 unless every reader (the host's rpm, the image's rpm) lists what dnf installed.
 
-The headers pass through a pure function (`load_input`), so normalising them (INSTALLTIME)
-can be added there; the argv are pure functions; only the functions at the end touch disk.
+The headers pass through a pure function (`load_input`), which sets their install times to
+SOURCE_DATE_EPOCH so two builds write the same bytes (`install_time`); the argv are pure
+functions; only the functions at the end touch disk.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import struct
@@ -35,6 +37,12 @@ PAGE_SIZE = 4096
 TAGS_MAX = 0xFFFF
 DATA_MAX = 0x00FFFFFF
 REGION_TAG = 63  # RPMTAG_HEADERIMMUTABLE: every header rpm 4.x installs starts with it
+# What rpm adds to a header when it installs it, outside the immutable region (so no
+# SHA1HEADER covers them): RPMTAG_INSTALLTIME and RPMTAG_INSTALLTID, both the wall clock.
+# (RPMTAG_INSTALLCOLOR, 1127, is the arch's colour: the same on every build.)
+INSTALL_TIME_TAGS = (1008, 1128)
+_INT32 = 4
+_ENTRY = ">IiiI"  # tag, type, offset, count
 TIMEOUT = 1800  # seconds, for each tool run on the rpmdb (a large one rebuilds in seconds)
 IMAGE_RPMS = ("usr/bin/rpm", "bin/rpm")  # EL7, EL6
 _FIELDS = r"%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}"
@@ -67,12 +75,34 @@ def header_problem(blob: bytes) -> str | None:
     return None
 
 
+def install_time(blob: bytes, when: int) -> bytes:
+    """`blob` (a checked header) with INSTALLTIME and INSTALLTID set to `when`, in place:
+    same size, same index, and only entries after the immutable region, which is what
+    SHA1HEADER and the signatures cover, are touched."""
+    tags = struct.unpack(">I", blob[:4])[0]
+    start = 8 + 16 * tags
+    region_offset = struct.unpack_from(_ENTRY, blob, 8)[2]
+    trailer = struct.unpack_from(_ENTRY, blob, start + region_offset)
+    immutable = -trailer[2] // 16  # the region's index entries come first
+    out = bytearray(blob)
+    for index in range(max(immutable, 1), tags):
+        tag, kind, offset, count = struct.unpack_from(_ENTRY, blob, 8 + 16 * index)
+        at = start + offset
+        if tag in INSTALL_TIME_TAGS and kind == _INT32 and count == 1 and at + 4 <= len(blob):
+            struct.pack_into(">I", out, at, when & 0xFFFFFFFF)
+    return bytes(out)
+
+
 def load_input(
-    headers: Sequence[tuple[int, bytes]], where: str, byteorder: str = sys.byteorder
+    headers: Sequence[tuple[int, bytes]],
+    where: str,
+    byteorder: str = sys.byteorder,
+    when: int | None = None,
 ) -> Iterator[bytes]:
     """The `db_load` input (bytevalue format), line by line, of a hash `Packages` database
     holding `headers` as (instance, blob), plus key 0 = the largest instance. Each header is
-    checked as it goes: a bad one raises before its line."""
+    checked as it goes: a bad one raises before its line. With `when` (SOURCE_DATE_EPOCH),
+    the headers' install times become it."""
     if not headers:
         raise OperationError(f"rpmdb: {where} lists no packages: nothing to convert")
     for instance, _ in headers:
@@ -97,8 +127,39 @@ def load_input(
                 f" {problem}. The database dnf wrote is damaged, or the package is not one"
                 " EL6/EL7 can install: rebuild, and check that package in the repo"
             )
+        if when is not None:
+            blob = install_time(blob, when)
         yield line(struct.pack(key, instance)) + line(blob)
     yield b"DATA=END\n"
+
+
+_P_OVERFLOW, _P_HASH, _H_OFFPAGE = 7, 13, 3  # BDB's page and item types
+_OVERHEAD = 26  # a page's header
+_UID = slice(52, 72)  # the meta page's file id: device, inode, time and a counter
+
+
+def settle(data: bytes, fileid: bytes) -> bytes:
+    """A `db_load`ed hash database made deterministic: its file id (which BDB makes from the
+    file's inode and the clock, and uses only to share a cache) becomes `fileid`, and the
+    three unused bytes of each off-page item and each page's free space, which `db_load`
+    leaves as whatever memory held, zero. The file is in the host's byte order."""
+    order = "<" if sys.byteorder == "little" else ">"
+    page_size = struct.unpack_from(order + "I", data, 20)[0]
+    out = bytearray(data)
+    out[_UID] = fileid[:20].ljust(20, b"\0")
+    for page in range(page_size, len(data) - page_size + 1, page_size):
+        entries, used = struct.unpack_from(order + "HH", data, page + 20)
+        if data[page + 25] == _P_OVERFLOW:  # `used` bytes of data after the header
+            out[page + _OVERHEAD + used : page + page_size] = bytes(page_size - _OVERHEAD - used)
+        if data[page + 25] != _P_HASH:
+            continue
+        free = page + _OVERHEAD + 2 * entries  # the item offsets grow up, items down
+        out[free : page + used] = bytes(max(0, page + used - free))
+        for i in range(entries):
+            item = page + struct.unpack_from(order + "H", data, page + _OVERHEAD + 2 * i)[0]
+            if item + 4 <= page + page_size and data[item] == _H_OFFPAGE:
+                out[item + 1 : item + 4] = b"\0\0\0"
+    return bytes(out)
 
 
 def load_argv(command: str, dump: Path, dest: Path) -> list[str]:
@@ -203,7 +264,7 @@ def read_sqlite(path: Path) -> list[tuple[int, bytes]]:
     return [(int(hnum), bytes(blob)) for hnum, blob in rows]
 
 
-def convert(dbdir: Path) -> None:
+def convert(dbdir: Path, when: int | None = None) -> None:
     """dnf's sqlite rpmdb in `dbdir` becomes a BDB `Packages`; the sqlite files go."""
     sqlite = dbdir / SQLITE_FILES[0]
     if not sqlite.is_file():
@@ -217,7 +278,7 @@ def convert(dbdir: Path) -> None:
     new.unlink(missing_ok=True)
     try:
         with dump.open("wb") as out:
-            out.writelines(load_input(headers, str(sqlite)))
+            out.writelines(load_input(headers, str(sqlite), when=when))
         runner.run(load_argv(writer("db5.3_load"), dump, new), timeout=TIMEOUT)
         runner.run(verify_argv(writer("db5.3_verify"), new), timeout=TIMEOUT)
     except BaseException:  # the tool's own error names it (and a full disk, for the builder)
@@ -225,6 +286,7 @@ def convert(dbdir: Path) -> None:
         raise
     finally:
         dump.unlink(missing_ok=True)
+    new.write_bytes(settle(new.read_bytes(), hashlib.sha256(b"rpmdb %d" % (when or 0)).digest()))
     new.chmod(0o644)  # as EL's rpm makes it (users run rpm -qa), whatever the build's umask
     new.replace(dbdir / PACKAGES)
     for name in SQLITE_FILES:
@@ -266,14 +328,15 @@ def rebuild_in_image(root: Path, rpm: str, wrap: Sequence[str]) -> set[Installed
     return parse_list(text, "the image")
 
 
-def make_native(root: Path, backend: str, wrap: Sequence[str] = ()) -> str:
-    """Leave in `root` the rpmdb EL6/EL7's rpm reads; return its backend ("bdb")."""
+def make_native(root: Path, backend: str, wrap: Sequence[str] = (), when: int | None = None) -> str:
+    """Leave in `root` the rpmdb EL6/EL7's rpm reads, install times set to `when` (when
+    converted); return its backend ("bdb")."""
     dbdir = root / manifest.DBPATH.lstrip("/")
     expected = host_list(root, None)
     if not expected:
         raise OperationError(f"rpmdb: the host's rpm lists no packages in {dbdir}")
     if backend != "bdb":
-        convert(dbdir)
+        convert(dbdir, when)
         problem = differences(expected, host_list(root, "bdb_ro"), "the converted database")
         if problem:
             raise OperationError(problem + " (read by the host's rpm, bdb_ro)")

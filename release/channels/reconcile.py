@@ -466,7 +466,12 @@ def _make(
         return MadeRelease(release.image, release.version, directory, reused=True)
     image, commit = definition_at_version(repo, config, head, release)
     return make_release(
-        image, commit=commit, workspace=workspace, signer=signer, repository=repository_url(repo)
+        image,
+        commit=commit,
+        workspace=workspace,
+        signer=signer,
+        repository=repository_url(repo),
+        commit_time=int(git.Repo(repo).commit(commit).committed_date),
     )
 
 

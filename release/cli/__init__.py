@@ -21,6 +21,7 @@ from release.cli import (
     gitops_cmds,
     integrity_cmds,
     publish_cmds,
+    rebuild_cmds,
     status_cmds,
 )
 from release.errors import ExitCode, ReleaseError
@@ -55,6 +56,7 @@ def _register() -> None:
         build_cmds,
         formats_cmds,
         integrity_cmds,
+        rebuild_cmds,
         publish_cmds,
         channel_cmds,
         gitops_cmds,

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
+import git
 
-from release.build import kickstart
+from release.build import kickstart, reproducible
 from release.build.builder import BuildResult, build
 from release.build.qemu_builder import QemuOptions
 from release.build.qemu_install import DEFAULT_DEADLINE, Accel, Delivery
 from release.cli.output import emit, json_option
 from release.config.check import load_valid
 from release.config.loader import ConfigRepo
-from release.config.source import open_source
+from release.config.source import GitRevision, open_source
 from release.errors import InvalidInput
 from release.model.image import ImageDefinition
 
@@ -26,8 +28,20 @@ VARIANT_OPTION = click.option(
 
 
 def _load(repo: str) -> ConfigRepo:
+    return _load_dated(repo)[0]
+
+
+def _load_dated(repo: str) -> tuple[ConfigRepo, int]:
+    """The config and its commit's time, the SOURCE_DATE_EPOCH when the environment sets
+    none (0 outside git)."""
     with open_source(repo) as source:
-        return load_valid(source)
+        config = load_valid(source)
+        if isinstance(source, GitRevision):
+            return config, int(source.commit().committed_date)
+        root, revision = source.root, source.revision
+        if root is None or revision is None:
+            return config, 0
+        return config, int(git.Repo(root).commit(revision).committed_date)
 
 
 def _image(config: ConfigRepo, name: str) -> ImageDefinition:
@@ -114,14 +128,19 @@ def build_cmd(
     ks_via: Delivery,
     as_json: bool,
 ) -> None:
-    """Build a raw disk and a package manifest per variant of IMAGE (cached by content)."""
-    definition = _image(_load(repo), image)
+    """Build a raw disk and a package manifest per variant of IMAGE (cached by content).
+
+    Every clock of the build is SOURCE_DATE_EPOCH, else the config commit's time: the same
+    inputs give the same bytes (docs/reproducible.md)."""
+    config, commit_time = _load_dated(repo)
+    definition = _image(config, image)
     if install_tree:
         definition = with_install_tree(definition, install_tree)
     cache_dir = cache or Path(repo, ".release", "cache")
+    sde = reproducible.source_date_epoch(os.environ, commit_time)
     options = QemuOptions(accel=accel, deadline=install_deadline, delivery=ks_via)
     results = [
-        build(definition, v, out, cache_dir, options=options)
+        build(definition, v, out, cache_dir, options=options, sde=sde)
         for v in _variants(definition, variants)
     ]
     emit([r.to_dict() for r in results], as_json, lambda: _build_text(results))

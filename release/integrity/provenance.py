@@ -48,6 +48,7 @@ class Origin:
     repos: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (url, digest)
     builder_id: str = ""  # the CI run's URL, or host:<name>
     started: dt.datetime | None = None
+    finished: dt.datetime | None = None  # else the release's build time
 
 
 def builder_id(env: Mapping[str, str], hostname: str) -> str:

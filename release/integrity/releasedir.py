@@ -218,7 +218,7 @@ def _provenance_statement(
         subjects={**subjects, **sbom_digests},
         sboms=sbom_digests,
         origin=info.origin,
-        finished=info.build_time,
+        finished=info.origin.finished or info.build_time,
     )
     return provenance.payload(document)
 

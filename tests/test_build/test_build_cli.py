@@ -4,6 +4,8 @@ the `release` group; here a local group stands in)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import click
@@ -128,3 +130,23 @@ def test_build_install_tree_option(tmp_path: Path, el_repos: dict[int, Path]) ->
     assert isinstance(result.exception, InvalidInput)
     assert f"install tree {tree}: no images/pxeboot/initrd.img" in str(result.exception)
     assert not (tmp_path / "o").exists()
+
+
+def test_build_in_a_git_repo_uses_the_commit_time(
+    tmp_path: Path, el_repos: dict[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without SOURCE_DATE_EPOCH, a build's clocks are the config commit's time."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    config = config_with_fixture_image(tmp_path, el_repos[7])
+    env = {**os.environ, "GIT_COMMITTER_DATE": "@1700000000 +0000",
+           "GIT_AUTHOR_DATE": "@1700000000 +0000"}  # fmt: skip
+    for argv in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t",
+                                                   "commit", "-qm", "c"]):  # fmt: skip
+        subprocess.run(["git", *argv], cwd=config, env=env, check=True)
+    args = ["build", "tiny", "--repo", str(config), "--out", str(tmp_path / "out"),
+            "--variant", "openstack", "--json"]  # fmt: skip
+    done = CliRunner().invoke(group, args)
+    assert done.exit_code == 0, done.output
+    build_id = json.loads(done.output)[0]["build_id"]
+    record = json.loads((config / ".release/cache/builds" / build_id / "build.json").read_text())
+    assert record["source_date_epoch"] == 1700000000

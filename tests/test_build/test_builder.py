@@ -72,12 +72,13 @@ def test_an_unchanged_definition_is_not_rebuilt(make_image: ImageFactory, tmp_pa
 def test_the_build_id_covers_repo_content_and_tools(make_image: ImageFactory) -> None:
     image = make_image(7)
     inputs = cache.variant_inputs(image, "aws")
-    base = cache.build_id(inputs, {"local": "sha256:1"}, {"dnf": "4.14"})
-    assert base == cache.build_id(inputs, {"local": "sha256:1"}, {"dnf": "4.14"})
-    assert base != cache.build_id(inputs, {"local": "sha256:2"}, {"dnf": "4.14"})
-    assert base != cache.build_id(inputs, {"local": "sha256:1"}, {"dnf": "4.15"})
+    base = cache.build_id(inputs, {"local": "sha256:1"}, {"dnf": "4.14"}, 1)
+    assert base == cache.build_id(inputs, {"local": "sha256:1"}, {"dnf": "4.14"}, 1)
+    assert base != cache.build_id(inputs, {"local": "sha256:2"}, {"dnf": "4.14"}, 1)
+    assert base != cache.build_id(inputs, {"local": "sha256:1"}, {"dnf": "4.15"}, 1)
+    assert base != cache.build_id(inputs, {"local": "sha256:1"}, {"dnf": "4.14"}, 2)
     other = cache.variant_inputs(image, "gce")
-    assert base != cache.build_id(other, {"local": "sha256:1"}, {"dnf": "4.14"})
+    assert base != cache.build_id(other, {"local": "sha256:1"}, {"dnf": "4.14"}, 1)
 
 
 def test_unknown_package(make_image: ImageFactory, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from release.model.template import EL
 from tests.test_build.diskview import fs_spec, partitions
 
 UUID = "0b5c6c8e-1111-4222-8333-444455556666"
+SDE = 1700000000
 
 
 def small_tree(tmp_path: Path, kernel: bool = False) -> Path:
@@ -47,7 +48,7 @@ def test_mkfs_argv_lists_every_feature_explicitly(tmp_path: Path) -> None:
 @pytest.mark.parametrize("el", [6, 7])
 def test_ext4_features_the_target_el_accepts(tmp_path: Path, el: EL) -> None:
     raw = tmp_path / "d.raw"
-    disk.assemble(small_tree(tmp_path), raw, el, 64 << 20, UUID)
+    disk.assemble(small_tree(tmp_path), raw, el, 64 << 20, UUID, SDE)
     found = features(raw)
     assert found == set(disk.EXT4_FEATURES[el])
     for broken in ("orphan_file", "metadata_csum", "metadata_csum_seed"):
@@ -67,7 +68,7 @@ def test_ext4_features_the_target_el_accepts(tmp_path: Path, el: EL) -> None:
 
 def test_the_partition_and_filesystem_can_grow(tmp_path: Path) -> None:
     raw = tmp_path / "d.raw"
-    disk.assemble(small_tree(tmp_path), raw, 7, 64 << 20, UUID)
+    disk.assemble(small_tree(tmp_path), raw, 7, 64 << 20, UUID, SDE)
     grown = tmp_path / "grown.raw"
     shutil.copyfile(raw, grown)
     subprocess.run(["qemu-img", "resize", "-f", "raw", str(grown), "256M"], check=True)
@@ -81,7 +82,7 @@ def test_the_partition_and_filesystem_can_grow(tmp_path: Path) -> None:
 
 def test_grub_goes_in_sector_0_and_from_sector_1(tmp_path: Path) -> None:
     raw = tmp_path / "d.raw"
-    disk.assemble(small_tree(tmp_path, kernel=True), raw, 7, 64 << 20, UUID)
+    disk.assemble(small_tree(tmp_path, kernel=True), raw, 7, 64 << 20, UUID, SDE)
     head = raw.read_bytes()[: 1 << 20]
     boot = Path("/usr/lib/grub/i386-pc/boot.img").read_bytes()
     assert head[:440] == boot[:440]
@@ -96,12 +97,12 @@ def test_a_kernel_without_a_core_image_is_an_error(tmp_path: Path) -> None:
     tree = small_tree(tmp_path)
     (tree / "boot" / "vmlinuz-1.0").write_bytes(b"not really a kernel")
     with pytest.raises(OperationError, match="no GRUB core image"):
-        disk.assemble(tree, tmp_path / "d.raw", 7, 64 << 20, UUID)
+        disk.assemble(tree, tmp_path / "d.raw", 7, 64 << 20, UUID, SDE)
 
 
 def test_no_bootloader_without_a_kernel(tmp_path: Path) -> None:
     raw = tmp_path / "d.raw"
-    disk.assemble(small_tree(tmp_path), raw, 7, 64 << 20, UUID)
+    disk.assemble(small_tree(tmp_path), raw, 7, 64 << 20, UUID, SDE)
     assert raw.read_bytes()[:440] == b"\0" * 440
 
 
@@ -112,7 +113,7 @@ def test_a_tree_larger_than_the_disk_is_refused(tmp_path: Path) -> None:
     raw = tmp_path / "out" / "d.raw"
     (tmp_path / "out").mkdir()
     with pytest.raises(InvalidInput, match=r"needs about 80 MiB.*raise disk.size"):
-        disk.assemble(tree, raw, 7, 64 << 20, UUID)
+        disk.assemble(tree, raw, 7, 64 << 20, UUID, SDE)
     assert list((tmp_path / "out").iterdir()) == []  # no half-written image, no temp file
 
 
@@ -127,15 +128,15 @@ def test_mkfs_running_out_of_space_is_a_clear_error(tmp_path: Path) -> None:
     layout = disk.Layout(64 << 20)
     assert disk.tree_bytes(tree) < layout.part_bytes // 2  # passes the size estimate...
     with pytest.raises(InvalidInput, match="does not fit"):
-        disk.assemble(tree, raw, 6, 64 << 20, UUID)  # ...but not mkfs
+        disk.assemble(tree, raw, 6, 64 << 20, UUID, SDE)  # ...but not mkfs
     assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_assembly_is_reproducible(tmp_path: Path) -> None:
     tree = small_tree(tmp_path)
     a, b = tmp_path / "a.raw", tmp_path / "b.raw"
-    disk.assemble(tree, a, 7, 64 << 20, UUID)
-    disk.assemble(tree, b, 7, 64 << 20, UUID)
+    disk.assemble(tree, a, 7, 64 << 20, UUID, SDE)
+    disk.assemble(tree, b, 7, 64 << 20, UUID, SDE)
     assert disk.partition_offset(a) == 1 << 20
     assert a.read_bytes()[:512] == b.read_bytes()[:512]  # same disk id and table
 

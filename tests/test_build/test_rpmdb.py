@@ -289,3 +289,43 @@ def test_a_host_without_the_bdb_writer_stops_before_dnf_runs(
     ):
         build(make_image(7), "aws", tmp_path / "out", tmp_path / "cache")
     assert leftovers(tmp_path) == []
+
+
+def test_install_times_become_the_sde_and_the_file_is_the_same_twice(
+    el_repos: dict[int, Path], tmp_path: Path
+) -> None:
+    """INSTALLTIME/INSTALLTID (outside the signed region) are set to the SDE; SHA1HEADER is
+    still the package file's; two conversions of two installs write the same bytes (db_load
+    leaves memory garbage and a clock-made file id, which `settle` replaces)."""
+    sde = 1700000000
+    made = []
+    for i in (1, 2):
+        tree = dnf_tree(el_repos[7], 7, tmp_path / str(i), PACKAGES)
+        rpmdb.make_native(tree, "sqlite", when=sde)
+        made.append((tree / DBPATH / "Packages").read_bytes())
+        assert "succeeded" in run("db5.3_verify", tree / DBPATH / "Packages")
+    assert made[0] == made[1]
+    db = tree / DBPATH
+    assert bdb_ro(db, r"%{INSTALLTIME} %{INSTALLTID}\n") == [f"{sde} {sde}"] * len(PACKAGES)
+    files = [next(el_repos[7].glob(f"{name}-1.0-*.rpm")) for name in PACKAGES]
+    from_files = sorted(run("rpm", "-qp", "--qf", r"%{NEVRA} %{SHA1HEADER}\n", *files).splitlines())
+    assert bdb_ro(db, r"%{NEVRA} %{SHA1HEADER}\n") == from_files
+
+
+def test_install_time_rewrites_only_the_tags_after_the_region() -> None:
+    """A hand-made header: region (tag 63) covering itself and INSTALLTIME, then INSTALLTIME
+    and INSTALLTID outside it. Only the latter two change, in place."""
+
+    def entry(tag: int, kind: int, offset: int, count: int) -> bytes:
+        return struct.pack(">IiiI", tag, kind, offset, count)
+
+    # data: [0:4] INSTALLTIME inside the region, [4:20] region trailer, [20:24], [24:28]
+    trailer = entry(63, 7, -2 * 16, 16)
+    data = struct.pack(">I", 111) + trailer + struct.pack(">II", 222, 333)
+    index = entry(63, 7, 4, 16) + entry(1008, 4, 0, 1) + entry(1008, 4, 20, 1)
+    index += entry(1128, 4, 24, 1)
+    blob = struct.pack(">II", 4, len(data)) + index + data
+    assert rpmdb.header_problem(blob) is None
+    out = rpmdb.install_time(blob, 5)
+    assert len(out) == len(blob) and out[: 8 + 64 + 20] == blob[: 8 + 64 + 20]
+    assert struct.unpack(">II", out[-8:]) == (5, 5)

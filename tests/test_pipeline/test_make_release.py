@@ -3,6 +3,7 @@ with the tools a downstream user has."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -22,15 +23,16 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def test_release_of_every_variant_verifies(
-    make_image: ImageFactory,
-    keys: Keys,
-    tmp_path: Path,
+    make_image: ImageFactory, keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     image = make_image(7, variants={"openstack": {}, "gce": {}}, formats=["qcow2", "vhd", "gce"])
     workspace = Workspace(tmp_path / "work")
     config = SigningConfig(gnupghome=keys.home, fingerprint=keys.fpr["good"])
     with open_signer(config) as signer:
-        made = make_release(image, commit=COMMIT, workspace=workspace, signer=signer)
+        made = make_release(
+            image, commit=COMMIT, workspace=workspace, signer=signer, commit_time=1700000000
+        )
     assert not made.reused and is_sealed(made.directory)
     assert made.directory == tmp_path / "work/releases/fixture-el7/1.0.0"
     names = sorted(p.name for p in made.directory.iterdir())
@@ -45,6 +47,12 @@ def test_release_of_every_variant_verifies(
     keys_dir = write_keys_dir(keys, tmp_path / "keys", {"good": ["*"]})
     result = verify_release(str(made.directory), load_key_source(keys_dir))
     assert result.ok, result.failures()
+    # The commit's time is the SDE: the manifest's build time and the provenance say it.
+    record = json.loads((made.directory / "manifest.json").read_text())
+    assert record["build"]["time"] == "2023-11-14T22:13:20Z"
+    assert result.provenance is not None
+    internal = result.provenance["predicate"]["buildDefinition"]["internalParameters"]
+    assert internal["SOURCE_DATE_EPOCH"] == 1700000000
     packages = (made.directory / "fixture-el7-1.0.0-gce.packages").read_text()
     assert "busybox" in packages
 
