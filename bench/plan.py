@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 import resource
 import statistics
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from release import runner
 from release.channels import index as idx
+from release.channels import site
 from release.channels.plan import Plan, plan
 from release.channels.reconcile import reconcile
 from release.channels.resolve import resolve_all
@@ -30,6 +32,7 @@ from release.config.history import version_of
 from release.integrity.gpghome import temporary_home
 from release.integrity.signing import SigningConfig, open_signer
 from release.pipeline import Workspace
+from release.publish.indexstore import FilesystemIndexStore
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = (ROOT / "images" / "centos-7-genericcloud.yaml").read_text()
@@ -40,7 +43,7 @@ RECENT = 10  # the release tag sits this many commits before HEAD
 
 def image_text(name: str, version: str) -> str:
     text = TEMPLATE.replace("name: centos-7-genericcloud", f"name: {name}", 1)
-    return text.replace('version: "7.9.2009.1"', f'version: "{version}"', 1)
+    return re.sub(r'^version: ".*"$', f'version: "{version}"', text, count=1, flags=re.M)
 
 
 def channel_text(image: str, kind: str, version: str) -> str:
@@ -200,6 +203,8 @@ def _sign_all(repo: Path, documents: dict[Path, bytes]) -> None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
                 path.with_name(path.name + ".asc").write_bytes(signer.sign_detached(data))
+            # The mirror's pages follow its snapshot, as a reconcile leaves them.
+            site.catch_up(FilesystemIndexStore(repo / "mirror"), signer)
 
 
 def _cold_reconcile(repo: Path, work: Path) -> None:
