@@ -165,7 +165,7 @@ def publish_image(
             patience=patience,
         ).publish_image()
     if isinstance(target, OpenStackGlanceTarget):
-        return _publish_glance(target, directory, path, image, journal, patience)
+        return _publish_glance(target, (directory, path, sealed), image, journal, patience)
     from release.publish.gce_image import GceImageRegistry, GceSpec
 
     staged = local_file(path, f"gs://{target.bucket}/{target.prefix}", journal, sealed)
@@ -236,18 +236,17 @@ def roll_back(target: RegistryTarget, image: str, newer: str, current: str) -> s
 
 def _publish_glance(
     target: OpenStackGlanceTarget,
-    directory: Path,
-    path: Path,
+    where: tuple[Path, Path, str | None],  # the release dir, the artifact, its sealed digest
     image: ImageDefinition,
     journal: JournalStore,
     patience: Patience | None,
 ) -> ImageResult:
     from release.publish.glance_image import GlanceRegistry, GlanceSpec
 
-    release = layout.scan(directory)
-    where = target.endpoint_url or f"openstack://{target.cloud or 'env'}"
-    staged = local_file(path, where, journal, layout.sealed_digests(release).get(path.name))
-    variant = path.name.removeprefix(f"{image.name}-{image.version}-").rsplit(".", 1)[0]
+    directory, path, sealed = where
+    endpoint = target.endpoint_url or f"openstack://{target.cloud or 'env'}"
+    staged = local_file(path, endpoint, journal, sealed)
+    variant = variant_for(image, target)
     spec = GlanceSpec(
         el=image.el,
         arch=image.arch,
@@ -261,7 +260,7 @@ def _publish_glance(
         image.version,
         spec,
         journal,
-        sealed_md5=layout.sealed_digests(release, "md5").get(path.name),
+        sealed_md5=layout.sealed_digests(layout.scan(directory), "md5").get(path.name),
     )
     if patience is not None:
         registry.patience = patience
