@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from release.build import disk, rpmdb
-from release.build.builder import BuildResult, build
+from release.imaging import disk, rpmdb
+from release.imaging.builder import BuildResult, build
 from tests.fixtures.rpmrepo import build_repo
-from tests.test_build.conftest import BASE_PACKAGES, definition
-from tests.test_build.rpmstandin import answering
+from tests.imaging.conftest import BASE_PACKAGES, definition
+from tests.imaging.rpmstandin import answering
 
 GIB = 1 << 30
 UUID = "0b5c6c8e-1111-4222-8333-444455556666"

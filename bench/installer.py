@@ -1,6 +1,6 @@
 """The `installer: qemu` plumbing, as a ratio (`python -m bench.installer [--quick]`).
 
-The stand-in installer (tests/test_build/standin.py: Debian's kernel, a busybox initramfs
+The stand-in installer (tests/imaging/standin.py: Debian's kernel, a busybox initramfs
 that partitions, makes the filesystem, untars the packages and runs %post) installs the
 fixture image under TCG twice in the same run:
 - ours: `qemu_builder.install` (boot files copied from the tree, kickstart validated, OEMDRV
@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from release.build import kickstart, qemu_builder
-from release.build import qemu_install as qi
+from release.imaging import kickstart, qemu_builder
+from release.imaging import qemu_install as qi
 from tests.fixtures.rpmrepo import build_repo
-from tests.test_build import standin
-from tests.test_build.conftest import definition
+from tests.imaging import standin
+from tests.imaging.conftest import definition
 
 VARIANT = "openstack"
 

@@ -16,13 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from release.build.builder import build
 from release.formats import convert
+from release.imaging.builder import build
 from release.model.image import ImageDefinition
 from release.pipeline import convert_options
 from tests.fixtures.rpmrepo import build_repo
-from tests.test_build.conftest import BASE_PACKAGES, definition
-from tests.test_build.rpmstandin import answering
+from tests.imaging.conftest import BASE_PACKAGES, definition
+from tests.imaging.rpmstandin import answering
 
 SDE = 1700000000
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release import fsutil
-from release.build import reproducible
-from release.build.builder import BuildResult, build
 from release.formats import ConvertOptions, convert
+from release.imaging import reproducible
+from release.imaging.builder import BuildResult, build
 from release.integrity.manifest import MANIFEST, artifact_name, packages_name
 from release.integrity.provenance import Origin, builder_id
 from release.integrity.releasedir import SIGNATURE_SUFFIX, ReleaseInfo, seal

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from release import runner
-from release.build.builder import build
 from release.channels.state import load_state
 from release.errors import InvalidInput, ReleaseError, VerificationError
 from release.formats import convert
+from release.imaging.builder import build
 from release.integrity import manifest, sbom
 from release.integrity.keysource import KeySource
 from release.integrity.verify import verify_release

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from release.build import reproducible
 from release.cli import cli, main
 from release.demo.story import BY_HAND_END, BY_HAND_START, NEXT_EL7
+from release.imaging import reproducible
 
 pytestmark = pytest.mark.slow
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import click
 import git
 
-from release.build import kickstart, reproducible
-from release.build.builder import BuildResult, build
-from release.build.qemu_builder import QemuOptions
-from release.build.qemu_install import DEFAULT_DEADLINE, Accel, Delivery
 from release.cli.output import emit, json_option
 from release.config.check import load_valid
 from release.config.loader import ConfigRepo
 from release.config.source import GitRevision, open_source
 from release.errors import InvalidInput
+from release.imaging import kickstart, reproducible
+from release.imaging.builder import BuildResult, build
+from release.imaging.qemu_builder import QemuOptions
+from release.imaging.qemu_install import DEFAULT_DEADLINE, Accel, Delivery
 from release.model.image import ImageDefinition
 
 REPO_OPTION = click.option(

@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from tests.imaging.conftest import el_repos, make_image  # noqa: F401 - shared fixtures
 from tests.integrity.conftest import keys  # noqa: F401 - shared fixtures
 from tests.publish.conftest import (  # noqa: F401 - shared fixtures
     aws_env,
@@ -17,7 +18,6 @@ from tests.publish.conftest import (  # noqa: F401 - shared fixtures
     s3,
     sshd,
 )
-from tests.test_build.conftest import el_repos, make_image  # noqa: F401 - shared fixtures
 
 # RELEASE_CHAOS_RUNS: crash rounds per publish target (filesystem, S3; GCS and the rsync daemon
 # half as many, rsync over ssh an eighth), each with 1-2 kills (CI default 12); and RUNS // 2

@@ -23,8 +23,8 @@ import pytest
 from release.integrity.keysource import load_key_source
 from release.integrity.verify import verify_release
 from release.pipeline import Workspace, is_sealed
+from tests.imaging.conftest import ImageFactory
 from tests.integrity.gpgkit import PASSPHRASE, Keys, write_keys_dir
-from tests.test_build.conftest import ImageFactory
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 

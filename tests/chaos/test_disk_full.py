@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from release.build.builder import build
 from release.errors import ReleaseError
 from release.formats import ConvertOptions, convert
+from release.imaging.builder import build
 from tests.formats.conftest import make_disk
+from tests.imaging.conftest import ImageFactory
+from tests.imaging.diskview import fs_spec
 from tests.publish.helpers import make_release, same_tree
-from tests.test_build.conftest import ImageFactory
-from tests.test_build.diskview import fs_spec
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 

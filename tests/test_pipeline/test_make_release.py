@@ -14,8 +14,8 @@ from release.integrity.manifest import Manifest
 from release.integrity.signing import SigningConfig, open_signer
 from release.integrity.verify import verify_release
 from release.pipeline import Workspace, is_sealed, make_release
+from tests.imaging.conftest import ImageFactory
 from tests.integrity.gpgkit import Keys, write_keys_dir
-from tests.test_build.conftest import ImageFactory
 
 pytestmark = pytest.mark.slow
 

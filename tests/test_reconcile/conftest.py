@@ -3,6 +3,7 @@ gcp-storage-emulator) servers."""
 
 from __future__ import annotations
 
+from tests.imaging.conftest import el_repos  # noqa: F401
 from tests.integrity.conftest import keys  # noqa: F401
 from tests.publish.conftest import (  # noqa: F401
     aws_env,
@@ -14,4 +15,3 @@ from tests.publish.conftest import (  # noqa: F401
     rsyncd,
     s3,
 )
-from tests.test_build.conftest import el_repos  # noqa: F401
