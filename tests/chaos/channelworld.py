@@ -34,10 +34,10 @@ from google.api_core import exceptions as gx
 from release.channels.reconcile import reconcile
 from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
+from tests.channels.kit import IMAGE, ConfigKit, channel_yaml, image_yaml, make_config
+from tests.channels.kit import sealed_release as seal_release
 from tests.conftest import ROOT, git
 from tests.integrity.gpgkit import Keys, gpg
-from tests.test_reconcile.kit import IMAGE, ConfigKit, channel_yaml, image_yaml, make_config
-from tests.test_reconcile.kit import sealed_release as seal_release
 
 CHANNELS = ("fx-candidate", "fx-stable", "fx-testing")
 CHANNEL_FILES = {
@@ -224,7 +224,7 @@ class World:
     big: bool = False  # this round's release is large (multipart on S3)
 
     def argv(self, journal: Path | None = None) -> list[str]:
-        return [sys.executable, "-m", "tests.test_reconcile.cli_entry", "reconcile",
+        return [sys.executable, "-m", "tests.channels.cli_entry", "reconcile",
                 "--repo", str(self.kit.clone), "--work", str(self.work),
                 "--journal", str(journal or self.journal), "--gnupghome", str(self.keys.home),
                 "--fingerprint", self.keys.fpr["good"], "--json"]  # fmt: skip

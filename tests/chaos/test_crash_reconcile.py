@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.channels.kit import IMAGE
 from tests.chaos.channelworld import CHANNELS, FsMirror, S3Mirror, World, make_world
 from tests.chaos.channelworld import run_to_end as rerun
 from tests.chaos.conftest import RUNS
 from tests.chaos.test_crash_publish import Tally, kill_after
 from tests.integrity.gpgkit import Keys
 from tests.publish.conftest import S3Server
-from tests.test_reconcile.kit import IMAGE
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from release.channels import index as idx
 from release.pipeline import Workspace
+from tests.channels.kit import sealed_release
 from tests.integrity.gpgkit import Keys, write_keys_dir
-from tests.test_reconcile.kit import sealed_release
 
 EL7, EL6 = "fixture-el7", "fixture-el6"
 OLD, NEW, EL6_VERSION = "7.9.1", "7.9.2", "6.10.1"

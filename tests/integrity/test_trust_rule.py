@@ -1,6 +1,6 @@
 """The one trust rule (`TrustedKey.refusal`): a key past its `not_after`, or revoked in
 trust.yaml, vouches for nothing; here for `release verify` of a release directory and for
-`release keys check` (the index checks and the signer: tests/test_reconcile/test_trust_window)."""
+`release keys check` (the index checks and the signer: tests/channels/test_trust_window)."""
 
 from __future__ import annotations
 

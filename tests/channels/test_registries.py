@@ -26,12 +26,12 @@ from release.pipeline import Workspace
 from release.publish.aws_ami import client_token
 from release.publish.journal import Journal
 from release.publish.registry import Patience
+from tests.channels.kit import IMAGE, ConfigKit, image_yaml, make_config, sealed_release
 from tests.conftest import git
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
 from tests.publish.cloudstub import ComputeHandler, Ec2Handler, Stub
 from tests.publish.conftest import GcsServer, S3Server
-from tests.test_reconcile.kit import IMAGE, ConfigKit, image_yaml, make_config, sealed_release
 
 QUICK = Patience(first=0.01, sleep=lambda _: None)
 VARIANTS = ("openstack", "aws", "gce")
@@ -183,7 +183,7 @@ def test_a_registry_failure_exits_1_and_keeps_the_index_on_the_previous_release(
     clouds.ec2.import_polls_before_done = 0
     clouds.ec2.import_error = "ClientError: Disk validation failed"
 
-    argv = [sys.executable, "-m", "tests.test_reconcile.cli_entry", "publish", "--channel",
+    argv = [sys.executable, "-m", "tests.channels.cli_entry", "publish", "--channel",
             "fx-testing", "--repo", str(kit.clone), "--work", str(work.root), "--gnupghome",
             str(keys.home), "--fingerprint", keys.fpr["good"], "--json"]  # fmt: skip
     run = subprocess.run(argv, capture_output=True, text=True, env=aws_env, check=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from release.config.check import check
-from tests.test_check import C7, Case, both, problem_for, replace, write
+from tests.config.test_check import C7, Case, both, problem_for, replace, write
 
 GLANCE = "type: openstack-glance\ncloud: lab\n"
 USE_IT = replace("channels/el7-stable.yaml", "targets: [local]", "targets: [local, glance]")

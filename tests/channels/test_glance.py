@@ -22,13 +22,13 @@ from release.channels import index as idx
 from release.channels.reconcile import ReconcileResult, reconcile
 from release.pipeline import Workspace
 from release.publish.registry import Patience
+from tests.channels.kit import IMAGE, ConfigKit, make_config, sealed_release
 from tests.conftest import git
 from tests.faultproxy import FaultProxy
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
 from tests.publish.glancekit import GlanceServer
 from tests.publish.test_glance_image import make_qcow2
-from tests.test_reconcile.kit import IMAGE, ConfigKit, make_config, sealed_release
 
 QUICK = Patience(first=0.05, longest=0.2, timeout=120)
 
@@ -106,7 +106,7 @@ def test_a_glance_failure_exits_1_and_holds_the_index(
     assert reconcile(kit.clone, workspace=work, signing=kit.signing, patience=QUICK).ok
     merge_feature(kit.clone, "bump", [(f"images/{IMAGE}.yaml", '"1.0.0"', '"1.1.0"')])
 
-    argv = [sys.executable, "-m", "tests.test_reconcile.cli_entry", "publish", "--channel",
+    argv = [sys.executable, "-m", "tests.channels.cli_entry", "publish", "--channel",
             "fx-testing", "--repo", str(kit.clone), "--work", str(work.root), "--gnupghome",
             str(keys.home), "--fingerprint", keys.fpr["good"], "--json"]  # fmt: skip
     run = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
@@ -229,7 +229,7 @@ def test_application_credentials_never_leak(
     from click.testing import CliRunner
 
     from release.cli import cli
-    from tests.test_reconcile import cli_entry  # noqa: F401 - registers publish --channel
+    from tests.channels import cli_entry  # noqa: F401 - registers publish --channel
 
     auth_url = f"http://127.0.0.1:{keystone.server_address[1]}/v3"
     for name in [n for n in os.environ if n.startswith("OS_")]:

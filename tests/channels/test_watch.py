@@ -18,10 +18,10 @@ import pytest
 from release.channels import index as idx
 from release.channels.watch import tag_name
 from release.pipeline import Workspace
+from tests.channels.kit import IMAGE, ConfigKit, make_config, sealed_release
 from tests.conftest import ROOT, git
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
-from tests.test_reconcile.kit import IMAGE, ConfigKit, make_config, sealed_release
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,7 @@ def watched(keys: Keys, tmp_path: Path) -> Iterator[tuple[ConfigKit, Path, subpr
 
 
 def _start(kit: ConfigKit, keys: Keys, work: Path, log: Path) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "tests.test_reconcile.cli_entry", "watch",
+    argv = [sys.executable, "-m", "tests.channels.cli_entry", "watch",
             "--repo", str(kit.remote.path), "--branch", "main",
             "--interval", str(INTERVAL), "--work", str(work),
             "--gnupghome", str(keys.home), "--fingerprint", keys.fpr["good"]]  # fmt: skip

@@ -15,7 +15,7 @@ from release.config.loader import load
 from release.config.rules import check_repo
 from release.config.source import Entry
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASE_IMAGE = YAML(typ="safe").load((ROOT / "images/centos-7-genericcloud.yaml").read_text())
 
 scalars = st.one_of(

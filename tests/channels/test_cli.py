@@ -14,8 +14,8 @@ from release.channels.resign import resign
 from release.cli.gitops_cmds import COMMANDS
 from release.errors import ReleaseError
 from release.pipeline import Workspace
+from tests.channels.kit import make_config, sealed_release
 from tests.integrity.gpgkit import Keys
-from tests.test_reconcile.kit import make_config, sealed_release
 
 
 def _cli() -> click.Group:

@@ -19,10 +19,10 @@ from release.errors import VerificationError
 from release.integrity.keysource import load_key_source
 from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
+from tests.channels.kit import IMAGE, ConfigKit, make_config, sealed_release
 from tests.conftest import git
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
-from tests.test_reconcile.kit import IMAGE, ConfigKit, make_config, sealed_release
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import pytest
 from release.channels import index as idx
 from release.channels.reconcile import reconcile
 from release.pipeline import Workspace
+from tests.channels.kit import IMAGE, make_config
 from tests.conftest import git
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
-from tests.test_reconcile.kit import IMAGE, make_config
 
 pytestmark = pytest.mark.slow
 

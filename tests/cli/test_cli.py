@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 
 from release.model.schema import KINDS, schema
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def release(

@@ -83,7 +83,7 @@ CASES = [
     Case("file-name-with-space", write("images/bad name.yaml", "name: x\n"),
          "images/bad name.yaml", "file name contains whitespace"),
     Case("duplicate-image", write("images/copy.yaml",
-         (Path(__file__).parent.parent / C7).read_text()), "images/copy.yaml",
+         (Path(__file__).parents[2] / C7).read_text()), "images/copy.yaml",
          "duplicate image name 'centos-7-genericcloud'", hint="also in " + C7),
     Case("duplicate-channel", write("channels/el7-stable.yml",
          "image: centos-7-genericcloud\nversion: latest\n"), "channels/el7-stable.yml",
@@ -185,7 +185,7 @@ def problem_for(problems: list[Problem], case: Case) -> Problem:
 
 
 def test_shipped_config_is_valid() -> None:
-    report = check(str(Path(__file__).parent.parent))
+    report = check(str(Path(__file__).parents[2]))
     assert report.ok, report.problems
     assert report.images == 2 and report.channels == 4
 

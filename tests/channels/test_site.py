@@ -18,9 +18,9 @@ from release.integrity.signing import open_signer
 from release.pipeline import Workspace
 from release.publish.indexstore import FilesystemIndexStore
 from tests import browser
+from tests.channels.kit import IMAGE, make_config, sealed_release
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys, gpg
-from tests.test_reconcile.kit import IMAGE, make_config, sealed_release
 
 
 def _verified(keys: Keys, path: Path) -> bytes:

@@ -13,11 +13,11 @@ import pytest
 from release.channels.reconcile import reconcile
 from release.pipeline import Workspace
 from release.publish.gce_deprecate import deprecation_status
+from tests.channels.kit import IMAGE, make_config, sealed_release
 from tests.conftest import git
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
 from tests.publish.cloudstub import ComputeHandler, Stub
-from tests.test_reconcile.kit import IMAGE, make_config, sealed_release
 
 
 class DeprecateHandler(ComputeHandler):

@@ -13,9 +13,9 @@ from release.channels.reconcile import reconcile
 from release.channels.status import status
 from release.pipeline import Workspace
 from release.render.status import render_rich
+from tests.channels.kit import IMAGE, make_config, sealed_release
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
-from tests.test_reconcile.kit import IMAGE, make_config, sealed_release
 
 RELEASE = str(Path(sys.executable).parent / "release")
 

@@ -1,4 +1,4 @@
-"""`python -m tests.test_reconcile.cli_entry reconcile ...`: the real `release` entry point
+"""`python -m tests.channels.cli_entry reconcile ...`: the real `release` entry point
 with the gitops commands added (the lead registers `release.cli.gitops_cmds.COMMANDS`)."""
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ import pytest
 
 from release.channels import index as idx
 from release.pipeline import Workspace
+from tests.channels.kit import ConfigKit, make_config, sealed_release
 from tests.conftest import ROOT
 from tests.integrity.gpgkit import Keys
 from tests.publish.conftest import GcsServer, S3Server
-from tests.test_reconcile.kit import ConfigKit, make_config, sealed_release
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ CHANNELS = ("fx-stable", "fx-testing")
 
 
 def _start(kit: ConfigKit, keys: Keys, work: Path, env: dict[str, str], *extra: str) -> Any:
-    argv = [sys.executable, "-m", "tests.test_reconcile.cli_entry", *extra, "--repo",
+    argv = [sys.executable, "-m", "tests.channels.cli_entry", *extra, "--repo",
             str(kit.clone), "--work", str(work), "--gnupghome", str(keys.home),
             "--fingerprint", keys.fpr["good"], "--json"]  # fmt: skip
     return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,

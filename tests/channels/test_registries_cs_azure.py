@@ -26,13 +26,13 @@ from release.pipeline import Workspace
 from release.publish import azure_client
 from release.publish.azure_client import CONNECTION_STRING, storage_credential
 from release.publish.registry import Patience
+from tests.channels.kit import IMAGE, ConfigKit, make_config, sealed_release
 from tests.conftest import git
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
 from tests.publish.armstub import ACCOUNT_ID, ArmStub, FakeCredential
 from tests.publish.azurite import KEY, Azurite, azurite
 from tests.publish.cloudstackstub import API_KEY, SECRET, CloudStackStub
-from tests.test_reconcile.kit import IMAGE, ConfigKit, make_config, sealed_release
 
 QUICK = Patience(first=0.01, sleep=lambda _: None)
 VARIANTS = ("openstack", "cloudstack", "azure")
@@ -204,7 +204,7 @@ def test_publish_channel_at_verbose_leaks_no_cloudstack_secret(
     keys: Keys, clouds: Clouds, tmp_path: Path
 ) -> None:
     kit, work = _config(tmp_path, keys, clouds, targets="[mirror, cs]")
-    argv = [sys.executable, "-m", "tests.test_reconcile.cli_entry", "--verbose", "publish",
+    argv = [sys.executable, "-m", "tests.channels.cli_entry", "--verbose", "publish",
             "--channel", "fx-testing", "--repo", str(kit.clone), "--work", str(work.root),
             "--gnupghome", str(keys.home), "--fingerprint", keys.fpr["good"], "--json"]  # fmt: skip
     env = {**os.environ, "CLOUDSTACK_KEY": API_KEY, "CLOUDSTACK_SECRET": SECRET}

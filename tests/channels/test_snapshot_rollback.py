@@ -12,9 +12,9 @@ from release.channels.serials import SerialStore
 from release.channels.verify import verify_channel
 from release.integrity.keysource import load_key_source
 from release.pipeline import Workspace
+from tests.channels.kit import IMAGE, make_config, sealed_release
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
-from tests.test_reconcile.kit import IMAGE, make_config, sealed_release
 
 SNAPSHOT = ("snapshot.json", "snapshot.json.asc")
 

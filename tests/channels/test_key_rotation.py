@@ -28,10 +28,10 @@ from release.integrity.keys import check_keys
 from release.integrity.keysource import load_key_source
 from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
+from tests.channels.kit import IMAGE, make_config, sealed_release
 from tests.conftest import git
 from tests.gitops import edit
 from tests.integrity.gpgkit import Keys
-from tests.test_reconcile.kit import IMAGE, make_config, sealed_release
 
 CHANNELS = ("fx-stable", "fx-testing")
 OLD, NEW = "good", "stranger"  # two RSA keys of the test keyring: old and its successor

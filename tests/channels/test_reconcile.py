@@ -18,11 +18,11 @@ from release.integrity.keysource import load_key_source
 from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
 from release.publish.indexstore import FilesystemIndexStore, Stored
+from tests.channels.kit import IMAGE, make_config, sealed_release
 from tests.conftest import git
 from tests.gitops import merge_feature
 from tests.integrity.gpgkit import Keys
 from tests.publish.conftest import RsyncDaemon
-from tests.test_reconcile.kit import IMAGE, make_config, sealed_release
 
 
 def _index(mirror: Path, channel: str) -> idx.ChannelIndex:

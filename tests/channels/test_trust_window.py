@@ -17,10 +17,10 @@ from release.channels.verify import verify_channel
 from release.errors import InvalidInput
 from release.integrity.keysource import load_key_source
 from release.pipeline import Workspace
+from tests.channels.kit import IMAGE, ConfigKit, make_config, sealed_release
 from tests.conftest import git
 from tests.gitops import edit
 from tests.integrity.gpgkit import Keys
-from tests.test_reconcile.kit import IMAGE, ConfigKit, make_config, sealed_release
 
 CLOSED = "    not_after: 2020-01-01\n"
 
