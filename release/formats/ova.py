@@ -117,6 +117,39 @@ def _virtual_system(envelope: ET.Element, machine: Machine) -> None:
     _sub(product, OVF_NS, "Info", "Information about the installed software")
     _sub(product, OVF_NS, "Product", machine.product)
     _sub(product, OVF_NS, "Version", machine.version)
+    _hardware(system, machine)
+
+
+# The IDE controller, the disk on it and the NIC: the same in every image.
+_FIXED_ITEMS: tuple[dict[str, str], ...] = (
+    {
+        "Address": "0",
+        "Description": "IDE Controller",
+        "ElementName": "ideController0",
+        "InstanceID": "3",
+        "ResourceType": "5",
+    },
+    {
+        "AddressOnParent": "0",
+        "ElementName": "disk0",
+        "HostResource": "ovf:/disk/vmdisk1",
+        "InstanceID": "4",
+        "Parent": "3",
+        "ResourceType": "17",
+    },
+    {
+        "AutomaticAllocation": "true",
+        "Connection": NETWORK,
+        "ElementName": "ethernet0",
+        "InstanceID": "5",
+        "ResourceSubType": "E1000",
+        "ResourceType": "10",
+    },
+)
+
+
+def _hardware(system: ET.Element, machine: Machine) -> None:
+    """The VirtualHardwareSection: CPUs, memory, one IDE disk and one E1000 NIC."""
     hardware = _sub(system, OVF_NS, "VirtualHardwareSection")
     _sub(hardware, OVF_NS, "Info", "Virtual hardware requirements")
     settings = _sub(hardware, OVF_NS, "System")
@@ -146,38 +179,8 @@ def _virtual_system(envelope: ET.Element, machine: Machine) -> None:
             "VirtualQuantity": str(machine.memory_mib),
         },
     )
-    _item(
-        hardware,
-        {
-            "Address": "0",
-            "Description": "IDE Controller",
-            "ElementName": "ideController0",
-            "InstanceID": "3",
-            "ResourceType": "5",
-        },
-    )
-    _item(
-        hardware,
-        {
-            "AddressOnParent": "0",
-            "ElementName": "disk0",
-            "HostResource": "ovf:/disk/vmdisk1",
-            "InstanceID": "4",
-            "Parent": "3",
-            "ResourceType": "17",
-        },
-    )
-    _item(
-        hardware,
-        {
-            "AutomaticAllocation": "true",
-            "Connection": NETWORK,
-            "ElementName": "ethernet0",
-            "InstanceID": "5",
-            "ResourceSubType": "E1000",
-            "ResourceType": "10",
-        },
-    )
+    for item in _FIXED_ITEMS:
+        _item(hardware, item)
 
 
 def manifest(digests: dict[str, dict[str, str]], sha1: bool) -> bytes:

@@ -234,12 +234,7 @@ def build(
             _build_entry(image, variant, chosen, store, build_id, versions, sde)
     entry = store.entry(build_id)
     record = json.loads((entry / "build.json").read_text())
-    raw, text, js = output_names(image, variant, out_dir)
-    with _space_named(out_dir, "copying the build out", "the build stays cached", "--out"):
-        out_dir.mkdir(parents=True, exist_ok=True)
-        disk.copy_sparse(entry / "disk.raw", raw)
-        for src, dst in (("manifest.txt", text), ("manifest.json", js)):
-            fsutil.write_bytes(dst, (entry / src).read_bytes())
+    raw, text, js = _copy_out(entry, output_names(image, variant, out_dir))
     return BuildResult(
         image=image.name,
         version=image.version,
@@ -254,6 +249,17 @@ def build(
         seconds=time.monotonic() - started,
         repos=repos,
     )
+
+
+def _copy_out(entry: Path, names: tuple[Path, Path, Path]) -> tuple[Path, Path, Path]:
+    """Copy a cache entry's disk (sparse) and manifests to their output names."""
+    raw, text, js = names
+    with _space_named(raw.parent, "copying the build out", "the build stays cached", "--out"):
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        disk.copy_sparse(entry / "disk.raw", raw)
+        for src, dst in (("manifest.txt", text), ("manifest.json", js)):
+            fsutil.write_bytes(dst, (entry / src).read_bytes())
+    return names
 
 
 # dnf checks the space a transaction needs before it writes ("At least 2MB more space needed

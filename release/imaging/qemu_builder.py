@@ -9,6 +9,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from release import runner
 from release.errors import OperationError
@@ -49,9 +50,7 @@ def install(
     """Run the install; return the checked raw disk it made in `work`."""
     tree = installtree.resolve(tree_spec(image, variant))
     kernel, initrd = installtree.boot_files(tree, work / "installer")
-    accel = qi.choose_accel(options.accel, qi.kvm_usable(options.kvm_device))
-    if accel == "tcg":
-        log.warning("%s: %s", variant, qi.tcg_note(options.accel))
+    accel = _accel(options, variant)
     raw = work / "installer.raw"
     with raw.open("wb") as fh:
         fh.truncate(image.disk.size)
@@ -78,13 +77,8 @@ def install(
             oemdrv=oemdrv,
             iso=Path(tree.where) if tree.kind == "iso" else None,
         )
-        log.info(
-            "%s: installer: booting %s's installer (%s), console in %s",
-            variant,
-            tree,
-            accel,
-            console_log,
-        )
+        log.info("%s: installer: booting %s's installer (%s), console in %s",
+                 variant, tree, accel, console_log)  # fmt: skip
         qi.run_guest(qi.qemu_argv(guest), console_log, options.deadline, variant)
         if options.delivery == "http" and "/ks.cfg" not in server.requests:
             raise OperationError(
@@ -92,6 +86,14 @@ def install(
             )
     check_disk(raw, console_log)
     return raw
+
+
+def _accel(options: QemuOptions, variant: str) -> Literal["kvm", "tcg"]:
+    """KVM when it is usable (or asked for), else TCG, with a warning of the slowdown."""
+    accel = qi.choose_accel(options.accel, qi.kvm_usable(options.kvm_device))
+    if accel == "tcg":
+        log.warning("%s: %s", variant, qi.tcg_note(options.accel))
+    return accel
 
 
 def check_disk(raw: Path, console_log: Path) -> None:

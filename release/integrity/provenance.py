@@ -85,42 +85,8 @@ def statement(
     finished: dt.datetime,
 ) -> dict[str, Any]:
     """The in-toto Statement (pure). `subjects` and `sboms` map file names to sha256 hex."""
-    parameters: dict[str, Any] = {
-        "image": image,
-        "version": version,
-        "variants": list(variants),
-        "commit": commit,
-    }
-    if origin.repository:
-        parameters["repository"] = origin.repository
-    if origin.definition:
-        parameters["definition"] = {
-            "path": origin.definition,
-            "digest": dict([_hex(origin.definition_digest)]) if origin.definition_digest else {},
-        }
-    dependencies: list[dict[str, Any]] = []
-    if origin.repository and commit:
-        dependencies.append(
-            {"uri": f"git+{origin.repository}@{commit}", "digest": {"gitCommit": commit}}
-        )
-    for name, (url, digest) in sorted(origin.repos.items()):
-        algo, value = _hex(digest)
-        dependencies.append(
-            {
-                "name": f"repo:{name}",
-                "uri": url.rstrip("/") + "/repodata/repomd.xml",
-                "digest": {algo: value},
-            }
-        )
-    for name, hexdigest in sorted(sboms.items()):
-        dependencies.append(
-            {
-                "name": name,
-                "digest": {"sha256": hexdigest},
-                "mediaType": "application/spdx+json",
-                "annotations": {"lists": "every installed package (NEVRA)"},
-            }
-        )
+    parameters = _external_parameters(image, version, variants, commit, origin)
+    dependencies = _dependencies(commit, origin, sboms)
     internal: dict[str, Any] = {"builder": builder, "tools": dict(sorted(tools.items()))}
     if origin.source_date_epoch is not None:
         internal["SOURCE_DATE_EPOCH"] = origin.source_date_epoch
@@ -150,6 +116,54 @@ def statement(
             },
         },
     }
+
+
+def _external_parameters(
+    image: str, version: str, variants: Sequence[str], commit: str, origin: Origin
+) -> dict[str, Any]:
+    """What the build was asked to make: image, version, variants, commit and definition."""
+    parameters: dict[str, Any] = {
+        "image": image,
+        "version": version,
+        "variants": list(variants),
+        "commit": commit,
+    }
+    if origin.repository:
+        parameters["repository"] = origin.repository
+    if origin.definition:
+        parameters["definition"] = {
+            "path": origin.definition,
+            "digest": dict([_hex(origin.definition_digest)]) if origin.definition_digest else {},
+        }
+    return parameters
+
+
+def _dependencies(commit: str, origin: Origin, sboms: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The resolved inputs: the config commit, each repo's repomd.xml, and the SBOMs."""
+    dependencies: list[dict[str, Any]] = []
+    if origin.repository and commit:
+        dependencies.append(
+            {"uri": f"git+{origin.repository}@{commit}", "digest": {"gitCommit": commit}}
+        )
+    for name, (url, digest) in sorted(origin.repos.items()):
+        algo, value = _hex(digest)
+        dependencies.append(
+            {
+                "name": f"repo:{name}",
+                "uri": url.rstrip("/") + "/repodata/repomd.xml",
+                "digest": {algo: value},
+            }
+        )
+    for name, hexdigest in sorted(sboms.items()):
+        dependencies.append(
+            {
+                "name": name,
+                "digest": {"sha256": hexdigest},
+                "mediaType": "application/spdx+json",
+                "annotations": {"lists": "every installed package (NEVRA)"},
+            }
+        )
+    return dependencies
 
 
 def payload(document: Mapping[str, Any]) -> bytes:

@@ -38,16 +38,7 @@ def spdx_document(
     listing = "\n".join(f"{p.name} {p.evr()} {p.arch}" for p in packages).encode()
     namespace_id = hashlib.sha256(listing).hexdigest()[:16]
     root_id = _spdx_id(f"Image-{image}-{version}-{variant}")
-    spdx_packages: list[dict[str, Any]] = [
-        {
-            "SPDXID": root_id,
-            "name": f"{image}-{variant}",
-            "versionInfo": version,
-            "downloadLocation": "NOASSERTION",
-            "filesAnalyzed": False,
-            "primaryPackagePurpose": "OPERATING-SYSTEM",
-        }
-    ]
+    spdx_packages: list[dict[str, Any]] = [_image_package(root_id, image, version, variant)]
     relationships = [
         {
             "spdxElementId": "SPDXRef-DOCUMENT",
@@ -58,22 +49,7 @@ def spdx_document(
     for index, package in enumerate(packages, start=1):
         # An index keeps ids unique: several kernels of one name and arch are common.
         package_id = _spdx_id(f"Package-{index}-{package.name}")
-        spdx_packages.append(
-            {
-                "SPDXID": package_id,
-                "name": package.name,
-                "versionInfo": package.evr(),
-                "downloadLocation": "NOASSERTION",
-                "filesAnalyzed": False,
-                "externalRefs": [
-                    {
-                        "referenceCategory": "PACKAGE-MANAGER",
-                        "referenceType": "purl",
-                        "referenceLocator": _purl(package),
-                    }
-                ],
-            }
-        )
+        spdx_packages.append(_spdx_package(package_id, package))
         relationships.append(
             {
                 "spdxElementId": root_id,
@@ -95,4 +71,34 @@ def spdx_document(
         },
         "packages": spdx_packages,
         "relationships": relationships,
+    }
+
+
+def _image_package(root_id: str, image: str, version: str, variant: str) -> dict[str, Any]:
+    """The image itself, the package the document describes."""
+    return {
+        "SPDXID": root_id,
+        "name": f"{image}-{variant}",
+        "versionInfo": version,
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": False,
+        "primaryPackagePurpose": "OPERATING-SYSTEM",
+    }
+
+
+def _spdx_package(package_id: str, package: Package) -> dict[str, Any]:
+    """One rpm as an SPDX package, named by its purl."""
+    return {
+        "SPDXID": package_id,
+        "name": package.name,
+        "versionInfo": package.evr(),
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": False,
+        "externalRefs": [
+            {
+                "referenceCategory": "PACKAGE-MANAGER",
+                "referenceType": "purl",
+                "referenceLocator": _purl(package),
+            }
+        ],
     }
