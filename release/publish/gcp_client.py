@@ -8,6 +8,8 @@ OperationError, or one of the public outcomes the adapters act on: `Precondition
 `NotFound` (404) and, on a resumable upload's session URL, `SessionGone`. The libraries' own
 retries are turned off at each call (`retry=None`): the policy in retry.py is the whole
 budget. google-cloud-storage and google-cloud-compute clients are built here only.
+google-cloud-storage ships no type information (no py.typed), so to mypy its Client, Bucket
+and Blob are `Any`; signatures name them all the same. compute_v1 and google-auth are typed.
 """
 
 from __future__ import annotations
