@@ -87,9 +87,9 @@ def find_release(target: RegistryTarget, image: str, version: str) -> dict[str, 
         from release.publish import glance_state
 
         return glance_state.find_release(target, image, version)
-    from release.publish import gce_image
+    from release.publish import gce_image, gcp_client
 
-    client = gce_image.images_client(target.endpoint_url)
+    client = gcp_client.images_client(target.endpoint_url)
     name = gce_image.find_release(client, target, image, version, Retrier())
     return {target.project: name} if name else None
 

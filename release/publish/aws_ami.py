@@ -5,7 +5,7 @@ the disk's SHA-256; tagged with all three in full) means done; the import carrie
 derived from the disk's digest, so a rerun after a crash finds the same import task instead of
 starting another; copies carry ClientTokens and the same name, so a rerun finds a copy still in
 progress and waits for it. Every image is awaited until `available` before launch permissions
-are added. boto3 is imported here only.
+are added. Clients and error translation: `aws_client`.
 """
 
 from __future__ import annotations
@@ -14,23 +14,28 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from botocore.config import Config
 
 from release.errors import InvalidInput, OperationError
 from release.model.target import AwsAmiTarget, S3Target
-from release.publish.aws_client import ec2_client, translate
+from release.publish.aws_client import call, ec2_client
 from release.publish.journal import JournalStore
 from release.publish.mirror import LocalFile, PutContext
 from release.publish.options import Options
 from release.publish.registry import ImageResult, Patience, release_tags
-from release.publish.retry import Retrier, raise_as
+from release.publish.retry import Retrier
 from release.publish.s3 import S3Mirror
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
-    from mypy_boto3_ec2.type_defs import FilterTypeDef, LaunchPermissionTypeDef
+    from mypy_boto3_ec2.literals import ArchitectureValuesType, BootModeValuesType, VolumeTypeType
+    from mypy_boto3_ec2.type_defs import (
+        FilterTypeDef,
+        LaunchPermissionTypeDef,
+        RegisterImageRequestTypeDef,
+    )
 
 log = logging.getLogger("release.publish")
 
@@ -45,9 +50,9 @@ class AmiSpec:
     """What the image is: ENA only for kernels that have it (EL7 yes, EL6 no)."""
 
     ena_support: bool
-    boot_mode: str = "legacy-bios"
-    architecture: str = "x86_64"
-    volume_type: str = "gp3"
+    boot_mode: BootModeValuesType = "legacy-bios"
+    architecture: ArchitectureValuesType = "x86_64"
+    volume_type: VolumeTypeType = "gp3"
 
 
 def client_token(*parts: str) -> str:
@@ -64,7 +69,7 @@ def disk_format(name: str) -> str:
 
 def register_params(
     name: str, snapshot_id: str, spec: AmiSpec, tags: dict[str, str], description: str
-) -> dict[str, Any]:
+) -> RegisterImageRequestTypeDef:
     """RegisterImage's parameters (pure, so what is sent can be checked without AWS)."""
     return {
         "Name": name,
@@ -113,16 +118,8 @@ class Ec2:
     def call(self, region: str, op: str, fn: Callable[[EC2Client], T]) -> T:
         """`fn` on the region's client (`op` names it in messages), errors translated, under
         the retry policy."""
-        what = f"{op} in {region}"
         client = self.client(region)
-
-        def once() -> T:
-            try:
-                return fn(client)
-            except Exception as exc:
-                raise_as(exc, translate(what, exc))
-
-        return self.retrier.call(what, once)
+        return call(f"{op} in {region}", lambda: fn(client), self.retrier)
 
 
 def find_release(ec2: Ec2, target: AwsAmiTarget, image: str, version: str) -> dict[str, str] | None:

@@ -4,23 +4,29 @@ One boto3 session per process (it caches the service models every client loads),
 after-call hook that treats a 2xx answer cut to nothing as transient. `translate` sorts a
 botocore error into Transient, InvalidInput (the user's to fix), OperationError, or one of the
 public S3 outcomes the adapters act on: `Precondition` (412), `NotFound` (404), `UploadGone`.
+`call` makes one typed call (`lambda: client.put_object(...)`) with its errors translated.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, TypeVar
 
 import boto3
 from botocore import exceptions as bx
 from botocore.config import Config
 
 from release.errors import InvalidInput, OperationError
-from release.publish.retry import Transient
+from release.publish.retry import Retrier, Transient, raise_as
 
 if TYPE_CHECKING:
+    from botocore.awsrequest import AWSResponse
+    from botocore.model import OperationModel
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_s3 import S3Client
+
+T = TypeVar("T")
 
 # Error codes S3 and S3-compatible stores use for "slow down / try again".
 _TRANSIENT_CODES = frozenset(
@@ -33,7 +39,7 @@ _TRANSIENT_CODES = frozenset(
         "TooManyRequests",
         "InternalError",
         "ServiceUnavailable",
-        "ConditionalRequestConflict",  # 409: redo a PUT; restart a multipart upload (see _do)
+        "ConditionalRequestConflict",  # 409: redo a PUT; restart a multipart upload (see call)
     }
 )
 _AUTH_CODES = frozenset(
@@ -94,7 +100,9 @@ class _Incomplete(Exception):
     """A successful answer without the field its operation always carries."""
 
 
-def _check_answer(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+def _check_answer(
+    http_response: AWSResponse, parsed: Mapping[str, object], model: OperationModel, **_: object
+) -> None:
     """botocore's after-call hook: runs before an error answer is raised, so only 2xx count."""
     needs = _ANSWER_CARRIES.get(model.name)
     if needs and http_response.status_code < 300 and needs not in parsed:
@@ -136,6 +144,28 @@ def translate(what: str, exc: Exception) -> Exception:
     if isinstance(exc, bx.BotoCoreError):
         return OperationError(f"{what}: {exc}")
     return exc
+
+
+def call(
+    what: str,
+    fn: Callable[[], T],
+    retrier: Retrier | None = None,
+    *,
+    conflict_restarts: bool = False,
+) -> T:
+    """One AWS call, errors translated, under the retry policy when given one. With
+    `conflict_restarts` (completing a multipart upload), a 409 ConditionalRequestConflict
+    means the upload must start over (AWS), not a retry."""
+
+    def once() -> T:
+        try:
+            return fn()
+        except Exception as exc:
+            if conflict_restarts and error_code(exc) == "ConditionalRequestConflict":
+                raise UploadGone(f"{what}: 409 ConditionalRequestConflict") from exc
+            raise_as(exc, translate(what, exc))
+
+    return retrier.call(what, once) if retrier else once()
 
 
 _SESSION: list[boto3.session.Session] = []

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from azure.storage.blob import BlobClient, BlobProperties
 
 from release.errors import InvalidInput, OperationError
-from release.publish.azure_client import NotFound, call
+from release.publish.azure_client import Exists, NotFound, call
 from release.publish.mirror import Conflict, LocalFile
 from release.publish.retry import Retrier
 
@@ -235,13 +234,16 @@ def properties(blob: BlobClient, retrier: Retrier) -> BlobProperties | None:
 def create(blob: BlobClient, f: LocalFile, meta: dict[str, str], retrier: Retrier) -> None:
     """Create the empty page blob, create-only: another run's blob is not replaced."""
 
-    def once() -> None:
-        try:
-            blob.create_page_blob(f.size, metadata=meta, match_condition=MatchConditions.IfMissing)
-        except (ResourceExistsError, ResourceModifiedError):
-            log.info("%s: created by another run meanwhile", blob.blob_name)
-
-    call(retrier, f"create page blob {blob.blob_name}", once)
+    try:
+        call(
+            retrier,
+            f"create page blob {blob.blob_name}",
+            lambda: blob.create_page_blob(
+                f.size, metadata=meta, match_condition=MatchConditions.IfMissing
+            ),
+        )
+    except Exists:
+        log.info("%s: created by another run meanwhile", blob.blob_name)
 
 
 def check_same(blob: BlobClient, props: BlobProperties, f: LocalFile) -> None:

@@ -20,6 +20,8 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
     ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
@@ -52,6 +54,10 @@ class NotFound(AzureError):
     """The blob, image or image version does not exist (404)."""
 
 
+class Exists(AzureError):
+    """A create-only or conditional write found the resource there, or changed (409/412)."""
+
+
 def translate(what: str, exc: Exception) -> Exception:
     """Azure's (or the network's) error as ours: Transient when worth retrying."""
     if isinstance(exc, ResourceNotFoundError):
@@ -65,6 +71,8 @@ def translate(what: str, exc: Exception) -> Exception:
         return Transient(f"{what}: {type(exc).__name__}: {_reason(exc)}")
     if _status(exc) in _TRANSIENT_STATUS:
         return Transient(f"{what}: HTTP {_status(exc)}: {_reason(exc)}")
+    if isinstance(exc, ResourceExistsError | ResourceModifiedError):
+        return Exists(f"{what}: HTTP {_status(exc)}: {_reason(exc)}")
     if isinstance(exc, HttpResponseError):
         return AzureError(f"{what}: HTTP {_status(exc)}: {_reason(exc)}")
     if type(exc).__name__ == "CredentialUnavailableError":  # azure-identity's

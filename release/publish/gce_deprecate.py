@@ -2,19 +2,17 @@
 
 A family resolves to its newest image that is not deprecated, so after a channel rolls back
 from version N to M, deprecating N's image (replacement: M's) makes the family give M again.
-google-cloud-compute is imported here only.
+Clients and error translation: `gcp_client`.
 """
 
 from __future__ import annotations
 
-from google.api_core import exceptions as gx
 from google.cloud import compute_v1
 
 from release.errors import OperationError
 from release.model.target import GceImageTarget
-from release.publish.gce_image import gce_name, images_client
-from release.publish.gcs import translate
-from release.publish.retry import raise_as
+from release.publish.gce_image import gce_name
+from release.publish.gcp_client import NotFound, call, images_client
 
 
 def deprecation_status(project: str, replacement: str) -> dict[str, str]:
@@ -38,9 +36,12 @@ def deprecate_newer(
     body = compute_v1.DeprecationStatus(**deprecation_status(target.project, new))
     try:
         # No waiting on the operation: its result() would poll through a client of its own.
-        client.deprecate(project=target.project, image=old, deprecation_status_resource=body)
-    except gx.NotFound as exc:
+        call(
+            f"deprecate GCE image {old}",
+            lambda: client.deprecate(
+                project=target.project, image=old, deprecation_status_resource=body
+            ),
+        )
+    except NotFound as exc:
         raise OperationError(f"GCE image {old} in {target.project}: not found") from exc
-    except Exception as exc:
-        raise_as(exc, translate(f"deprecate GCE image {old}", exc))
     return old

@@ -4,32 +4,25 @@ An image of the release's name whose description carries the disk's SHA-256 mean
 of that name with another digest is refused (images, like releases, are immutable). The
 insert is followed by polling `images.get` until READY, with the client we built (the
 library's `operation.result()` would poll through a client of its own, ignoring our
-endpoint). google-cloud-compute is imported here only.
+endpoint). Clients and error translation: `gcp_client`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
-from google.api_core import exceptions as gx
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
 
 from release.errors import InvalidInput, OperationError
 from release.model.target import GceImageTarget, GcsTarget
+from release.publish.gcp_client import NotFound, call, images_client
 from release.publish.gcs import GcsMirror
-from release.publish.gcs import translate as gcs_translate
 from release.publish.journal import JournalStore
 from release.publish.mirror import Conflict, LocalFile, PutContext
 from release.publish.options import Options
 from release.publish.registry import ImageResult, Patience, release_tags
-from release.publish.retry import Retrier, raise_as
-
-T = TypeVar("T")
+from release.publish.retry import Retrier
 
 DEFAULT_FEATURES = ("VIRTIO_SCSI_MULTIQUEUE",)
 
@@ -70,41 +63,16 @@ def insert_body(
     return body
 
 
-def images_client(endpoint: str | None) -> compute_v1.ImagesClient:
-    """Compute's images client; with an endpoint (a local stub) no Google credentials."""
-    if endpoint:
-        return compute_v1.ImagesClient(
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            transport="rest",
-            client_options=ClientOptions(api_endpoint=endpoint),
-        )
-    return compute_v1.ImagesClient()
-
-
-def call(retrier: Retrier, what: str, fn: Callable[[], T]) -> T:
-    """One Compute call, retried when transient; NotFound passes through untouched."""
-
-    def once() -> T:
-        try:
-            return fn()
-        except gx.NotFound:
-            raise
-        except Exception as exc:
-            raise_as(exc, gcs_translate(what, exc))
-
-    return retrier.call(what, once)
-
-
 def get_image(
     client: compute_v1.ImagesClient, project: str, name: str, retrier: Retrier
 ) -> compute_v1.Image | None:
     try:
         return call(
-            retrier,
             f"get image {name}",
             lambda: client.get(project=project, image=name, retry=None),
+            retrier,
         )
-    except gx.NotFound:
+    except NotFound:
         return None
 
 
@@ -194,11 +162,11 @@ class GceImageRegistry:
             self.artifact.sha256,
         )
         call(
-            self.retrier,
             f"insert image {self.name}",
             lambda: self._images.insert(
                 project=self.target.project, image_resource=compute_v1.Image(**body), retry=None
             ),
+            self.retrier,
         )
 
     def _ready(self) -> compute_v1.Image | None:
@@ -222,7 +190,6 @@ class GceImageRegistry:
     def undeprecate(self) -> None:
         """Make the image what its family resolves to again (state ACTIVE)."""
         call(
-            self.retrier,
             f"undeprecate image {self.name}",
             lambda: self._images.deprecate(
                 project=self.target.project,
@@ -230,4 +197,5 @@ class GceImageRegistry:
                 deprecation_status_resource=compute_v1.DeprecationStatus(state="ACTIVE"),
                 retry=None,
             ),
+            self.retrier,
         )

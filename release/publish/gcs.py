@@ -9,7 +9,7 @@ library opens an upload session (`create_resumable_upload_session`); the session
 the journal. Chunks (multiples of 256 KiB) are sent with the documented resumable protocol, so a
 killed run's rerun asks the session how much it holds and sends only the rest. The finished
 object's CRC32C and MD5 must equal ours. The library's own retries are off (`retry=None`);
-the policy in retry.py is the whole budget. google-cloud-storage is imported here only.
+the policy in retry.py is the whole budget. Clients and error translation: `gcp_client`.
 """
 
 from __future__ import annotations
@@ -19,19 +19,17 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import BinaryIO, TypeVar
 
-import google.auth
-import google.cloud.storage as storage
 import google_crc32c
 import requests
-from google.api_core import exceptions as gx
-from google.auth.credentials import AnonymousCredentials
-from google.auth.transport.requests import AuthorizedSession
+from google.cloud.storage import Blob
 
 from release.errors import InvalidInput, OperationError
 from release.model.target import GcsTarget
+from release.publish import gcp_client
+from release.publish.gcp_client import NotFound, Precondition, SessionGone, status_error
 from release.publish.journal import Upload
 from release.publish.mirror import (
     Conflict,
@@ -42,9 +40,11 @@ from release.publish.mirror import (
     prove,
 )
 from release.publish.options import Options
-from release.publish.retry import Transient, raise_as
+from release.publish.retry import Transient
 
 log = logging.getLogger("release.publish")
+
+T = TypeVar("T")
 
 GRANULE = 256 * 1024  # GCS takes resumable chunks in multiples of this
 CHUNK = 32 * GRANULE  # 8 MiB
@@ -58,52 +58,6 @@ class _Cursor:
         self.offset = offset
         self.unsure = False
         self.finished = False
-
-
-class _SessionGone(Exception):
-    """404/410 on a session URL: it expired or was cancelled; open a new one."""
-
-
-class _Exists(Exception):
-    """412: create-only found an object of that name (created since the listing)."""
-
-
-def translate(what: str, exc: Exception) -> Exception:
-    """google-api-core and requests errors as ours."""
-    if isinstance(exc, gx.PreconditionFailed):
-        return _Exists(what)
-    if isinstance(exc, gx.NotFound):
-        return InvalidInput(f"{what}: not found ({exc.message}); check the bucket name")
-    if isinstance(exc, gx.Forbidden | gx.Unauthorized):
-        return InvalidInput(
-            f"{what}: access denied ({exc.message}); check the Google credentials (ADC:"
-            " GOOGLE_APPLICATION_CREDENTIALS or gcloud auth application-default login)"
-        )
-    if isinstance(exc, gx.GoogleAPICallError):
-        if isinstance(exc, gx.TooManyRequests | gx.ServerError) or exc.code == 408:
-            return Transient(f"{what}: HTTP {exc.code} {exc.message}")
-        return OperationError(f"{what}: HTTP {exc.code} {exc.message}")
-    if isinstance(
-        exc,
-        requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError,
-    ):  # ChunkedEncodingError: a response cut short ("Connection broken: IncompleteRead")
-        return Transient(f"{what}: {type(exc).__name__}: {exc}")
-    if isinstance(exc, google.auth.exceptions.DefaultCredentialsError):
-        return InvalidInput(f"{what}: no Google credentials found: {exc}")
-    return exc
-
-
-def status_error(what: str, response: requests.Response) -> Exception:
-    code = response.status_code
-    if code in (404, 410):
-        return _SessionGone(what)
-    if code in (408, 429) or code >= 500:
-        return Transient(f"{what}: HTTP {code}")
-    if code in (401, 403):
-        return InvalidInput(f"{what}: access denied (HTTP {code}); check the Google credentials")
-    if code == 412:
-        return _Exists(what)
-    return OperationError(f"{what}: HTTP {code}: {response.text[:200]}")
 
 
 def persisted(response: requests.Response) -> int:
@@ -135,31 +89,14 @@ def checksums(chunks: Iterable[bytes] | bytes) -> tuple[str, str]:
     return base64.b64encode(crc_digest).decode(), base64.b64encode(md5.digest()).decode()
 
 
-def client_for(target: GcsTarget, options: Options) -> tuple[storage.Client, Any]:
-    """A client for the target and its credentials: Google's default credentials, or none for
-    an emulator or a private endpoint."""
-    endpoint = options.endpoint_url or target.endpoint_url
-    if endpoint:
-        credentials: Any = AnonymousCredentials()  # type: ignore[no-untyped-call]
-        project: str | None = "local"
-        client_options: dict[str, str] = {"api_endpoint": endpoint}
-    else:
-        try:
-            credentials, project = google.auth.default()
-        except google.auth.exceptions.DefaultCredentialsError as exc:
-            raise InvalidInput(f"gs://{target.bucket}: no Google credentials: {exc}") from exc
-        client_options = {}
-    client = storage.Client(project=project, credentials=credentials, client_options=client_options)
-    return client, credentials
-
-
 class GcsMirror:
     def __init__(self, target: GcsTarget, image: str, version: str, options: Options) -> None:
         self.bucket_name = target.bucket
         self.prefix = "/".join(p for p in (target.prefix.strip("/"), image, version) if p)
         self.timeout = (options.connect_timeout, options.read_timeout)
-        self._client, credentials = client_for(target, options)
-        self._http = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+        endpoint = options.endpoint_url or target.endpoint_url
+        self._client, credentials = gcp_client.storage_client(target.bucket, endpoint)
+        self._http = gcp_client.authorized_session(credentials)
         self._bucket = self._client.bucket(self.bucket_name)
 
     @property
@@ -169,23 +106,26 @@ class GcsMirror:
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}"
 
-    def _api(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _api(self, what: str, fn: Callable[[], T]) -> T:
+        """One storage call, errors translated; a 404 means the bucket is not there (a missing
+        object is None from `get_blob`)."""
         try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            raise_as(exc, translate(what, exc))
+            return gcp_client.call(what, fn)
+        except NotFound as exc:
+            raise InvalidInput(f"{exc}; check the bucket name") from exc
 
     def check(self) -> None:
-        self._api(f"gs://{self.bucket_name}", self._bucket.reload, retry=None, timeout=self.timeout)
-
-    def _blob(self, name: str) -> Any:
-        return self._api(
-            f"get {self.key(name)}",
-            self._bucket.get_blob,
-            self.key(name),
-            retry=None,
-            timeout=self.timeout,
+        self._api(
+            f"gs://{self.bucket_name}",
+            lambda: self._bucket.reload(retry=None, timeout=self.timeout),
         )
+
+    def _blob(self, name: str) -> Blob | None:
+        blob: Blob | None = self._api(
+            f"get {self.key(name)}",
+            lambda: self._bucket.get_blob(self.key(name), retry=None, timeout=self.timeout),
+        )
+        return blob
 
     def present(self, names: Sequence[str]) -> dict[str, Remote]:
         found = {}
@@ -203,7 +143,7 @@ class GcsMirror:
                 else:
                     prove(f, ctx.journal)  # the store checks CRC32C and MD5, not our SHA-256
                     self._put_resumable(f, ctx)
-            except _Exists:
+            except Precondition:
                 ctx.journal.end_upload(f.step)
                 self._check_existing(f)
 
@@ -234,13 +174,14 @@ class GcsMirror:
                 f"upload {key}",
                 lambda: self._api(
                     f"upload {key}",
-                    blob.upload_from_string,
-                    data,
-                    content_type="application/octet-stream",
-                    if_generation_match=0,  # create-only
-                    checksum=None,  # compared below, with MD5 too
-                    timeout=self.timeout,
-                    retry=None,
+                    lambda: blob.upload_from_string(
+                        data,
+                        content_type="application/octet-stream",
+                        if_generation_match=0,  # create-only
+                        checksum=None,  # compared below, with MD5 too
+                        timeout=self.timeout,
+                        retry=None,
+                    ),
                 ),
             )
             bar.advance(f.size)
@@ -252,7 +193,7 @@ class GcsMirror:
             try:
                 self._upload(f, ctx)
                 return
-            except _SessionGone:
+            except SessionGone:
                 log.warning("%s: the upload session is gone; starting over", self.key(f.name))
                 ctx.journal.end_upload(f.step)
         raise OperationError(f"{self.key(f.name)}: the upload session vanished twice")
@@ -286,11 +227,12 @@ class GcsMirror:
             f"open upload {blob.name}",
             lambda: self._api(
                 f"open upload {blob.name}",
-                blob.create_resumable_upload_session,
-                size=f.size,
-                if_generation_match=0,  # create-only
-                timeout=self.timeout,
-                retry=None,
+                lambda: blob.create_resumable_upload_session(
+                    size=f.size,
+                    if_generation_match=0,  # create-only
+                    timeout=self.timeout,
+                    retry=None,
+                ),
             ),
         )
         ctx.journal.begin_upload(f.step, str(url), CHUNK)
@@ -306,10 +248,9 @@ class GcsMirror:
         raise status_error(what, response)
 
     def _put(self, what: str, url: str, data: bytes, headers: dict[str, str]) -> requests.Response:
-        try:
-            return self._http.put(url, data=data, headers=headers, timeout=self.timeout)
-        except Exception as exc:
-            raise_as(exc, translate(what, exc))
+        return gcp_client.call(
+            what, lambda: self._http.put(url, data=data, headers=headers, timeout=self.timeout)
+        )
 
     def _upload(self, f: LocalFile, ctx: PutContext) -> None:
         key = self.key(f.name)
@@ -328,7 +269,7 @@ class GcsMirror:
                 bar.advance(cursor.offset - before)
         ctx.journal.end_upload(f.step)
 
-    def _send_chunk(self, url: str, f: LocalFile, src: Any, cursor: _Cursor) -> None:
+    def _send_chunk(self, url: str, f: LocalFile, src: BinaryIO, cursor: _Cursor) -> None:
         """Send the next chunk. After a failure, first ask the session what it holds."""
         what = f"upload {self.key(f.name)}"
         if cursor.unsure:
@@ -356,7 +297,9 @@ class GcsMirror:
         cursor.unsure = True
         raise status_error(what, response)
 
-    def _check_final(self, f: LocalFile, resource: dict[str, Any], ours: tuple[str, str]) -> None:
+    def _check_final(
+        self, f: LocalFile, resource: Mapping[str, object], ours: tuple[str, str]
+    ) -> None:
         crc, md5 = ours
         if resource.get("crc32c") != crc or resource.get("md5Hash", md5) != md5:
             raise OperationError(

@@ -4,8 +4,7 @@
 `if_generation_match=0` creates one only if it does not exist (412 otherwise). The lock is an
 object created that way, refreshed while held and deleted when done; one not refreshed for
 `LEASE` seconds, or held by a process of this machine that is gone, was left by a writer
-that died and is broken. google-cloud-storage is
-imported here only (through the GCS mirror's client settings).
+that died and is broken. Clients and error translation: `gcp_client`.
 """
 
 from __future__ import annotations
@@ -13,12 +12,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar
 
-from google.api_core import exceptions as gx
+from google.cloud.storage import Blob
 
 from release.model.target import GcsTarget
-from release.publish.gcs import client_for, translate
+from release.publish import gcp_client
+from release.publish.gcp_client import NotFound, Precondition
 from release.publish.indexstore import (
     INDEX_RETRY,
     LOCK_NAME,
@@ -30,16 +31,18 @@ from release.publish.indexstore import (
     lease_lock,
 )
 from release.publish.options import Options
-from release.publish.retry import raise_as
 
 log = logging.getLogger("release.publish")
+
+T = TypeVar("T")
 
 
 class GcsIndexStore:
     def __init__(self, target: GcsTarget, options: Options) -> None:
         self.bucket_name = target.bucket
         self.prefix = target.prefix.strip("/")
-        client, _ = client_for(target, options)
+        endpoint = options.endpoint_url or target.endpoint_url
+        client, _ = gcp_client.storage_client(target.bucket, endpoint)
         self._bucket = client.bucket(self.bucket_name)
 
     @property
@@ -49,68 +52,80 @@ class GcsIndexStore:
     def key(self, name: str) -> str:
         return "/".join(p for p in (self.prefix, check_name(name)) if p)
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """`fn` with the library's own retries off, retried by INDEX_RETRY alone."""
-        return INDEX_RETRY.call(what, lambda: self._once(what, fn, *args, **kwargs))
+    @staticmethod
+    def _call(what: str, fn: Callable[[], T]) -> T:
+        """`fn` (which turns the library's own retries off), retried by INDEX_RETRY alone."""
+        return gcp_client.call(what, fn, INDEX_RETRY)
 
-    def _once(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, retry=None, **kwargs)
-        except gx.PreconditionFailed:
-            raise
-        except gx.NotFound:
-            raise
-        except Exception as exc:
-            raise_as(exc, translate(what, exc))
+    def _blob(self, name: str) -> Blob:
+        blob: Blob = self._bucket.blob(self.key(name))
+        return blob
 
     def read(self, name: str) -> Stored | None:
-        blob = self._bucket.blob(self.key(name))
+        blob = self._blob(name)
         try:
-            data = self._call(f"GET {self.url}/{name}", blob.download_as_bytes)
-        except gx.NotFound:
+            data: bytes = self._call(
+                f"GET {self.url}/{name}", lambda: blob.download_as_bytes(retry=None)
+            )
+        except NotFound:
             return None
         return Stored(data, str(blob.generation))
 
     def write(self, name: str, data: bytes, expect: Stored | None) -> None:
         generation = 0 if expect is None else int(expect.token)
-        blob = self._bucket.blob(self.key(name))
+        blob = self._blob(name)
         try:
-            self._call(f"PUT {self.url}/{name}", blob.upload_from_string, data,
-                       content_type=content_type(name),
-                       if_generation_match=generation)  # fmt: skip
-        except gx.PreconditionFailed as exc:
+            self._call(
+                f"PUT {self.url}/{name}",
+                lambda: blob.upload_from_string(
+                    data,
+                    content_type=content_type(name),
+                    if_generation_match=generation,
+                    retry=None,
+                ),
+            )
+        except Precondition as exc:
             raise Changed(f"{self.url}/{name} changed since it was read") from exc
 
     def put(self, name: str, data: bytes) -> None:
-        blob = self._bucket.blob(self.key(name))
-        self._call(f"PUT {self.url}/{name}", blob.upload_from_string, data,
-                   content_type=content_type(name))  # fmt: skip
+        blob = self._blob(name)
+        self._call(
+            f"PUT {self.url}/{name}",
+            lambda: blob.upload_from_string(data, content_type=content_type(name), retry=None),
+        )
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
-        blob = self._bucket.blob(self.key(LOCK_NAME))
+        blob = self._blob(LOCK_NAME)
 
         def release() -> None:
-            with contextlib.suppress(gx.NotFound):
-                self._call("unlock", blob.delete)
+            with contextlib.suppress(NotFound):
+                self._call("unlock", lambda: blob.delete(retry=None))
 
         return lease_lock(
             f"{self.url}/{LOCK_NAME}",
             self._take,
-            lambda owner: self._call("refresh lock", blob.upload_from_string, owner),
+            lambda owner: self._call(
+                "refresh lock", lambda: blob.upload_from_string(owner, retry=None)
+            ),
             release,
         )
 
     def _take(self, owner: bytes) -> bool:
-        blob = self._bucket.blob(self.key(LOCK_NAME))
+        blob = self._blob(LOCK_NAME)
         try:
-            self._call("lock", blob.upload_from_string, owner, if_generation_match=0)
+            self._call(
+                "lock", lambda: blob.upload_from_string(owner, if_generation_match=0, retry=None)
+            )
             return True
-        except gx.PreconditionFailed:
+        except Precondition:
             pass
         try:
-            self._call("lock", blob.reload)
-            holder = self._call("lock", blob.download_as_bytes, if_generation_match=blob.generation)
-        except (gx.NotFound, gx.PreconditionFailed):
+            self._call("lock", lambda: blob.reload(retry=None))
+            read = blob.generation  # the one the reload saw
+            holder: bytes = self._call(
+                "lock", lambda: blob.download_as_bytes(if_generation_match=read, retry=None)
+            )
+        except (NotFound, Precondition):
             return False  # released or replaced meanwhile: try again
         if holder == owner:  # our create landed, its answer was lost, the retry got 412
             return True
@@ -118,6 +133,7 @@ class GcsIndexStore:
         if abandoned(holder, age.total_seconds()):
             log.warning("%s/%s: breaking a lock left %s ago by %s", self.url, LOCK_NAME, age,
                         holder.decode(errors="replace"))  # fmt: skip
-            with contextlib.suppress(gx.NotFound, gx.PreconditionFailed):
-                self._call("break lock", blob.delete, if_generation_match=blob.generation)
+            held = blob.generation
+            with contextlib.suppress(NotFound, Precondition):
+                self._call("break lock", lambda: blob.delete(if_generation_match=held, retry=None))
         return False

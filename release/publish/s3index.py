@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from botocore.config import Config
 
 from release.model.target import S3Target
-from release.publish.aws_client import NotFound, Precondition, s3_client, translate
+from release.publish.aws_client import NotFound, Precondition, call, s3_client, translate
 from release.publish.indexstore import (
     INDEX_RETRY,
     LOCK_NAME,
@@ -31,7 +32,12 @@ from release.publish.indexstore import (
 from release.publish.options import Options
 from release.publish.retry import raise_as
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import PutObjectRequestTypeDef
+
 log = logging.getLogger("release.publish")
+
+T = TypeVar("T")
 
 
 class S3IndexStore:
@@ -56,14 +62,18 @@ class S3IndexStore:
     def key(self, name: str) -> str:
         return "/".join(p for p in (self.prefix, check_name(name)) if p)
 
-    def _call(self, what: str, op: str, **kwargs: Any) -> Any:
-        return INDEX_RETRY.call(what, lambda: self._once(what, op, **kwargs))
+    @staticmethod
+    def _call(what: str, fn: Callable[[], T]) -> T:
+        return call(what, fn, INDEX_RETRY)
 
-    def _once(self, what: str, op: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self._s3, op)(Bucket=self.bucket, **kwargs)
-        except Exception as exc:
-            raise_as(exc, translate(what, exc))
+    def _put(self, what: str, request: PutObjectRequestTypeDef) -> None:
+        self._call(what, lambda: self._s3.put_object(**request))
+
+    def _delete(self, key: str) -> None:
+        self._call(
+            f"DELETE s3://{self.bucket}/{key}",
+            lambda: self._s3.delete_object(Bucket=self.bucket, Key=key),
+        )
 
     def read(self, name: str) -> Stored | None:
         key = self.key(name)
@@ -71,7 +81,7 @@ class S3IndexStore:
 
         def get() -> Stored | None:
             try:
-                got = self._once(what, "get_object", Key=key)
+                got = call(what, lambda: self._s3.get_object(Bucket=self.bucket, Key=key))
             except NotFound:
                 return None
             try:  # the body streams after the answer: a connection broken now is transient
@@ -83,38 +93,54 @@ class S3IndexStore:
 
     def write(self, name: str, data: bytes, expect: Stored | None) -> None:
         key = self.key(name)
-        condition = {"IfNoneMatch": "*"} if expect is None else {"IfMatch": expect.token}
+        request: PutObjectRequestTypeDef = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "Body": data,
+            "ContentType": content_type(name),
+        }
+        if expect is None:
+            request["IfNoneMatch"] = "*"
+        else:
+            request["IfMatch"] = expect.token
         try:
-            self._call(f"PUT s3://{self.bucket}/{key}", "put_object", Key=key, Body=data,
-                       ContentType=content_type(name), **condition)  # fmt: skip
+            self._put(f"PUT s3://{self.bucket}/{key}", request)
         except Precondition as exc:
             raise Changed(f"s3://{self.bucket}/{key} changed since it was read") from exc
 
     def put(self, name: str, data: bytes) -> None:
         key = self.key(name)
-        self._call(f"PUT s3://{self.bucket}/{key}", "put_object", Key=key, Body=data,
-                   ContentType=content_type(name))  # fmt: skip
+        self._put(
+            f"PUT s3://{self.bucket}/{key}",
+            {"Bucket": self.bucket, "Key": key, "Body": data, "ContentType": content_type(name)},
+        )
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         key = self.key(LOCK_NAME)
         return lease_lock(
             f"s3://{self.bucket}/{key}",
             lambda owner: self._take(key, owner),
-            lambda owner: self._call(
-                f"refresh lock s3://{self.bucket}/{key}", "put_object", Key=key, Body=owner
+            lambda owner: self._put(
+                f"refresh lock s3://{self.bucket}/{key}",
+                {"Bucket": self.bucket, "Key": key, "Body": owner},
             ),
-            lambda: self._call(f"DELETE s3://{self.bucket}/{key}", "delete_object", Key=key),
+            lambda: self._delete(key),
         )
 
     def _take(self, key: str, owner: bytes) -> bool:
         try:
-            self._call(f"lock s3://{self.bucket}/{key}", "put_object", Key=key, Body=owner,
-                       IfNoneMatch="*")  # fmt: skip
+            self._put(
+                f"lock s3://{self.bucket}/{key}",
+                {"Bucket": self.bucket, "Key": key, "Body": owner, "IfNoneMatch": "*"},
+            )
             return True
         except Precondition:
             pass
         try:
-            held = self._call(f"GET s3://{self.bucket}/{key}", "get_object", Key=key)
+            held = self._call(
+                f"GET s3://{self.bucket}/{key}",
+                lambda: self._s3.get_object(Bucket=self.bucket, Key=key),
+            )
         except NotFound:
             return False  # released meanwhile: try again
         age = dt.datetime.now(dt.UTC) - held["LastModified"]
@@ -124,5 +150,5 @@ class S3IndexStore:
         if abandoned(holder, age.total_seconds()):
             log.warning("s3://%s/%s: breaking a lock left %s ago by %s", self.bucket, key, age,
                         holder.decode(errors="replace"))  # fmt: skip
-            self._call(f"DELETE s3://{self.bucket}/{key}", "delete_object", Key=key)
+            self._delete(key)
         return False

@@ -13,15 +13,22 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 from botocore.config import Config
 
 from release.errors import InvalidInput
-from release.publish.aws_client import s3_client, translate
+from release.publish.aws_client import NotFound, call, s3_client, translate
 from release.publish.journal import Journal, Part, Upload
 from release.publish.retry import Retrier, raise_as
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import ListObjectsV2RequestTypeDef
+
+T = TypeVar("T")
+Record = dict[str, str | int | float]  # one journal record, as the JSON object it is stored as
 
 
 class S3Journal:
@@ -54,47 +61,49 @@ class S3Journal:
     def _key(self, *parts: str) -> str:
         return "/".join(p for p in (self.prefix, *parts) if p)
 
-    def _put(self, key: str, data: dict[str, Any]) -> None:
+    def _call(self, op: str, key: str, fn: Callable[[], T]) -> T:
+        """`fn` (the S3 operation `op` on `key`), errors translated, under the retry policy."""
+        return call(f"journal {op} s3://{self.bucket}/{key}", fn, self._retrier)
+
+    def _put(self, key: str, data: Record) -> None:
         body = json.dumps(data, sort_keys=True).encode()
-        self._call("put_object", Bucket=self.bucket, Key=key, Body=body)
+        self._call(
+            "put_object", key, lambda: self._s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+        )
 
-    def _get(self, key: str) -> dict[str, Any] | None:
-        try:
-            response = self._call("get_object", Bucket=self.bucket, Key=key)
-        except _Missing:
-            return None
-        data: dict[str, Any] = json.loads(response["Data"])
-        return data
+    def _delete(self, key: str) -> None:
+        self._call(
+            "delete_object", key, lambda: self._s3.delete_object(Bucket=self.bucket, Key=key)
+        )
 
-    def _call(self, op: str, **kwargs: Any) -> Any:
-        what = f"journal {op} s3://{self.bucket}/{kwargs.get('Key', self.prefix)}"
+    def _get(self, key: str) -> Record | None:
+        what = f"journal get_object s3://{self.bucket}/{key}"
 
-        def once() -> Any:
-            try:
-                response = getattr(self._s3, op)(**kwargs)
+        def once() -> bytes:
+            got = call(what, lambda: self._s3.get_object(Bucket=self.bucket, Key=key))
+            try:  # the body streams after the answer: read it under the retry
+                return got["Body"].read()
             except Exception as exc:
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-                if code in ("NoSuchKey", "404"):
-                    raise _Missing from exc
                 raise_as(exc, translate(what, exc))
-            if op == "get_object":  # the body streams after the answer: read it under the retry
-                try:
-                    response["Data"] = response["Body"].read()
-                except Exception as exc:
-                    raise_as(exc, translate(what, exc))
-            return response
 
-        return self._retrier.call(what, once)
+        try:
+            body = self._retrier.call(what, once)
+        except NotFound:
+            return None
+        data: Record = json.loads(body)
+        return data
 
     def _list(self, prefix: str) -> list[str]:
         keys: list[str] = []
-        token: dict[str, str] = {}
+        request: ListObjectsV2RequestTypeDef = {"Bucket": self.bucket, "Prefix": prefix}
         while True:
-            page = self._call("list_objects_v2", Bucket=self.bucket, Prefix=prefix, **token)
+            page = self._call(
+                "list_objects_v2", self.prefix, lambda: self._s3.list_objects_v2(**request)
+            )
             keys += [str(o["Key"]) for o in page.get("Contents", [])]
             if not page.get("IsTruncated"):
                 return keys
-            token = {"ContinuationToken": str(page["NextContinuationToken"])}
+            request["ContinuationToken"] = str(page["NextContinuationToken"])
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -128,7 +137,8 @@ class S3Journal:
         for key in self._list(self._key("uploads", step, "parts") + "/"):
             part = self._get(key)
             if part is not None:
-                parts.append(Part(part["number"], part["etag"], part["checksum"], part["size"]))
+                number, size = int(part["number"]), int(part["size"])
+                parts.append(Part(number, str(part["etag"]), str(part["checksum"]), size))
         parts.sort(key=lambda p: p.number)
         return Upload(str(data["upload_id"]), int(data["part_size"]), tuple(parts))
 
@@ -151,11 +161,11 @@ class S3Journal:
 
     def end_upload(self, step: str) -> None:
         self._drop_parts(step)
-        self._call("delete_object", Bucket=self.bucket, Key=self._key("uploads", f"{step}.json"))
+        self._delete(self._key("uploads", f"{step}.json"))
 
     def _drop_parts(self, step: str) -> None:
         for key in self._list(self._key("uploads", step, "parts") + "/"):
-            self._call("delete_object", Bucket=self.bucket, Key=key)
+            self._delete(key)
 
     # -- local digests -------------------------------------------------------------------
 
@@ -167,10 +177,6 @@ class S3Journal:
     def cache_sha256(self, path: Path, st: os.stat_result, sha256: str) -> None:
         with self._lock:
             self._digests[_identity(path, st)] = sha256
-
-
-class _Missing(Exception):
-    pass
 
 
 def _identity(path: Path, st: os.stat_result) -> tuple[str, int, int, int, int]:

@@ -224,3 +224,16 @@ def test_a_kill_9_midway_then_a_rerun_finishes_without_resending(
     assert done is not None
     assert done.present == landed and done.sent == done.data - landed == sent
     assert read_all(b) == disk.read_bytes()
+
+
+def test_a_page_blob_another_run_created_is_left_alone(
+    server: Azurite, container: str, tmp_path: Path
+) -> None:
+    disk = tmp_path / "img.vhd"
+    make_vhd(disk, 4 * MiB, [(0, MiB)])
+    f = local(disk)
+    b = blob(server, container, "img.vhd")
+    create(b, f, release_metadata(f, "img", "1.0", complete=False), FAST)
+    b.set_blob_metadata({"mark": "theirs"})
+    create(b, f, release_metadata(f, "img", "1.0", complete=False), FAST)  # create-only: 409
+    assert b.get_blob_properties().metadata == {"mark": "theirs"}

@@ -7,7 +7,7 @@ import requests
 from botocore import exceptions as bx
 
 from release.errors import InvalidInput, OperationError, ToolError
-from release.publish import aws_client, gcs, rsync
+from release.publish import aws_client, gcp_client, rsync
 from release.publish.retry import Transient
 
 
@@ -76,9 +76,10 @@ def _response(code: int) -> requests.Response:
 
 
 def test_gcs_session_status_classification() -> None:
-    assert isinstance(gcs.status_error("x", _response(503)), Transient)
-    assert isinstance(gcs.status_error("x", _response(429)), Transient)
-    assert isinstance(gcs.status_error("x", _response(403)), InvalidInput)
-    assert type(gcs.status_error("x", _response(412))).__name__ == "_Exists"  # read it, then decide
-    assert type(gcs.status_error("x", _response(410))).__name__ == "_SessionGone"
-    assert isinstance(gcs.translate("x", requests.ConnectionError("reset")), Transient)
+    assert isinstance(gcp_client.status_error("x", _response(503)), Transient)
+    assert isinstance(gcp_client.status_error("x", _response(429)), Transient)
+    assert isinstance(gcp_client.status_error("x", _response(403)), InvalidInput)
+    # read it, then decide
+    assert type(gcp_client.status_error("x", _response(412))) is gcp_client.Precondition
+    assert type(gcp_client.status_error("x", _response(410))) is gcp_client.SessionGone
+    assert isinstance(gcp_client.translate("x", requests.ConnectionError("reset")), Transient)

@@ -16,7 +16,7 @@ from release.publish.journal import Journal
 from release.publish.mirror import Conflict
 from release.publish.options import Options
 from release.publish.retry import RetrySettings
-from release.publish.s3 import composite_checksum, part_ranges, part_size_for
+from release.publish.s3multipart import composite_checksum, part_ranges, part_size_for
 from release.publish.upload_digest import sha256_file
 from tests.faultproxy import Fault, FaultProxy
 from tests.publish.conftest import S3Server
