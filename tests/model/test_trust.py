@@ -165,3 +165,17 @@ def test_the_trust_file_is_frozen() -> None:
 def test_the_shipped_trust_file_validates_and_trusts_nobody_yet() -> None:
     trust = TrustFile.model_validate(shipped("keys/trust.yaml"))
     assert trust.keys == {}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="allowed_fingerprints takes a fingerprint any entry allows, so a revoked key listed"
+    " again under a second name still verifies; nothing refuses a fingerprint listed twice",
+)
+def test_a_revoked_fingerprint_stays_refused_under_another_name() -> None:
+    lost = TRUST["keys"]["lost"]
+    twice = TrustFile.model_validate(
+        {"keys": {"lost": lost, "lost-copy": {"file": "lost.asc", "fingerprint": LOST}}}
+    )
+    assert twice.refusal(LOST, "el7-stable", TODAY) is not None  # the first entry answers
+    assert LOST not in twice.allowed_fingerprints("el7-stable", TODAY)
