@@ -1,0 +1,141 @@
+"""The shared pieces of the model: sizes, durations, versions and their order, the base class.
+
+tests/hostile/test_properties.py throws arbitrary values at parse_size and parse_duration;
+here each accepted spelling and each refusal is written out."""
+
+from __future__ import annotations
+
+import pytest
+
+from release.model.base import check_version, parse_duration, parse_size, version_key
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        ("8GiB", 8 * GiB),
+        ("512MiB", 512 * MiB),
+        ("512M", 512 * MiB),
+        ("64KiB", 64 * 1024),
+        ("2TiB", 2 * 1024**4),
+        ("8 GiB", 8 * GiB),  # one space between number and unit
+        (" 8GiB\n", 8 * GiB),  # surrounding whitespace, as YAML block scalars leave it
+        ("4096", 4096),
+        (4096, 4096),
+        (1, 1),
+    ],
+)
+def test_sizes_accepted(value: object, size: int) -> None:
+    assert parse_size(value) == size
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("8GB", "'8GB' is a decimal unit: write 8GiB (binary units only)"),
+        ("512MB", "'512MB' is a decimal unit: write 512MiB (binary units only)"),
+        ("8 gigs", "'8 gigs' is not a size"),
+        ("8gib", "'8gib' is not a size"),  # units are capitals, as qemu-img writes them
+        ("8  GiB", "'8  GiB' is not a size"),
+        ("1.5GiB", "'1.5GiB' is not a size"),
+        ("-1GiB", "'-1GiB' is not a size"),
+        ("", "'' is not a size"),
+        ("0", "a size must be positive"),
+        ("0GiB", "a size must be positive"),
+        (0, "a size must be positive"),
+        (-4096, "a size must be positive"),
+        (True, "a size must be a number of bytes"),
+        (8.0, "8.0 is not a size"),
+        (None, "None is not a size"),
+    ],
+)
+def test_sizes_refused(value: object, message: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        parse_size(value)
+    assert str(refused.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("45s", 45),
+        ("90m", 5400),
+        ("12h", 43200),
+        ("30d", 2592000),
+        ("2w", 1209600),
+        (" 7d ", 604800),
+        (3600, 3600),
+    ],
+)
+def test_durations_accepted(value: object, seconds: int) -> None:
+    assert parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0d", "30", "30 d", "30D", "1.5h", "d", "", "-1d", "1y", 0, -60, True, False, 1.5, None],
+)
+def test_durations_refused(value: object) -> None:
+    with pytest.raises(ValueError) as refused:
+        parse_duration(value)
+    assert str(refused.value) == f"{value!r} is not a duration: write e.g. 30d, 12h, 90m or 2w"
+
+
+@pytest.mark.parametrize(
+    "version",
+    ["7.9.2009.2", "6.10.2", "0", "1.0.0-rc1", "2026.12+build.3", "1.0~beta", "1_2", "9" * 64],
+)
+def test_versions_accepted(version: str) -> None:
+    assert check_version(version) == version
+
+
+@pytest.mark.parametrize(
+    "version",
+    [
+        "v1.0",
+        "latest",
+        ".1",
+        "-1",
+        "1..2",
+        "1/2",
+        "1 0",
+        "1\n",
+        "1:2",
+        "",
+        "9" * 65,
+        "\u0661.\u0660",
+    ],  # Arabic-Indic digits,
+)
+def test_versions_refused(version: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        check_version(version)
+    assert str(refused.value) == (
+        f"version {version!r} must start with a digit and use only letters, digits and . _ + ~ -"
+    )
+
+
+def test_versions_order_numerically_not_as_text() -> None:
+    assert sorted(["7.10", "7.9"], key=version_key) == ["7.9", "7.10"]
+    assert sorted(["7.9.2009.10", "7.9.2009.2", "7.9.2009.1"], key=version_key) == [
+        "7.9.2009.1",
+        "7.9.2009.2",
+        "7.9.2009.10",
+    ]
+    assert sorted(["10.0", "9.99", "1.100"], key=version_key) == ["1.100", "9.99", "10.0"]
+
+
+def test_versions_order_like_rpm() -> None:
+    assert version_key("1.0") < version_key("1.0.1")  # more parts: newer
+    assert version_key("1.0a") < version_key("1.0.1")  # a number beats letters
+    assert version_key("1.0a") < version_key("1.0b")
+    assert version_key("1.0") < version_key("1.0rc1")  # as in rpm: a suffix is newer
+    assert version_key("1.01") == version_key("1.1")  # leading zeros do not count
+    assert version_key("7.9.2009") == version_key("7-9_2009")  # separators only separate
+
+
+def test_version_key_parts() -> None:
+    assert version_key("7.9.2009.2") == ((1, 7), (1, 9), (1, 2009), (1, 2))
+    assert version_key("1.0rc1") == ((1, 1), (1, 0), (0, "rc"), (1, 1))
