@@ -129,7 +129,7 @@ def _channels(repo: ConfigRepo, history: VersionHistory | None) -> None:
                         _suggest(key, repo.trust.keys),
                     )
                 )
-            elif (why := trusted.refusal(name)) is not None:
+            elif why := trusted.refusal(name) or repo.trust.refusal(trusted.fingerprint, name):
                 repo.problems.append(
                     doc.problem(
                         ("keys", i),

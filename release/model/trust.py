@@ -79,14 +79,23 @@ class TrustFile(Model):
 
     def allowed_fingerprints(self, channel: str | None, today: dt.date | None = None) -> set[str]:
         """Fingerprints that may sign `channel` on `today` (any channel when None)."""
-        return {key.fingerprint for key in self.keys.values() if key.may_sign(channel, today)}
+        listed = {key.fingerprint for key in self.keys.values()}
+        return {fpr for fpr in listed if self.refusal(fpr, channel, today) is None}
 
     def refusal(
         self, fingerprint: str, channel: str | None, today: dt.date | None = None
     ) -> str | None:
-        """Why `fingerprint` may not sign `channel`, as a phrase naming the key; None if it may."""
-        for name, key in self.keys.items():
-            if key.fingerprint == fingerprint:
-                why = key.refusal(channel, today)
-                return f"key {name!r} is {why}" if why else None
-        return f"{fingerprint} is not in trust.yaml"
+        """Why `fingerprint` may not sign `channel`, as a phrase naming the key; None if it may.
+        A key listed under several names may sign where any entry allows it, but a revocation
+        under any name refuses it everywhere: a thief must not get back in through a copy."""
+        entries = [(name, key) for name, key in self.keys.items() if key.fingerprint == fingerprint]
+        if not entries:
+            return f"{fingerprint} is not in trust.yaml"
+        for name, key in entries:
+            if key.revoked is not None:
+                return f"key {name!r} is {key.refusal(channel, today)}"
+        reasons = [(name, key.refusal(channel, today)) for name, key in entries]
+        if any(why is None for _, why in reasons):
+            return None
+        name, why = reasons[0]
+        return f"key {name!r} is {why}"

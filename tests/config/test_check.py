@@ -268,6 +268,24 @@ def test_a_revoked_key_may_sign_no_channel(config_repo: Path, rsa_key: GpgKey) -
     )  # fmt: skip
 
 
+def test_a_revoked_key_listed_again_under_another_name_may_sign_nothing(
+    config_repo: Path, rsa_key: GpgKey
+) -> None:
+    (config_repo / "keys/rel.asc").write_bytes(rsa_key.public)
+    revoked = "    revoked:\n      date: 2026-12-01\n      reason: laptop stolen\n"
+    copy = f"  copy:\n    file: rel.asc\n    fingerprint: {rsa_key.fingerprint}\n"
+    (config_repo / "keys/trust.yaml").write_text(trust(rsa_key.fingerprint) + revoked + copy)
+    replace("channels/el7-stable.yaml", "targets: [local]", "targets: [local]\nkeys: [copy]")(
+        config_repo
+    )
+    problem_for(
+        check(str(config_repo)).problems,
+        Case("", write("", ""), "channels/el7-stable.yaml",
+             "key 'copy' may not sign channel 'el7-stable' by keys/trust.yaml: key 'rel' is"
+             " revoked on 2026-12-01 (laptop stolen)"),
+    )  # fmt: skip
+
+
 def test_a_revocation_needs_a_reason(config_repo: Path, rsa_key: GpgKey) -> None:
     (config_repo / "keys/rel.asc").write_bytes(rsa_key.public)
     revoked = "    revoked: {date: 2026-12-01}\n"
