@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from release.channels.status import Row, Status
@@ -56,15 +57,15 @@ def render_rich(result: Status, width: int | None = None) -> str:
     for header in HEADERS:
         table.add_column(header)
     for row in result.rows:
-        cells = list(_cells(row))
+        cells = [escape(cell) for cell in _cells(row)]  # names are data, never markup
         cells[6] = "[bold red]DRIFT[/]" if row.drift else "[green]in sync[/]"
         if row.images:
             cells[3] = "\n".join(
-                f"{image} ({place})" for place, image in sorted(row.images.items())
+                escape(f"{image} ({place})") for place, image in sorted(row.images.items())
             )
         table.add_row(*cells)
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=width)
     console.print(table)
-    console.print(_footer(result))
+    console.print(escape(_footer(result)))
     return buffer.getvalue().rstrip("\n")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from release.channels.status import Row, Status
 from release.render.status import render_rich, render_text
 
@@ -92,11 +90,6 @@ def test_the_rich_table() -> None:
     assert len(rows) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="render_rich passes cells to rich as markup: '[/]' in a registry's image name"
-    " raises MarkupError and '[bold]' is swallowed (escape the cells with rich.markup.escape)",
-)
 def test_the_rich_table_shows_brackets_as_they_are() -> None:
     odd = Row("el7", "gce", "c 1", "", None, None, "", images={"eu": "img[/]"}, drift=True)
     assert "img[/] (eu)" in ANSI.sub("", render_rich(Status(REV, [odd]), width=200))
