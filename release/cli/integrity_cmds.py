@@ -29,13 +29,13 @@ from release.render.verify import count_problems, render_channel, render_verify
 
 log = logging.getLogger(__name__)
 
-_KEYS_HELP = (
+KEYS_HELP = (
     "A keys directory (public *.asc + trust.yaml) or one public key file."
     " Default: keys/ of the config repo in the current directory."
 )
 
 
-def _key_source(path: Path | None) -> KeySource:
+def key_source(path: Path | None) -> KeySource:
     if path is None:
         path = Path("keys")
         if not path.is_dir():
@@ -51,7 +51,7 @@ _SECONDS = click.FloatRange(min=0, min_open=True)
 
 @click.command("verify")
 @click.argument("location")
-@click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=_KEYS_HELP)
+@click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=KEYS_HELP)
 @click.option(
     "--channel",
     help="LOCATION is a mirror's root: verify channel CHANNEL through its signed index"
@@ -127,7 +127,7 @@ def verify_command(
                 " --image, --version and --file (or drop --channel to verify a release directory)"
             )
         checked = verify_channel(
-            location, channel, _key_source(keys_path), serials=SerialStore(serials), budget=budget
+            location, channel, key_source(keys_path), serials=SerialStore(serials), budget=budget
         )
         emit(checked.to_dict(), as_json, lambda: render_channel(checked))
         _show_provenance(checked.release, show_provenance and not as_json)
@@ -138,7 +138,7 @@ def verify_command(
             raise VerificationError(f"{location}: channel {channel}: FAILED ({count} problems)")
         return
     result = verify_release(
-        location, _key_source(keys_path), channel=channel_keys, files=files,
+        location, key_source(keys_path), channel=channel_keys, files=files,
         image=image, version=version, budget=budget, require_provenance=show_provenance,
     )  # fmt: skip
     emit(result.to_dict(), as_json, lambda: render_verify(result))
@@ -160,12 +160,12 @@ def keys_group() -> None:
 
 
 @keys_group.command("list")
-@click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=_KEYS_HELP)
+@click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=KEYS_HELP)
 @json_option
 def keys_list(keys_path: Path | None, as_json: bool) -> None:
     """List the trusted keys: fingerprint, channels, expiry, state."""
     now = dt.datetime.now(dt.UTC)
-    statuses = key_statuses(_key_source(keys_path))
+    statuses = key_statuses(key_source(keys_path))
 
     def text() -> str:
         lines = []
@@ -182,11 +182,11 @@ def keys_list(keys_path: Path | None, as_json: bool) -> None:
 
 
 @keys_group.command("check")
-@click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=_KEYS_HELP)
+@click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=KEYS_HELP)
 @json_option
 def keys_check(keys_path: Path | None, as_json: bool) -> None:
     """Check the keys: none expired, revoked, retired, non-RSA or private (exit 2 if so)."""
-    problems, warnings = check_keys(_key_source(keys_path))
+    problems, warnings = check_keys(key_source(keys_path))
     data = {"problems": [p.to_dict() for p in problems], "warnings": warnings}
     emit(data, as_json, lambda: "\n".join([*(f"warning: {w}" for w in warnings), "keys: ok"]))
     if problems:
@@ -195,11 +195,11 @@ def keys_check(keys_path: Path | None, as_json: bool) -> None:
 
 @keys_group.command("export")
 @click.argument("names", nargs=-1)
-@click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=_KEYS_HELP)
+@click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=KEYS_HELP)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
 def keys_export(names: tuple[str, ...], keys_path: Path | None, output: Path | None) -> None:
     """Print the armored public keys downstream users need (all trusted keys by default)."""
-    armored = export_public_keys(_key_source(keys_path), names)
+    armored = export_public_keys(key_source(keys_path), names)
     if output is None:
         click.echo(armored.decode("ascii"), nl=False)
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from release.cli.integrity_cmds import _KEYS_HELP, _key_source
+from release.cli.integrity_cmds import KEYS_HELP, key_source
 from release.cli.output import emit, json_option
 from release.errors import VerificationError
 from release.rebuild import RebuildResult, rebuild_release
@@ -34,7 +34,7 @@ def render(result: RebuildResult) -> str:
 
 @click.command("rebuild")
 @click.argument("location")
-@click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=_KEYS_HELP)
+@click.option("--keys", "keys_path", type=click.Path(path_type=Path), help=KEYS_HELP)
 @click.option(
     "--repo",
     help="The config repo (a directory or git URL). Default: the one the provenance names.",
@@ -55,7 +55,7 @@ def rebuild_command(
     ranges that differ are listed, with diffoscope's report where it is installed);
     2 bad input; 1 the build failed.
     """
-    keys = _key_source(keys_path)
+    keys = key_source(keys_path)
     if work is not None:
         result = rebuild_release(location, keys, work.absolute(), repo)
     else:

@@ -6,7 +6,7 @@ from release.channels.verify import ChannelVerifyResult
 from release.integrity.verify import VerifyResult
 
 
-def count_problems(result: VerifyResult) -> str:
+def count_problems(result: VerifyResult | ChannelVerifyResult) -> str:
     count = len(result.failures())
     return f"{count} problem{'s' if count != 1 else ''}"
 
@@ -46,5 +46,5 @@ def render_channel(result: ChannelVerifyResult) -> str:
     if result.release is not None:
         lines.append(render_verify(result.release))
     lines.extend(f"FAIL  {problem}" for problem in result.problems)
-    lines.append("OK" if result.ok else f"FAILED: {len(result.failures())} problems")
+    lines.append("OK" if result.ok else f"FAILED: {count_problems(result)}")
     return "\n".join(lines)

@@ -117,6 +117,11 @@ def test_a_channel_whose_index_was_refused() -> None:
     ]
 
 
+def test_a_channel_with_one_problem_says_problem() -> None:
+    result = ChannelVerifyResult(root="r", channel="c", problems=["no index"])
+    assert render_channel(result).splitlines()[-1] == "FAILED: 1 problem"
+
+
 def test_a_channel_counts_its_release_problems_too() -> None:
     bad = VerifyResult("l", "c", files=[FileResult("f", problems=["short", "sha256 differs"])])
     result = ChannelVerifyResult(root="r", channel="c", release=bad, problems=["stale snapshot"])
