@@ -166,6 +166,7 @@ def _kill_a_holder_of(store: indexstore.FilesystemIndexStore) -> None:
         owner_id(),  # this very process: alive
         owner_id().partition(b" ")[0] + b" boot=other pid:[1]",  # another machine
     ],
+    ids=["older-release", "another-host", "this-process", "another-machine"],  # stable ids
 )
 def test_a_live_or_foreign_lock_waits_for_the_lease(owner: bytes) -> None:
     assert not indexstore.abandoned(owner, 1.0)
