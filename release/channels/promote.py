@@ -11,19 +11,14 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
-
-import git
-
-# gitdb is gitpython's own object-store dependency; it ships no type information.
-from gitdb.base import IStream
 
 from release import fsutil
 from release.channels.resolve import Release, Unresolved, is_pinned, resolve
 from release.channels.state import last_released, load_state
 from release.channels.yamledit import EditError, set_version
-from release.config.history import versions_in_history
+from release.config.gitrepo import GitPython, GitRepo, NotARepository, open_repo
+from release.config.history import Revision, versions_in_history
 from release.config.loader import ConfigRepo
 from release.errors import InvalidInput, OperationError
 from release.model.base import version_key
@@ -190,8 +185,10 @@ def rollback(
     config = load_state(repo, "HEAD")
     _known(config, channel)
     image = _resolve(config, channel).image
-    head = _repo(repo).head.commit
-    history = versions_in_history(head, config.images[image].doc.path)
+    local = _repo(repo)
+    history = versions_in_history(
+        Revision(local, local.commit().sha), config.images[image].doc.path
+    )
     return commit_pin(repo, rollback_pin(config, channel, version, history), branch, current)
 
 
@@ -199,60 +196,55 @@ def commit_pin(repo: str, pin: Pin, branch: str | None, current: bool) -> PinRes
     """Edit the channel file at HEAD and commit it: on a new branch (default `pin.branch`,
     the working tree untouched), or with `current` on the checked-out branch."""
     local = _repo(repo)
-    head = local.head.commit
-    blob = head.tree / pin.path
+    head = local.commit().sha
     try:
-        edited = set_version(blob.data_stream.read().decode("utf-8"), pin.release.version)
+        edited = set_version(_file(local, head, pin.path).decode("utf-8"), pin.release.version)
     except (EditError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{pin.path}: cannot re-pin it: {exc}") from exc
     data = edited.encode("utf-8")
     if current:
-        _check_current(local, pin.path)
-        commit = _commit(local, head, pin.path, blob.mode, data, pin.message)
-        fsutil.write_bytes(Path(str(local.working_tree_dir)) / pin.path, data)
-        local.head.reference.set_commit(commit, logmsg=f"release: {pin.message.splitlines()[0]}")
-        local.index.add([pin.path])
-        return PinResult(pin, commit.hexsha, local.active_branch.name, True)
+        on, worktree = _check_current(local, pin.path)
+        commit = local.commit_file(head, pin.path, data, pin.message)
+        fsutil.write_bytes(worktree / pin.path, data)
+        local.advance(commit, f"release: {pin.message.splitlines()[0]}", pin.path)
+        return PinResult(pin, commit, on, True)
     name = branch or pin.branch
     _check_branch(local, name)
-    commit = _commit(local, head, pin.path, blob.mode, data, pin.message)
-    local.create_head(name, commit)
-    return PinResult(pin, commit.hexsha, name, False)
+    commit = local.commit_file(head, pin.path, data, pin.message)
+    local.create_branch(name, commit)
+    return PinResult(pin, commit, name, False)
 
 
-def _repo(repo: str) -> git.Repo:
+def _repo(repo: str) -> GitPython:
     try:
-        return git.Repo(Path(repo))
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        return open_repo(repo)
+    except NotARepository as exc:
         raise InvalidInput(f"{repo} is not a git repository: give the config repo's path") from exc
 
 
-def _commit(
-    local: git.Repo, head: git.Commit, path: str, mode: int, data: bytes, message: str
-) -> git.Commit:
-    """A commit of HEAD's tree with one file replaced, built in a temporary index."""
-    stored = local.odb.store(IStream(git.Blob.type, len(data), BytesIO(data)))
-    index = git.IndexFile.from_tree(local, head)
-    index.add([git.BaseIndexEntry((mode, stored.binsha, 0, path))], write=False)
-    tree = index.write_tree()
-    return git.Commit.create_from_tree(local, tree, message, parent_commits=[head], head=False)
+def _file(local: GitRepo, rev: str, path: str) -> bytes:
+    data = local.read(rev, path)
+    if data is None:
+        raise InvalidInput(f"{path}: cannot re-pin it: it is not in {rev[:12]}")
+    return data
 
 
-def _check_branch(local: git.Repo, name: str) -> None:
-    if name in local.heads:
+def _check_branch(local: GitRepo, name: str) -> None:
+    if local.has_branch(name):
         raise InvalidInput(f"branch {name!r} already exists: delete it or give --branch NAME")
-    try:
-        local.git.check_ref_format("--branch", name)
-    except git.GitCommandError as exc:
-        raise InvalidInput(f"{name!r} is not a valid branch name") from exc
+    if not local.valid_branch_name(name):
+        raise InvalidInput(f"{name!r} is not a valid branch name")
 
 
-def _check_current(local: git.Repo, path: str) -> None:
-    if local.bare or local.head.is_detached:
+def _check_current(local: GitRepo, path: str) -> tuple[str, Path]:
+    """The checked-out branch and its working tree, when committing on it is safe."""
+    on, worktree = local.current_branch(), local.root
+    if on is None or worktree is None:
         raise InvalidInput(
             "--on-current-branch needs a checked-out branch (this HEAD is detached or bare)"
         )
-    if local.is_dirty(index=True, working_tree=True, path=path):
+    if local.changed(path):
         raise OperationError(f"{path} has uncommitted changes: commit or stash them first")
-    if local.index.diff("HEAD"):
+    if local.staged():
         raise OperationError("other changes are staged: commit or unstage them first")
+    return on, worktree

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import git
 from pydantic import ValidationError
 
 from release.channels import index as idx
@@ -34,6 +33,7 @@ from release.channels.vouched import (
     vouched_snapshot,
     voucher,
 )
+from release.config.gitrepo import NotARepository, UnknownRevision, open_repo
 from release.config.history import repository_url, version_of
 from release.config.loader import ConfigRepo
 from release.errors import InvalidInput, OperationError, ReleaseError
@@ -293,8 +293,8 @@ def _deprecate(config: ConfigRepo, channel: str, newer: str, result: ReconcileRe
 
 def _head(repo: Path) -> str:
     try:
-        return str(git.Repo(repo).head.commit.hexsha)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError) as exc:
+        return open_repo(repo).commit("HEAD").sha
+    except (NotARepository, UnknownRevision) as exc:
         raise InvalidInput(f"{repo}: not a git repository with a commit") from exc
 
 
@@ -471,7 +471,7 @@ def _make(
         workspace=workspace,
         signer=signer,
         repository=repository_url(repo),
-        commit_time=int(git.Repo(repo).commit(commit).committed_date),
+        commit_time=open_repo(repo).commit(commit).time,
     )
 
 
@@ -483,20 +483,17 @@ def definition_at_version(
     if image.version == release.version:
         return image, head
     path = config.images[release.image].doc.path
-    for commit in git.Repo(repo).iter_commits(head, paths=path):
-        try:
-            blob = commit.tree / path
-        except KeyError:
-            continue
-        if version_of(blob.data_stream.read()) == release.version:
+    local = open_repo(repo)
+    for commit in local.commits_touching(head, path):
+        if version_of(local.read(commit, path) or b"") == release.version:
             try:
-                old = load_state(str(repo), commit.hexsha)
+                old = load_state(str(repo), commit)
             except StateInvalid as exc:
                 raise InvalidInput(
-                    f"cannot build {release}: the config at {commit.hexsha[:12]}, where {path}"
+                    f"cannot build {release}: the config at {commit[:12]}, where {path}"
                     f" had that version, does not validate:\n{exc}"
                 ) from exc
-            return old.image(release.image), commit.hexsha
+            return old.image(release.image), commit
     raise InvalidInput(
         f"cannot build {release}: {path} never had version {release.version} in the history"
         " behind HEAD; pin a version it had"

@@ -1,8 +1,8 @@
 """`release watch`: follow a config repo's branch and reconcile each new commit.
 
-A loop: fetch (gitpython), and when the branch moved, check the new commit out in the
-watch's own clone, run `reconcile`, and record a completed release as an annotated
-`release/<UTC time>` tag pushed back to the remote (the base of the next `release plan`).
+A loop: fetch (through `release.config.gitrepo`), and when the branch moved, check the new
+commit out in the watch's own clone, run `reconcile`, and record a completed release as an
+annotated `release/<UTC time>` tag pushed back to the remote (the base of the next `release plan`).
 The last commit handled is kept in `<work>/watch.json`, so a restarted watch resumes where it
 stopped (interrupted uploads resume from the publish journal). An unreachable remote is
 logged and retried with a growing delay; the loop keeps running. A branch whose new head
@@ -18,10 +18,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-
 from release import fsutil
 from release.channels.reconcile import ReconcileResult, reconcile
+from release.config.gitrepo import GitError, GitPython, clone, open_repo
 from release.errors import InvalidInput, OperationError, ReleaseError
 from release.integrity.signing import SigningConfig
 from release.pipeline import Workspace
@@ -55,7 +54,7 @@ class Watcher:
         self.settings = settings
         self.clone_dir = settings.work / "config"
         self.state_path = settings.work / "watch.json"
-        self._repo: git.Repo | None = None
+        self._repo: GitPython | None = None
 
     # -- state -----------------------------------------------------------------------
 
@@ -75,31 +74,24 @@ class Watcher:
 
     # -- git -------------------------------------------------------------------------
 
-    def _open(self) -> git.Repo:
+    def _open(self) -> GitPython:
         if self._repo is None:
             if (self.clone_dir / ".git").is_dir():
-                self._repo = git.Repo(self.clone_dir)
+                self._repo = open_repo(self.clone_dir)
             else:
                 self.settings.work.mkdir(parents=True, exist_ok=True)
-                self._repo = git.Repo.clone_from(self.settings.url, self.clone_dir)
-            with self._repo.config_writer() as config:
-                config.set_value("user", "name", IDENTITY[0])
-                config.set_value("user", "email", IDENTITY[1])
+                self._repo = clone(self.settings.url, self.clone_dir)
+            self._repo.set_identity(*IDENTITY)
         return self._repo
 
     def fetch(self) -> str:
-        """The remote branch's head after a fetch; GitCommandError when unreachable."""
+        """The remote branch's head after a fetch; GitError when unreachable."""
         repo = self._open()
-        repo.remote("origin").fetch(tags=True)
-        return str(repo.commit(f"origin/{self.settings.branch}").hexsha)
+        repo.fetch("origin")
+        return repo.commit(f"origin/{self.settings.branch}").sha
 
     def _descends(self, old: str, new: str) -> bool:
-        repo = self._open()
-        try:
-            repo.git.merge_base("--is-ancestor", old, new)
-        except git.GitCommandError:
-            return False
-        return True
+        return self._open().is_ancestor(old, new)
 
     def _tag(self, commit: str, result: ReconcileResult) -> str:
         repo = self._open()
@@ -109,11 +101,8 @@ class Watcher:
             for c in result.channels
             if any(t.status == "published" for t in c.targets)
         ]
-        repo.create_tag(
-            name, ref=commit, message="released by release watch\n\n" + "\n".join(lines)
-        )
-        pushed = repo.remote("origin").push(f"refs/tags/{name}")
-        pushed.raise_if_error()
+        repo.tag(name, commit, "released by release watch\n\n" + "\n".join(lines))
+        repo.push(f"refs/tags/{name}", "origin")
         return name
 
     # -- one cycle -------------------------------------------------------------------
@@ -133,8 +122,7 @@ class Watcher:
                 log.error("%s", message)
                 return message
             log.warning("%s was rewritten; releasing %s as allowed", self.settings.branch, head)
-        repo = self._open()
-        repo.git.checkout("--detach", "--force", head)
+        self._open().checkout(head)
         result = reconcile(
             self.clone_dir,
             workspace=Workspace(self.settings.work.absolute()),
@@ -166,7 +154,7 @@ def watch(settings: WatchSettings, stop: threading.Event) -> None:
                 log.info("%s: %s", settings.branch, message)
                 said = message
             wait = settings.interval
-        except git.GitCommandError as exc:
+        except GitError as exc:
             wait = min(max(wait * 2, settings.interval), settings.longest_wait)
             detail = (exc.stderr or str(exc)).strip().splitlines()
             log.warning(

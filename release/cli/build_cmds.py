@@ -6,17 +6,18 @@ import os
 from pathlib import Path
 
 import click
-import git
 
 from release.cli.output import emit, json_option
-from release.config.check import load_valid
+from release.config.check import load_checked
+from release.config.gitrepo import open_repo
 from release.config.loader import ConfigRepo
 from release.config.source import GitRevision, open_source
-from release.errors import InvalidInput
+from release.errors import ConfigError, InvalidInput
 from release.imaging import kickstart, reproducible
 from release.imaging.builder import BuildResult, build
 from release.imaging.qemu_builder import QemuOptions
 from release.imaging.qemu_install import DEFAULT_DEADLINE, Accel, Delivery
+from release.integrity.keyinfo import read_key_bytes
 from release.model.image import ImageDefinition
 
 REPO_OPTION = click.option(
@@ -35,13 +36,15 @@ def _load_dated(repo: str) -> tuple[ConfigRepo, int]:
     """The config and its commit's time, the SOURCE_DATE_EPOCH when the environment sets
     none (0 outside git)."""
     with open_source(repo) as source:
-        config = load_valid(source)
+        config = load_checked(source, read_key_bytes)
+        if config.problems:
+            raise ConfigError(config.problems)
         if isinstance(source, GitRevision):
-            return config, int(source.commit().committed_date)
+            return config, source.commit.time
         root, revision = source.root, source.revision
         if root is None or revision is None:
             return config, 0
-        return config, int(git.Repo(root).commit(revision).committed_date)
+        return config, open_repo(root).commit(revision).time
 
 
 def _image(config: ConfigRepo, name: str) -> ImageDefinition:

@@ -15,6 +15,7 @@ from release.config.scaffold import scaffold
 from release.config.source import open_source
 from release.doctor import ToolStatus, doctor
 from release.errors import ExitCode, InvalidInput, ReleaseError
+from release.integrity.keyinfo import read_key_bytes
 from release.model.schema import KINDS, schema
 
 REPO_OPTION = click.option(
@@ -36,7 +37,7 @@ class CheckFailed(ReleaseError):
 @json_option
 def check_cmd(repo: str, rev: str | None, base: str | None, as_json: bool) -> None:
     """Validate the whole config repo and report every problem at once (exit 2 if any)."""
-    report = check(repo, rev, base)
+    report = check(repo, rev, base, keys=read_key_bytes)
     emit(report.to_dict(), as_json, lambda: _check_text(report))
     if not report.ok:
         count = len(report.problems)

@@ -1,16 +1,23 @@
-"""`release check`: validate a config repo at a revision, optionally against a base revision;
-`load_valid`: a loaded repo that passed every check, or ConfigError."""
+"""The one way to a validated config, `load_checked`, and `release check`'s report over it.
+
+`load_checked` loads every file of a source and applies every cross-file rule, collecting each
+problem with its file and field: pinned versions are checked against the image's git history
+behind the source's commit, and image versions against a base revision when one is given.
+It never raises for an invalid config; each caller decides what problems mean (a report, a
+ConfigError, a StateInvalid). What a key file holds is asked of the `KeyParser` the caller
+passes: the edges (CLI, pipeline) pass gpg's, so validation itself runs no tool.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
 from dataclasses import dataclass, field
 
-from release.config.history import source_versions
-from release.config.loader import ConfigRepo, load
-from release.config.rules import check_repo
+from release.config.history import commit_of, folder_versions
+from release.config.loader import IMAGES, ConfigRepo, load
+from release.config.rules import KeyParser, check_repo
 from release.config.source import ConfigSource, open_source
-from release.errors import ConfigError, Problem
+from release.errors import Problem
 
 
 @dataclass
@@ -22,6 +29,18 @@ class CheckReport:
     keys: int = 0
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, config: ConfigRepo) -> CheckReport:
+        return cls(
+            revision=config.revision,
+            images=len(config.images),
+            channels=len(config.channels),
+            targets=len(config.targets),
+            keys=len(config.trust.keys),
+            problems=config.problems,
+            warnings=config.warnings,
+        )
 
     @property
     def ok(self) -> bool:
@@ -42,36 +61,35 @@ class CheckReport:
         }
 
 
-def check(repo: str = ".", rev: str | None = None, base: str | None = None) -> CheckReport:
+def load_checked(
+    source: ConfigSource, keys: KeyParser, base: ConfigRepo | None = None
+) -> ConfigRepo:
+    """Every file of `source` loaded and every rule applied; problems and warnings are
+    collected in the result's `.problems` and `.warnings`, never raised."""
+    config = load(source)
+    commit = commit_of(source)
+
+    @functools.cache
+    def every_version() -> dict[str, tuple[str, ...]]:
+        # One `git log` for the whole images/ folder, and only if a pin needs it.
+        return folder_versions(commit, IMAGES) if commit is not None else {}
+
+    def history(image: str) -> tuple[str, ...]:
+        return every_version().get(config.images[image].doc.path, ())
+
+    check_repo(config, keys, base, history)
+    return config
+
+
+def check(
+    repo: str = ".", rev: str | None = None, base: str | None = None, *, keys: KeyParser
+) -> CheckReport:
+    """`release check`: the config at `rev` (default: the working tree), its versions
+    compared with those at `base` when given."""
     with open_source(repo, rev) as source:
-        head = load(source)
-        base_repo = _load_base(repo, base) if base else None
-        check_repo(head, base_repo, lambda image: _history(source, head, image))
-    return CheckReport(
-        revision=head.revision,
-        images=len(head.images),
-        channels=len(head.channels),
-        targets=len(head.targets),
-        keys=len(head.trust.keys),
-        problems=head.problems,
-        warnings=head.warnings,
-    )
-
-
-def load_valid(source: ConfigSource) -> ConfigRepo:
-    """Like `load` plus the cross-file checks; raises ConfigError listing every problem."""
-    repo = load(source)
-    check_repo(repo)
-    if repo.problems:
-        raise ConfigError(repo.problems)
-    return repo
+        return CheckReport.of(load_checked(source, keys, _load_base(repo, base) if base else None))
 
 
 def _load_base(repo: str, base: str) -> ConfigRepo:
     with open_source(repo, base) as source:
         return load(source)
-
-
-def _history(source: ConfigSource, repo: ConfigRepo, image: str) -> Iterator[str]:
-    """Every version the image's definition file had in the history behind this revision."""
-    return source_versions(source, repo.images[image].doc.path)

@@ -11,28 +11,42 @@ import functools
 import re
 import urllib.parse
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-import git
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from release.config.gitrepo import GitRepo, NotARepository, UnknownRevision, open_repo
 from release.config.source import ConfigSource, GitRevision, WorkTree
 from release.config.yamldoc import parse
 from release.errors import Problem
 
-_NO_BLOB = "0" * 40
 _VERSION_LINE = re.compile(rb"^version:[^\n]*$", re.MULTILINE)
 
 
-def commit_of(source: ConfigSource) -> git.Commit | None:
+@dataclass(frozen=True)
+class Revision:
+    """One commit of a repository: where a file's history is read back from."""
+
+    repo: GitRepo
+    sha: str
+
+
+def at_head(root: Path | str) -> Revision:
+    """HEAD of the repository at `root` (NotARepository, or UnknownRevision before a commit)."""
+    repo = open_repo(root)
+    return Revision(repo, repo.commit("HEAD").sha)
+
+
+def commit_of(source: ConfigSource) -> Revision | None:
     """The commit behind a source: its revision, or a working tree's HEAD (None outside git)."""
     if isinstance(source, GitRevision):
-        return source.commit
+        return Revision(source.repo, source.commit.sha)
     if isinstance(source, WorkTree) and source.root is not None:
         try:
-            return git.Repo(source.root).head.commit
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+            return at_head(source.root)
+        except (NotARepository, UnknownRevision):
             return None
     return None
 
@@ -44,7 +58,7 @@ def source_versions(source: ConfigSource, path: str) -> Iterator[str]:
         yield from versions_in_history(commit, path)
 
 
-def versions_in_history(commit: git.Commit, path: str) -> Iterator[str]:
+def versions_in_history(commit: Revision, path: str) -> Iterator[str]:
     """The `version` the file at `path` had in the commits behind `commit` that changed it.
 
     Newest first, one per distinct file content; contents without a string version are skipped.
@@ -52,39 +66,17 @@ def versions_in_history(commit: git.Commit, path: str) -> Iterator[str]:
     yield from folder_versions(commit, path).get(path, ())
 
 
-def folder_versions(commit: git.Commit, folder: str) -> dict[str, tuple[str, ...]]:
-    """For every file under `folder` (or the file `folder`): its versions, as above."""
-    found: dict[str, tuple[str, ...]] = {}
-    for path, blobs in blob_history(commit, folder).items():
-        versions = (_version(commit.repo, blob) for blob in blobs)
-        found[path] = tuple(v for v in versions if v is not None)
-    return found
-
-
-def blob_history(commit: git.Commit, pathspec: str) -> dict[str, list[str]]:
-    """path -> the blob ids it had in the commits behind `commit`, newest first, no repeats.
+def folder_versions(commit: Revision, folder: str) -> dict[str, tuple[str, ...]]:
+    """For every file under `folder` (or the file `folder`): its versions, as above.
 
     `-m` includes what merges resolved; deletions are left out; `--no-renames` keeps a
     renamed file's history under its old path, where its versions were.
     """
-    out = commit.repo.git.log(
-        "-m", "--raw", "--no-abbrev", "--no-renames", "--format=", commit.hexsha, "--", pathspec
-    )
-    history: dict[str, list[str]] = {}
-    for line in out.splitlines():
-        meta, tab, path = line.partition("\t")
-        fields = meta.split()
-        if not line.startswith(":") or not tab or len(fields) < 4 or fields[3] == _NO_BLOB:
-            continue
-        blobs = history.setdefault(path, [])
-        if fields[3] not in blobs:
-            blobs.append(fields[3])
-    return history
-
-
-def _version(repo: git.Repo, blob: str) -> str | None:
-    data: bytes = repo.odb.stream(bytes.fromhex(blob)).read()
-    return version_of(data)
+    found: dict[str, tuple[str, ...]] = {}
+    for path, blobs in commit.repo.file_history(commit.sha, folder).items():
+        versions = (version_of(commit.repo.blob(blob)) for blob in blobs)
+        found[path] = tuple(v for v in versions if v is not None)
+    return found
 
 
 @functools.lru_cache(maxsize=8192)
@@ -114,9 +106,8 @@ def repository_url(root: object) -> str:
     """The config repo's `origin` URL with any credentials removed, else its absolute path:
     what a provenance statement names as the source (never a token from the URL)."""
     try:
-        repo = git.Repo(str(root))
-        url = str(repo.remotes.origin.url) if "origin" in repo.remotes else ""
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        url = open_repo(str(root)).remote_url("origin") or ""
+    except NotARepository:
         url = ""
     return public_url(url) if url else str(Path(str(root)).absolute())
 

@@ -1,21 +1,24 @@
 """Rules that look across files: references, formats vs targets, keys, versions, templates.
 
 Pure: they read a loaded `ConfigRepo` (and, for versions, the one at a base revision) and
-append `Problem`s; the only IO is asking gpg what a key file holds.
+append `Problem`s. What a key file holds is asked of the `KeyParser` the caller passes (the
+edge passes gpg's, `keyinfo.read_key_bytes`), so validation itself runs no tool.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 from release.config.loader import ConfigRepo
+from release.config.yamldoc import Document
 from release.errors import Problem
-from release.integrity import keyinfo
+from release.integrity.keyinfo import is_armored_public, looks_secret
 from release.model.agents import missing_repos
 from release.model.base import version_key
-from release.model.channel import LATEST
+from release.model.channel import LATEST, Channel
 from release.model.target import ACCEPTS, AzureImageTarget, CloudStackTemplateTarget
 from release.model.template import contradictions
 
@@ -24,14 +27,33 @@ MIRRORS = ("filesystem", "rsync", "s3", "gcs")
 VersionHistory = Callable[[str], Iterable[str]]  # image name -> versions it had in git history
 
 
+class ParsedKey(Protocol):
+    """What the rules ask of one key in a key file (`keyinfo.KeyInfo` is one)."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def secret(self) -> bool: ...
+
+    @property
+    def is_rsa(self) -> bool: ...
+
+
+KeyParser = Callable[[bytes], Sequence[ParsedKey]]  # a key file's bytes -> its keys (none: [])
+
+
 def check_repo(
-    repo: ConfigRepo, base: ConfigRepo | None = None, history: VersionHistory | None = None
+    repo: ConfigRepo,
+    keys: KeyParser,
+    base: ConfigRepo | None = None,
+    history: VersionHistory | None = None,
 ) -> None:
     _templates(repo)
     _firmware_excludes(repo)
     _target_refs(repo)
     _channels(repo, history)
-    _keys(repo)
+    _keys(repo, keys)
     if base is not None:
         _versions(repo, base)
 
@@ -86,58 +108,10 @@ def _firmware_excludes(repo: ConfigRepo) -> None:
 
 def _channels(repo: ConfigRepo, history: VersionHistory | None) -> None:
     for name, loaded in repo.channels.items():
-        channel, doc = loaded.value, loaded.doc
-        image_entry = repo.images.get(channel.image)
-        if image_entry is None:
-            repo.problems.append(
-                doc.problem(
-                    ("image",),
-                    f"unknown image {channel.image!r}",
-                    _suggest(channel.image, repo.images),
-                )
-            )
-        elif channel.version not in (None, LATEST, image_entry.value.version):
-            known = set(history(channel.image)) if history else set()
-            if channel.version not in known:
-                repo.problems.append(
-                    doc.problem(
-                        ("version",),
-                        f"image {channel.image!r} has no version {channel.version!r}"
-                        f" (current: {image_entry.value.version})",
-                        "pin a version the image definition had, or `latest`",
-                    )
-                )
+        known_image = _channel_image(repo, loaded.value, loaded.doc, history)
         _follow(repo, name)
-        for i, target in enumerate(channel.targets):
-            if target not in repo.targets:
-                repo.problems.append(
-                    doc.problem(
-                        ("targets", i),
-                        f"unknown target {target!r}",
-                        _suggest(target, repo.targets),
-                    )
-                )
-            elif image_entry is not None:
-                _formats_for_target(repo, name, i, target)
-        for i, key in enumerate(channel.keys):
-            trusted = repo.trust.keys.get(key)
-            if trusted is None:
-                repo.problems.append(
-                    doc.problem(
-                        ("keys", i),
-                        f"unknown key {key!r} (not in keys/trust.yaml)",
-                        _suggest(key, repo.trust.keys),
-                    )
-                )
-            elif why := trusted.refusal(name) or repo.trust.refusal(trusted.fingerprint, name):
-                repo.problems.append(
-                    doc.problem(
-                        ("keys", i),
-                        f"key {key!r} may not sign channel {name!r} by keys/trust.yaml: {why}",
-                        "list a key that may sign it (or add the channel to the key's `channels`)",
-                    )
-                )
-
+        _channel_targets(repo, name, known_image)
+        _channel_keys(repo, name)
     unsigned = [name for name in repo.channels if not repo.trust.allowed_fingerprints(name)]
     if unsigned:
         repo.warnings.append(
@@ -147,6 +121,67 @@ def _channels(repo: ConfigRepo, history: VersionHistory | None) -> None:
                 hint="add a public key to keys/ and list it in keys/trust.yaml",
             )
         )
+
+
+def _channel_image(
+    repo: ConfigRepo, channel: Channel, doc: Document, history: VersionHistory | None
+) -> bool:
+    """The channel's image exists, and its pinned version is the image's or one it had."""
+    image_entry = repo.images.get(channel.image)
+    if image_entry is None:
+        repo.problems.append(
+            doc.problem(
+                ("image",), f"unknown image {channel.image!r}", _suggest(channel.image, repo.images)
+            )
+        )
+        return False
+    if channel.version not in (None, LATEST, image_entry.value.version):
+        known = set(history(channel.image)) if history else set()
+        if channel.version not in known:
+            repo.problems.append(
+                doc.problem(
+                    ("version",),
+                    f"image {channel.image!r} has no version {channel.version!r}"
+                    f" (current: {image_entry.value.version})",
+                    "pin a version the image definition had, or `latest`",
+                )
+            )
+    return True
+
+
+def _channel_targets(repo: ConfigRepo, name: str, known_image: bool) -> None:
+    loaded = repo.channels[name]
+    for i, target in enumerate(loaded.value.targets):
+        if target not in repo.targets:
+            repo.problems.append(
+                loaded.doc.problem(
+                    ("targets", i), f"unknown target {target!r}", _suggest(target, repo.targets)
+                )
+            )
+        elif known_image:
+            _formats_for_target(repo, name, i, target)
+
+
+def _channel_keys(repo: ConfigRepo, name: str) -> None:
+    loaded = repo.channels[name]
+    for i, key in enumerate(loaded.value.keys):
+        trusted = repo.trust.keys.get(key)
+        if trusted is None:
+            repo.problems.append(
+                loaded.doc.problem(
+                    ("keys", i),
+                    f"unknown key {key!r} (not in keys/trust.yaml)",
+                    _suggest(key, repo.trust.keys),
+                )
+            )
+        elif why := trusted.refusal(name) or repo.trust.refusal(trusted.fingerprint, name):
+            repo.problems.append(
+                loaded.doc.problem(
+                    ("keys", i),
+                    f"key {key!r} may not sign channel {name!r} by keys/trust.yaml: {why}",
+                    "list a key that may sign it (or add the channel to the key's `channels`)",
+                )
+            )
 
 
 def _follow(repo: ConfigRepo, name: str) -> None:
@@ -266,11 +301,11 @@ def _target_refs(repo: ConfigRepo) -> None:
             )
 
 
-def _keys(repo: ConfigRepo) -> None:
+def _keys(repo: ConfigRepo, parse: KeyParser) -> None:
     fingerprints: dict[str, set[str]] = {}
     for name, data in sorted(repo.key_files.items()):
         path = f"keys/{name}"
-        if keyinfo.looks_secret(data):
+        if looks_secret(data):
             repo.problems.append(
                 Problem(
                     path,
@@ -279,7 +314,7 @@ def _keys(repo: ConfigRepo) -> None:
                 )
             )
             continue
-        keys = keyinfo.read_key_bytes(data) if keyinfo.is_armored_public(data) else []
+        keys = parse(data) if is_armored_public(data) else []
         if not keys or any(key.secret for key in keys):
             repo.problems.append(
                 Problem(

@@ -9,21 +9,22 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import git
-
+from release.config.gitrepo import (
+    Commit,
+    Entry,
+    GitError,
+    GitRepo,
+    NotARepository,
+    UnknownRevision,
+    clone,
+    open_repo,
+)
 from release.errors import InvalidInput, OperationError
 
-_SYMLINK_MODE = 0o120000
-
-
-@dataclass(frozen=True)
-class Entry:
-    path: str  # repo-relative, '/'-separated
-    is_link: bool
+__all__ = ["ConfigSource", "Entry", "GitRevision", "WorkTree", "open_source"]
 
 
 class ConfigSource(Protocol):
@@ -61,8 +62,8 @@ class WorkTree:
     @property
     def revision(self) -> str | None:
         try:
-            return str(git.Repo(self._root).head.commit.hexsha)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+            return open_repo(self._root).commit("HEAD").sha
+        except (NotARepository, UnknownRevision):
             return None
 
     @property
@@ -71,43 +72,34 @@ class WorkTree:
 
 
 class GitRevision:
-    def __init__(self, repo: git.Repo, rev: str) -> None:
-        try:
-            self._commit = repo.commit(rev)
-        except (git.BadName, ValueError) as exc:
-            raise InvalidInput(
-                f"{rev!r} is not a revision of {repo.git_dir}: name a branch, tag or commit"
-            ) from exc
-        self._root = Path(repo.working_tree_dir) if repo.working_tree_dir else None
-        self._listed: dict[str, git.Blob] = {}  # blobs seen by `entries`: no second tree walk
+    def __init__(self, repo: GitRepo, rev: str) -> None:
+        self._commit = repo.commit(rev)  # UnknownRevision names the revision and the repo
+        self._repo = repo
 
     def entries(self, folder: str) -> list[Entry]:
-        try:
-            tree = self._commit.tree / folder
-        except KeyError:
-            return []
-        self._listed.update((str(blob.path), blob) for blob in tree.blobs)
-        return sorted(
-            (Entry(str(blob.path), blob.mode == _SYMLINK_MODE) for blob in tree.blobs),
-            key=lambda e: e.path,
-        )
+        return self._repo.entries(self._commit.sha, folder)
 
     def read(self, path: str) -> bytes:
-        blob = self._listed.get(path) or self._commit.tree / path
-        data: bytes = blob.data_stream.read()
+        data = self._repo.read(self._commit.sha, path)
+        if data is None:
+            raise FileNotFoundError(f"{path} is not in {self._commit.sha}")
         return data
 
     @property
-    def commit(self) -> git.Commit:
+    def repo(self) -> GitRepo:
+        return self._repo
+
+    @property
+    def commit(self) -> Commit:
         return self._commit
 
     @property
     def revision(self) -> str | None:
-        return str(self._commit.hexsha)
+        return self._commit.sha
 
     @property
     def root(self) -> Path | None:
-        return self._root
+        return self._repo.root
 
 
 def _is_url(repo: str) -> bool:
@@ -120,8 +112,8 @@ def open_source(repo: str = ".", rev: str | None = None) -> Iterator[ConfigSourc
     if _is_url(repo):
         with tempfile.TemporaryDirectory(prefix="release-config-") as tmp:
             try:
-                cloned = git.Repo.clone_from(repo, tmp, bare=True)
-            except git.GitCommandError as exc:
+                cloned = clone(repo, tmp, bare=True)
+            except GitError as exc:
                 raise OperationError(f"cannot clone {repo}: {exc.stderr.strip()}") from exc
             yield GitRevision(cloned, rev or "HEAD")
         return
@@ -132,7 +124,7 @@ def open_source(repo: str = ".", rev: str | None = None) -> Iterator[ConfigSourc
         yield WorkTree(path)
         return
     try:
-        local = git.Repo(path, search_parent_directories=False)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        local = open_repo(path)
+    except NotARepository as exc:
         raise InvalidInput(f"{repo} is not a git repository, so --rev cannot be used") from exc
     yield GitRevision(local, rev)

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from release.cli import cli
 from release.config.check import check
 from release.errors import Problem
+from release.integrity.keyinfo import read_key_bytes
 from tests.conftest import GpgKey, git
 
 C7 = "images/centos-7-genericcloud.yaml"
@@ -185,7 +186,7 @@ def problem_for(problems: list[Problem], case: Case) -> Problem:
 
 
 def test_shipped_config_is_valid() -> None:
-    report = check(str(Path(__file__).parents[2]))
+    report = check(str(Path(__file__).parents[2]), keys=read_key_bytes)
     assert report.ok, report.problems
     assert report.images == 2 and report.channels == 4
 
@@ -193,7 +194,7 @@ def test_shipped_config_is_valid() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_broken_config_is_reported(config_repo: Path, case: Case) -> None:
     case.edit(config_repo)
-    report = check(str(config_repo))
+    report = check(str(config_repo), keys=read_key_bytes)
     problem = problem_for(report.problems, case)
     if case.line is not None:
         assert problem.line == case.line
@@ -208,7 +209,7 @@ def test_every_problem_is_reported_at_once(config_repo: Path) -> None:
     for case in CASES:
         if case.id in chosen:
             case.edit(config_repo)
-    messages = [p.message for p in check(str(config_repo)).problems]
+    messages = [p.message for p in check(str(config_repo), keys=read_key_bytes).problems]
     assert "unknown key 'selinx'" in messages
     assert "unknown target 'locl'" in messages
     assert any("is not a size" in m for m in messages)
@@ -218,7 +219,7 @@ def test_every_problem_is_reported_at_once(config_repo: Path) -> None:
 def test_private_key_is_a_loud_error(config_repo: Path, rsa_key: GpgKey) -> None:
     (config_repo / "keys/oops.asc").write_bytes(rsa_key.secret)
     problem = problem_for(
-        check(str(config_repo)).problems,
+        check(str(config_repo), keys=read_key_bytes).problems,
         Case("", write("", ""), "keys/oops.asc", "is a PRIVATE key: never commit a private key"),
     )
     assert problem.hint and "revoke" in problem.hint
@@ -234,7 +235,7 @@ def test_trusted_key_allows_its_channels(config_repo: Path, rsa_key: GpgKey) -> 
     replace("channels/el7-stable.yaml", "targets: [local]", "targets: [local]\nkeys: [rel]")(
         config_repo
     )
-    report = check(str(config_repo))
+    report = check(str(config_repo), keys=read_key_bytes)
     assert report.ok, report.problems
     assert [w for w in report.warnings if "el6-stable, el6-testing" in w.message]
 
@@ -246,7 +247,7 @@ def test_key_not_allowed_for_channel(config_repo: Path, rsa_key: GpgKey) -> None
         config_repo
     )
     problem_for(
-        check(str(config_repo)).problems,
+        check(str(config_repo), keys=read_key_bytes).problems,
         Case("", write("", ""), "channels/el6-stable.yaml",
              "key 'rel' may not sign channel 'el6-stable'"),
     )  # fmt: skip
@@ -259,7 +260,7 @@ def test_a_revoked_key_may_sign_no_channel(config_repo: Path, rsa_key: GpgKey) -
     replace("channels/el7-stable.yaml", "targets: [local]", "targets: [local]\nkeys: [rel]")(
         config_repo
     )
-    report = check(str(config_repo))
+    report = check(str(config_repo), keys=read_key_bytes)
     problem_for(
         report.problems,
         Case("", write("", ""), "channels/el7-stable.yaml",
@@ -291,7 +292,7 @@ def test_a_revocation_needs_a_reason(config_repo: Path, rsa_key: GpgKey) -> None
     revoked = "    revoked: {date: 2026-12-01}\n"
     (config_repo / "keys/trust.yaml").write_text(trust(rsa_key.fingerprint) + revoked)
     problem = problem_for(
-        check(str(config_repo)).problems,
+        check(str(config_repo), keys=read_key_bytes).problems,
         Case("", write("", ""), "keys/trust.yaml", "missing required key 'reason'"),
     )
     assert (problem.field, problem.line) == ("keys.rel.revoked.reason", 6)
@@ -301,7 +302,7 @@ def test_fingerprint_must_match_key_file(config_repo: Path, rsa_key: GpgKey) -> 
     (config_repo / "keys/rel.asc").write_bytes(rsa_key.public)
     (config_repo / "keys/trust.yaml").write_text(trust("AB" * 20))
     problem = problem_for(
-        check(str(config_repo)).problems,
+        check(str(config_repo), keys=read_key_bytes).problems,
         Case("", write("", ""), "keys/trust.yaml", f"fingerprint {'AB' * 20} is not the key"),
     )
     assert problem.line == 4 and problem.field == "keys.rel.fingerprint"
@@ -310,7 +311,7 @@ def test_fingerprint_must_match_key_file(config_repo: Path, rsa_key: GpgKey) -> 
 def test_version_going_backwards_against_base(config_repo: Path) -> None:
     replace(C7, 'version: "7.9.2009.2"', 'version: "7.9.2009.0"')(config_repo)
     replace("channels/el7-stable.yaml", 'version: "7.9.2009.2"', "version: latest")(config_repo)
-    report = check(str(config_repo), base="HEAD")
+    report = check(str(config_repo), keys=read_key_bytes, base="HEAD")
     problem = problem_for(
         report.problems,
         Case("", write("", ""), C7, "version goes backwards: 7.9.2009.0 < 7.9.2009.2"),
@@ -320,14 +321,14 @@ def test_version_going_backwards_against_base(config_repo: Path) -> None:
 
 def test_changed_definition_needs_a_version_bump(config_repo: Path) -> None:
     replace(C7, "size: 8GiB", "size: 10GiB")(config_repo)
-    report = check(str(config_repo), base="HEAD")
+    report = check(str(config_repo), keys=read_key_bytes, base="HEAD")
     problem_for(report.problems, Case("", write("", ""), C7, "changed but its version is still"))
 
 
 def test_version_bump_passes_and_old_version_stays_pinnable(config_repo: Path) -> None:
     replace(C7, 'version: "7.9.2009.2"', 'version: "7.9.2009.3"')(config_repo)
     git(config_repo, "commit", "-qam", "bump")
-    report = check(str(config_repo), base="HEAD~1")
+    report = check(str(config_repo), keys=read_key_bytes, base="HEAD~1")
     # el7-stable still pins 7.9.2009.2, which the history of the definition holds.
     assert report.ok, report.problems
 
@@ -335,12 +336,12 @@ def test_version_bump_passes_and_old_version_stays_pinnable(config_repo: Path) -
 def test_check_a_revision_without_checkout(config_repo: Path) -> None:
     replace(C7, "el: 7\n", "el: 9\n")(config_repo)
     git(config_repo, "commit", "-qam", "break it")
-    assert not check(str(config_repo), rev="HEAD").ok
-    assert check(str(config_repo), rev="HEAD~1").ok
+    assert not check(str(config_repo), keys=read_key_bytes, rev="HEAD").ok
+    assert check(str(config_repo), keys=read_key_bytes, rev="HEAD~1").ok
 
 
 def test_check_a_remote_url(config_repo: Path) -> None:
-    assert check(f"file://{config_repo}").ok
+    assert check(f"file://{config_repo}", keys=read_key_bytes).ok
 
 
 def test_cli_exit_codes_and_json(config_repo: Path) -> None:

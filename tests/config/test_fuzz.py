@@ -14,6 +14,7 @@ from release.config.check import check
 from release.config.loader import load
 from release.config.rules import check_repo
 from release.config.source import Entry
+from release.integrity.keyinfo import read_key_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_IMAGE = YAML(typ="safe").load((ROOT / "images/centos-7-genericcloud.yaml").read_text())
@@ -62,7 +63,7 @@ def _dump(data: Any) -> bytes:
 
 def _loads_cleanly(files: dict[str, bytes]) -> None:
     repo = load(MemorySource(files))
-    check_repo(repo)
+    check_repo(repo, read_key_bytes)
     for problem in repo.problems:
         assert problem.file in files or problem.file.startswith(("images/", "channels/", "keys/"))
         assert str(problem)
@@ -95,5 +96,5 @@ def test_one_field_replaced_by_anything(path: list[str], value: Any) -> None:
 def test_fuzzed_repo_on_disk_via_public_api(tmp_path: Path) -> None:
     (tmp_path / "images").mkdir()
     (tmp_path / "images/a.yaml").write_bytes(b"\xff\xfe not utf8")
-    report = check(str(tmp_path))
+    report = check(str(tmp_path), keys=read_key_bytes)
     assert [p.message for p in report.problems] == ["is not UTF-8 text"]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import git
 import pytest
 
-from release.config.history import folder_versions, version_of, versions_in_history
+from release.config.history import at_head, folder_versions, version_of, versions_in_history
 from tests.conftest import git as run_git
 from tests.gitops import C6, C7, V1, V2, V3, edit
 
@@ -36,7 +35,7 @@ def test_versions_follow_merges_and_skip_unmerged_branches(config_repo: Path) ->
     run_git(config_repo, "commit", "-q", "-am", "never merged")
     run_git(config_repo, "checkout", "-q", "main")
     merge_feature_local(config_repo, "bump3", V3, old=V2)
-    head = git.Repo(config_repo).head.commit
+    head = at_head(config_repo)
     assert list(versions_in_history(head, C7)) == [V3, V2, V1]
     every = folder_versions(head, "images")
     assert every[C7] == (V3, V2, V1)
@@ -49,7 +48,7 @@ def test_a_deleted_and_restored_file_keeps_its_versions(config_repo: Path) -> No
     run_git(config_repo, "checkout", "-q", "HEAD~1", "--", C6)
     edit(config_repo, C6, 'version: "6.10.2"', 'version: "6.10.3"')
     run_git(config_repo, "commit", "-q", "-am", "el6 is back")
-    head = git.Repo(config_repo).head.commit
+    head = at_head(config_repo)
     assert list(versions_in_history(head, C6)) == ["6.10.3", "6.10.2"]
 
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from release.config.check import load_valid
+from release.config.check import load_checked
 from release.config.source import open_source
 from release.errors import OperationError
 from release.imaging import disk, installroot, manifest
 from release.imaging.kickstart import rendering_for
+from release.integrity.keyinfo import read_key_bytes
 from release.model.image import ImageDefinition
 from tests.imaging.conftest import definition
 
@@ -24,7 +25,9 @@ UUID = "0b5c6c8e-1111-4222-8333-444455556666"
 
 def shipped(name: str) -> ImageDefinition:
     with open_source(str(ROOT)) as source:
-        return load_valid(source).image(name)
+        config = load_checked(source, read_key_bytes)
+    assert not config.problems, config.problems
+    return config.image(name)
 
 
 def test_centos7_dnf_uses_exactly_the_vault_repos() -> None:

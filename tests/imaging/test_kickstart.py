@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from release.config.check import load_valid
+from release.config.check import load_checked
 from release.config.loader import ConfigRepo
 from release.config.source import open_source
 from release.errors import ExitCode, InvalidInput
 from release.imaging import kickstart, rootfs
 from release.imaging.features import render_all
 from release.imaging.installroot import install_tree
+from release.integrity.keyinfo import read_key_bytes
 from tests.imaging.conftest import ImageFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,9 @@ UPDATE = os.environ.get("RELEASE_UPDATE_GOLDEN") == "1"
 
 def shipped() -> ConfigRepo:
     with open_source(str(ROOT)) as source:
-        return load_valid(source)
+        config = load_checked(source, read_key_bytes)
+    assert not config.problems, config.problems
+    return config
 
 
 @pytest.mark.parametrize(
