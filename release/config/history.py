@@ -51,13 +51,6 @@ def commit_of(source: ConfigSource) -> Revision | None:
     return None
 
 
-def source_versions(source: ConfigSource, path: str) -> Iterator[str]:
-    """`versions_in_history` behind the source's commit; nothing when it has no git history."""
-    commit = commit_of(source)
-    if commit is not None:
-        yield from versions_in_history(commit, path)
-
-
 def versions_in_history(commit: Revision, path: str) -> Iterator[str]:
     """The `version` the file at `path` had in the commits behind `commit` that changed it.
 

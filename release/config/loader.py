@@ -1,8 +1,8 @@
 """Load a config repo into the typed model, collecting every problem before giving up.
 
 Parsing and per-file validation live here; the rules that look across files are in
-`release.config.rules` (pure functions over what this module loaded), and `check.load_valid`
-applies both.
+`release.config.rules` (pure functions over what this module loaded), and
+`check.load_checked`, the one validated-config loader, applies both.
 """
 
 from __future__ import annotations
