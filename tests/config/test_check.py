@@ -280,7 +280,7 @@ def test_a_revoked_key_listed_again_under_another_name_may_sign_nothing(
         config_repo
     )
     problem_for(
-        check(str(config_repo)).problems,
+        check(str(config_repo), keys=read_key_bytes).problems,
         Case("", write("", ""), "channels/el7-stable.yaml",
              "key 'copy' may not sign channel 'el7-stable' by keys/trust.yaml: key 'rel' is"
              " revoked on 2026-12-01 (laptop stolen)"),
