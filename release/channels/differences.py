@@ -20,6 +20,7 @@ from release.channels.registries import REGISTRY_TYPES
 from release.channels.resolve import Release, resolve
 from release.config.loader import ConfigRepo
 from release.errors import InvalidInput
+from release.model.base import version_key
 from release.model.channel import Channel
 from release.model.target import FilesystemTarget, Target
 
@@ -158,6 +159,12 @@ def differences(desired: Desired, observed: Observed) -> list[Pending]:
                 mirrors.append(Pending(wanted.channel, wanted.release, target_name, target))
         pending.extend(mirrors)
     return pending
+
+
+def is_rollback(previous: idx.ChannelIndex, release: Release) -> bool:
+    """The channel went to a lower version of the same image."""
+    old = previous.current
+    return old.image == release.image and version_key(release.version) < version_key(old.version)
 
 
 def retired(

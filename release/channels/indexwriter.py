@@ -92,6 +92,17 @@ def check_signer(config: ConfigRepo, channel: str | None, fingerprint: str) -> N
         )
 
 
+def check_signers(
+    config: ConfigRepo, channels: Sequence[str], snapshots: bool, fingerprint: str
+) -> None:
+    """Refuse, before anything is written, a key that may not sign the indexes of `channels`
+    (in that order), nor snapshots when a snapshot is written alone (`snapshots`)."""
+    for channel in channels:
+        check_signer(config, channel, fingerprint)
+    if snapshots:
+        check_signer(config, None, fingerprint)
+
+
 def write_index(
     store: IndexStore,
     channel: str,

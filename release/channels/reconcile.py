@@ -29,13 +29,14 @@ from release.channels.differences import (
     desired,
     differences,
     in_snapshot,
+    is_rollback,
     points_at,
     retired,
     selected_channels,
 )
 from release.channels.indexwriter import (
     Clock,
-    check_signer,
+    check_signers,
     indexed,
     read_stored_index,
     retire,
@@ -50,7 +51,6 @@ from release.channels.state import StateInvalid, load_state
 from release.config.loader import ConfigRepo
 from release.errors import InvalidInput, ReleaseError
 from release.integrity.signing import Signer, SigningConfig, open_signer
-from release.model.base import version_key
 from release.model.target import Target
 from release.pipeline import MadeRelease, Workspace
 from release.publish.api import publish
@@ -145,17 +145,15 @@ def reconcile(
     repo = Path(repo).absolute()
     config = load_state(str(repo), "HEAD")
     head = _head(repo)
-    result = ReconcileResult(head)
-    want = desired(config, selected_channels(config, channels), repo)
-    observed, stores = observe(repo, want, options, workspace.root / "vouched.json")
-    pending = differences(want, observed)
-    result.channels.extend(_in_sync(want, observed, pending))
+    names = selected_channels(config, channels)
+    result, want, pending, stores = _survey(repo, config, head, names, options, workspace.root)
     retiring = _retiring(config, want, options) if channels is None else {}
     behind = site.stale_stores(want.targets, options) if channels is None else {}
     if not pending and not retiring and not behind:
         return result
     with open_signer(signing) as signer:
-        _check_signers(config, pending, bool(retiring or behind), signer.fingerprint)
+        channels_written = sorted({p.channel.name for p in pending})
+        check_signers(config, channels_written, bool(retiring or behind), signer.fingerprint)
         journal_path = journal or workspace.root / "journal.sqlite"
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         with Journal(journal_path) as publish_journal:
@@ -172,6 +170,25 @@ def reconcile(
     for channel, newer in sorted(run.rolled_back.items()):
         _deprecate(config, channel, newer, result)
     return result
+
+
+def _survey(
+    repo: Path,
+    config: ConfigRepo,
+    head: str,
+    names: list[str],
+    options: Options | None,
+    workspace: Path | None,
+) -> tuple[ReconcileResult, Desired, list[Pending], dict[str, IndexStore]]:
+    """Read the targets of channels `names` and decide what differs: the outcomes of what is
+    in sync, what git asks for, what differs, and the mirrors' stores. Trust verdicts are
+    remembered in the `workspace` (None: not remembered)."""
+    want = desired(config, names, repo)
+    cache = workspace / "vouched.json" if workspace else None
+    observed, stores = observe(repo, want, options, cache)
+    pending = differences(want, observed)
+    result = ReconcileResult(head, _in_sync(want, observed, pending))
+    return result, want, pending, stores
 
 
 def _in_sync(want: Desired, observed: Observed, pending: list[Pending]) -> list[ChannelOutcome]:
@@ -202,16 +219,6 @@ def _retiring(
     channels = {name: loaded.value for name, loaded in config.channels.items()}
     gone = retired(channels, {name: names for name, (_, names) in listings.items()})
     return {name: (listings[name][0], names) for name, names in gone.items()}
-
-
-def _check_signers(
-    config: ConfigRepo, pending: list[Pending], snapshots: bool, fingerprint: str
-) -> None:
-    """Refuse, before anything is written, a key that may not sign what this run writes."""
-    for channel in sorted({p.channel.name for p in pending}):
-        check_signer(config, channel, fingerprint)
-    if snapshots:
-        check_signer(config, None, fingerprint)
 
 
 @dataclass
@@ -264,15 +271,8 @@ class _Run:
         outcome.built = outcome.built or not release.reused
         if isinstance(item.target, registries.RegistryTarget):
             image, _ = definition_at_version(self.repo, self.config, self.head, item.release)
-            found = registries.publish_image(
-                item.target,
-                release.directory,
-                image,
-                self.journal,
-                self.options,
-                self.patience,
-                mirrors=self.targets,
-            )
+            found = registries.publish_image(item.target, release.directory, image, self.journal,
+                                             self.options, self.patience, self.targets)  # fmt: skip
             return _registry_outcome(item.target_name, found)
         done, previous = self._publish_and_index(item, release)
         if previous is not None and is_rollback(previous, item.release):
@@ -316,12 +316,6 @@ class _Run:
         write_snapshot(store, {name: stored.data}, item.channel.index_ttl, self.signer, self.clock)
         detail = "0 files sent; the snapshot now lists the index an interrupted run wrote"
         return TargetOutcome(item.target_name, "published", current.serial, detail)
-
-
-def is_rollback(previous: idx.ChannelIndex, release: Release) -> bool:
-    """The channel went to a lower version of the same image."""
-    old = previous.current
-    return old.image == release.image and version_key(release.version) < version_key(old.version)
 
 
 def _deprecate(config: ConfigRepo, channel: str, newer: str, result: ReconcileResult) -> None:
@@ -376,11 +370,8 @@ def compare(
 ) -> tuple[ReconcileResult, list[Difference], dict[str, list[str]]]:
     """The read-only comparison reconcile starts with, for `release status`: the outcomes of
     what is in sync, what differs, and per target the channels its snapshot would retire."""
-    result = ReconcileResult(_head(repo))
-    want = desired(config, selected_channels(config, None), repo)
-    observed, _ = observe(repo, want, options)
-    pending = differences(want, observed)
-    result.channels.extend(_in_sync(want, observed, pending))
+    names = selected_channels(config, None)
+    result, want, pending, _ = _survey(repo, config, _head(repo), names, options, None)
     differ = [Difference(p.channel.name, p.target_name, p.registry) for p in pending]
     retiring = {name: gone for name, (_, gone) in _retiring(config, want, options).items()}
     return result, differ, retiring
