@@ -2,86 +2,51 @@
 
 The desired state is the config at HEAD; the actual state is what each mirror target's
 published channel index says, and what each registry target (AMI, GCE or Glance image) holds.
-`observe.py` reads the targets, `differences.py` decides (pure) which (channel, target)
-differ, and this module acts on them: make the sealed release (or reuse it); registry
-targets first, so a channel's index never names a release its registries lack; then per
-mirror, under the target's index lock: re-read the index (another writer may have done it
+In three parts: `observe.py` reads the targets, `differences.py` decides (pure) which
+(channel, target)s differ, and this module acts on them in an order that keeps a crash safe.
+For each that differs, `apply.py` makes the sealed release (or reuses it); registry targets
+first, so a channel's index never names a release its registries lack; then per mirror,
+under the target's index lock: re-read the index (another writer may have done it
 meanwhile), publish, then write the new signed index and snapshot, last (`indexwriter.py`).
-A channel whose registry failed keeps its indexes where they were.
+A channel whose registry failed keeps its indexes where they were. Then the channels a
+snapshot should no longer list are retired, the pages of every target written follow, and
+a rollback deprecates the newer image in the registries.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import git
 
-from release.channels import index as idx
 from release.channels import registries, site
+from release.channels.apply import Applier
 from release.channels.differences import (
     Desired,
-    Observed,
     Pending,
     desired,
     differences,
-    in_snapshot,
-    is_rollback,
-    points_at,
     retired,
     selected_channels,
 )
-from release.channels.indexwriter import (
-    Clock,
-    check_signers,
-    indexed,
-    read_stored_index,
-    retire,
-    utcnow,
-    write_index,
-    write_snapshot,
-)
-from release.channels.maker import definition_at_version, make
-from release.channels.observe import observe, snapshot_listings, vouched_now, vouched_snapshot_now
-from release.channels.resolve import Release
-from release.channels.state import StateInvalid, load_state
+from release.channels.indexwriter import Clock, check_signers, retire, utcnow
+from release.channels.observe import observe, snapshot_listings
+from release.channels.outcome import ChannelOutcome, Status, TargetOutcome, in_sync
+from release.channels.state import load_state
 from release.config.loader import ConfigRepo
 from release.errors import InvalidInput, ReleaseError
-from release.integrity.signing import Signer, SigningConfig, open_signer
-from release.model.target import Target
-from release.pipeline import MadeRelease, Workspace
-from release.publish.api import publish
-from release.publish.indexstore import IndexStore, Stored
+from release.integrity.signing import SigningConfig, open_signer
+from release.pipeline import Workspace
+from release.publish.indexstore import IndexStore
 from release.publish.journal import Journal
 from release.publish.options import Options
-from release.publish.registry import ImageResult, Patience
+from release.publish.registry import Patience
 from release.publish.retry import RetrySettings
 
 log = logging.getLogger(__name__)
-
-Status = Literal["up-to-date", "published", "failed"]
-
-
-@dataclass(frozen=True)
-class TargetOutcome:
-    target: str
-    status: Status
-    serial: int | None = None  # of the channel index (mirror targets)
-    detail: str = ""
-    images: dict[str, str] = field(default_factory=dict)  # registries: region/project -> image
-
-
-@dataclass
-class ChannelOutcome:
-    channel: str
-    image: str
-    version: str
-    targets: list[TargetOutcome] = field(default_factory=list)
-    release_dir: str | None = None
-    built: bool = False  # a release was made in this run (not reused)
 
 
 @dataclass
@@ -146,7 +111,8 @@ def reconcile(
     config = load_state(str(repo), "HEAD")
     head = _head(repo)
     names = selected_channels(config, channels)
-    result, want, pending, stores = _survey(repo, config, head, names, options, workspace.root)
+    cache = workspace.root / "vouched.json"
+    result, want, pending, stores = _survey(repo, config, head, names, options, cache)
     retiring = _retiring(config, want, options) if channels is None else {}
     behind = site.stale_stores(want.targets, options) if channels is None else {}
     if not pending and not retiring and not behind:
@@ -157,7 +123,7 @@ def reconcile(
         journal_path = journal or workspace.root / "journal.sqlite"
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         with Journal(journal_path) as publish_journal:
-            run = _Run(repo, config, head, want.targets, stores, workspace, signer,
+            run = Applier(repo, config, head, want.targets, stores, workspace, signer,
                        publish_journal, options, clock, patience, retry)  # fmt: skip
             for item in pending:
                 run.apply(item, _outcome(result, item))
@@ -178,37 +144,16 @@ def _survey(
     head: str,
     names: list[str],
     options: Options | None,
-    workspace: Path | None,
+    cache: Path | None,
 ) -> tuple[ReconcileResult, Desired, list[Pending], dict[str, IndexStore]]:
     """Read the targets of channels `names` and decide what differs: the outcomes of what is
     in sync, what git asks for, what differs, and the mirrors' stores. Trust verdicts are
-    remembered in the `workspace` (None: not remembered)."""
+    remembered in `cache` (None: not remembered)."""
     want = desired(config, names, repo)
-    cache = workspace / "vouched.json" if workspace else None
     observed, stores = observe(repo, want, options, cache)
     pending = differences(want, observed)
-    result = ReconcileResult(head, _in_sync(want, observed, pending))
+    result = ReconcileResult(head, in_sync(want, observed, pending))
     return result, want, pending, stores
-
-
-def _in_sync(want: Desired, observed: Observed, pending: list[Pending]) -> list[ChannelOutcome]:
-    """One outcome per channel, naming the targets that already hold what git asks for."""
-    differ = {(p.channel.name, p.target_name) for p in pending}
-    outcomes = []
-    for wanted in want.channels:
-        name, release = wanted.channel.name, wanted.release
-        outcome = ChannelOutcome(name, release.image, release.version)
-        for target_name in wanted.channel.targets:
-            key = (name, target_name)
-            if key in differ:
-                continue
-            if key in observed.registry:
-                outcome.targets.append(_registry_outcome(target_name, observed.registry[key]))
-            else:
-                serial = observed.indexes[key].index.serial
-                outcome.targets.append(TargetOutcome(target_name, "up-to-date", serial))
-        outcomes.append(outcome)
-    return outcomes
 
 
 def _retiring(
@@ -219,103 +164,6 @@ def _retiring(
     channels = {name: loaded.value for name, loaded in config.channels.items()}
     gone = retired(channels, {name: names for name, (_, names) in listings.items()})
     return {name: (listings[name][0], names) for name, names in gone.items()}
-
-
-@dataclass
-class _Run:
-    """One reconcile's means, and what it did so far to the (channel, target)s that differ."""
-
-    repo: Path
-    config: ConfigRepo
-    head: str
-    targets: Mapping[str, Target]
-    stores: dict[str, IndexStore]
-    workspace: Workspace
-    signer: Signer
-    journal: Journal
-    options: Options | None
-    clock: Clock
-    patience: Patience | None
-    retry: RetrySettings | None
-    made: dict[Release, MadeRelease] = field(default_factory=dict)
-    rolled_back: dict[str, str] = field(default_factory=dict)  # channel -> newer version left
-    held: dict[str, str] = field(default_factory=dict)  # channel -> why its indexes stay
-
-    def apply(self, item: Pending, outcome: ChannelOutcome) -> None:
-        """Publish to one (channel, target) and record how it went. A failed registry holds
-        its channel's mirrors back; a config problem stops the run."""
-        name = item.channel.name
-        if not item.registry and name in self.held:
-            outcome.targets.append(TargetOutcome(item.target_name, "failed", None, self.held[name]))
-            return
-        try:
-            outcome.targets.append(self._publish(item, outcome))
-        except (InvalidInput, StateInvalid):
-            raise
-        except ReleaseError as exc:
-            log.error("%s on %s: %s", name, item.target_name, exc)
-            outcome.targets.append(TargetOutcome(item.target_name, "failed", None, str(exc)))
-            if item.registry:
-                self.held[name] = (
-                    f"not published: registry target {item.target_name} failed, so the"
-                    " channel's index stays where it was; rerun once it is fixed"
-                )
-
-    def _publish(self, item: Pending, outcome: ChannelOutcome) -> TargetOutcome:
-        release = self.made.get(item.release)
-        if release is None:
-            release = make(self.repo, self.config, self.head, item.release, self.workspace,
-                            self.signer)  # fmt: skip
-            self.made[item.release] = release
-        outcome.release_dir = str(release.directory)
-        outcome.built = outcome.built or not release.reused
-        if isinstance(item.target, registries.RegistryTarget):
-            image, _ = definition_at_version(self.repo, self.config, self.head, item.release)
-            found = registries.publish_image(item.target, release.directory, image, self.journal,
-                                             self.options, self.patience, self.targets)  # fmt: skip
-            return _registry_outcome(item.target_name, found)
-        done, previous = self._publish_and_index(item, release)
-        if previous is not None and is_rollback(previous, item.release):
-            self.rolled_back[item.channel.name] = previous.current.version
-        return done
-
-    def _publish_and_index(
-        self, item: Pending, release: MadeRelease
-    ) -> tuple[TargetOutcome, idx.ChannelIndex | None]:
-        """Publish and index one (channel, mirror) under its lock; the outcome and the index
-        it replaced. The index is read again first: another run may have written it."""
-        name = item.channel.name
-        store = self.stores[item.target_name]
-        with store.lock():
-            stored, current = read_stored_index(store, name)
-            if (
-                stored is not None
-                and current is not None
-                and points_at(current, item.release)
-                and vouched_now(self.repo, store, name, stored)
-            ):
-                return self._snapshot_only(item, store, stored, current), None
-            summary = publish(release.directory, item.target, self.journal, options=self.options,
-                              retry=self.retry, show_progress=False)  # fmt: skip
-            if not summary.ok:
-                return TargetOutcome(item.target_name, "failed", None, summary.error or ""), None
-            serial = write_index(store, name, indexed(release), item.channel.index_ttl,
-                                 self.signer, self.clock)  # fmt: skip
-        sent = len(summary.published)
-        return TargetOutcome(item.target_name, "published", serial, f"{sent} files sent"), current
-
-    def _snapshot_only(
-        self, item: Pending, store: IndexStore, stored: Stored, current: idx.ChannelIndex
-    ) -> TargetOutcome:
-        """The index is in place (another run wrote it): done, or the snapshot an interrupted
-        run did not get to lists it now."""
-        name = item.channel.name
-        if in_snapshot(vouched_snapshot_now(self.repo, store), name, stored.data):
-            detail = "done by another run"
-            return TargetOutcome(item.target_name, "up-to-date", current.serial, detail)
-        write_snapshot(store, {name: stored.data}, item.channel.index_ttl, self.signer, self.clock)
-        detail = "0 files sent; the snapshot now lists the index an interrupted run wrote"
-        return TargetOutcome(item.target_name, "published", current.serial, detail)
 
 
 def _deprecate(config: ConfigRepo, channel: str, newer: str, result: ReconcileResult) -> None:
@@ -341,15 +189,6 @@ def _head(repo: Path) -> str:
         return str(git.Repo(repo).head.commit.hexsha)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError) as exc:
         raise InvalidInput(f"{repo}: not a git repository with a commit") from exc
-
-
-def _registry_outcome(target: str, found: ImageResult | Mapping[str, str]) -> TargetOutcome:
-    """`published` for an image made by this run, else `up-to-date`, naming the images."""
-    images = dict(found.images if isinstance(found, ImageResult) else found)
-    where = ", ".join(f"{image} in {place}" for place, image in images.items())
-    if isinstance(found, ImageResult) and found.created:
-        return TargetOutcome(target, "published", None, f"{found.name}: {where}", images)
-    return TargetOutcome(target, "up-to-date", None, where, images)
 
 
 def _outcome(result: ReconcileResult, item: Pending) -> ChannelOutcome:
