@@ -85,6 +85,7 @@ class Applier:
                 )
 
     def _publish(self, item: Pending, outcome: ChannelOutcome) -> TargetOutcome:
+        """Make the release (once per run), then import it (registry) or publish and index it."""
         release = self.made.get(item.release)
         if release is None:
             release = make(self.repo, self.config, self.head, item.release, self.workspace,
@@ -94,8 +95,9 @@ class Applier:
         outcome.built = outcome.built or not release.reused
         if isinstance(item.target, registries.RegistryTarget):
             image, _ = definition_at_version(self.repo, self.config, self.head, item.release)
-            found = registries.publish_image(item.target, release.directory, image, self.journal,
-                                             self.options, self.patience, self.targets)  # fmt: skip
+            found = registries.publish_image(item.target, release.directory, image,
+                                             self.journal, self.options, self.patience,
+                                             mirrors=self.targets)  # fmt: skip
             return registry_outcome(item.target_name, found)
         done, previous = self._publish_and_index(item, release)
         if previous is not None and is_rollback(previous, item.release):
