@@ -19,6 +19,7 @@ from release.channels.differences import (
     Wanted,
     differences,
     in_snapshot,
+    is_rollback,
     local_target,
     retired,
 )
@@ -209,3 +210,11 @@ def test_local_target_anchors_a_relative_filesystem_path_at_the_repo() -> None:
     )
     assert local_target(MIRROR, repo) == MIRROR
     assert local_target(BUCKET, repo) == BUCKET
+
+
+def test_a_rollback_is_a_lower_version_of_the_same_image() -> None:
+    published = index("fx-stable", "1.10.0")
+    assert is_rollback(published, Release("fx", "1.9.0"))  # 9 < 10: versions, not strings
+    assert not is_rollback(published, Release("fx", "1.10.0"))
+    assert not is_rollback(published, Release("fx", "1.11.0"))
+    assert not is_rollback(published, Release("gx", "1.0.0"))  # another image: a switch
