@@ -12,24 +12,18 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from release.channels import site
-from release.channels.index import rfc3339
-from release.channels.reconcile import (
-    Clock,
-    check_signer,
-    local_target,
-    read_index,
-    selected_channels,
-    utcnow,
-    write_index,
-)
+from release.channels.differences import local_target, selected_channels
+from release.channels.index import ChannelIndex, rfc3339
+from release.channels.indexwriter import Clock, check_signer, read_index, utcnow, write_index
 from release.channels.state import load_state
-from release.channels.vouched import UNTRUSTED, Untrusted, vouched_index, voucher
+from release.channels.vouched import UNTRUSTED, Untrusted, Voucher, vouched_index, voucher
+from release.config.loader import ConfigRepo
 from release.integrity.signing import Signer, SigningConfig, open_signer
 from release.publish.indexstore import IndexStore, Stored
 from release.publish.options import Options
@@ -78,44 +72,69 @@ def resign(
     with contextlib.ExitStack() as stack:
         judge = stack.enter_context(voucher(repo))
         signer: Signer | None = None
-        for name in selected_channels(config, channels):
-            channel = config.channel(name)
-            for target_name in channel.targets:
-                target = local_target(config.targets[target_name], repo)
-                if not holds_index(target):
-                    continue
-                store = open_index_store(target, options)
-                index = read_index(store, name)
-                if index is None:
-                    result.indexes.append(Resigned(name, target_name, "absent"))
-                    continue
-                left = index.expires - clock()
-                if left > dt.timedelta(seconds=within):
-                    detail = f"expires {rfc3339(index.expires)}"
-                    result.indexes.append(
-                        Resigned(name, target_name, "fresh", index.serial, detail)
-                    )
-                    continue
-                if signer is None:
-                    signer = stack.enter_context(open_signer(signing))
-                check_signer(config, name, signer.fingerprint)
-
-                def trusted(stored: Stored, name: str = name, store: IndexStore = store) -> bool:
-                    return vouched_index(judge, store, name, stored)
-
-                try:
-                    with store.lock():
-                        serial = write_index(store, name, None, channel.index_ttl, signer, clock,
-                                             trusted)  # fmt: skip
-                except Untrusted:
-                    result.indexes.append(
-                        Resigned(name, target_name, "untrusted", index.serial, UNTRUSTED)
-                    )
-                    continue
+        for name, target_name, store in _mirrors(config, channels, repo, options):
+            index = read_index(store, name)
+            if index is None:
+                result.indexes.append(Resigned(name, target_name, "absent"))
+                continue
+            fresh = _fresh(name, target_name, index, clock, within)
+            if fresh is not None:
+                result.indexes.append(fresh)
+                continue
+            if signer is None:
+                signer = stack.enter_context(open_signer(signing))
+            check_signer(config, name, signer.fingerprint)
+            ttl = config.channel(name).index_ttl
+            done = _resign_one(judge, store, (name, target_name), index, ttl, signer, clock)
+            if done.status == "resigned":
                 written[target_name] = store
-                detail = f"was expiring {rfc3339(index.expires)}"
-                result.indexes.append(Resigned(name, target_name, "resigned", serial, detail))
+            result.indexes.append(done)
         if signer is not None:  # the pages show the new expiry
             for warning in site.catch_up_all(written, set(written), signer):
                 log.warning("%s", warning)
     return result
+
+
+def _mirrors(
+    config: ConfigRepo, channels: Sequence[str] | None, repo: Path, options: Options | None
+) -> Iterator[tuple[str, str, IndexStore]]:
+    """(channel, target, the target's index store) for each mirror of the selected channels."""
+    for name in selected_channels(config, channels):
+        for target_name in config.channel(name).targets:
+            target = local_target(config.targets[target_name], repo)
+            if holds_index(target):
+                yield name, target_name, open_index_store(target, options)
+
+
+def _fresh(
+    name: str, target_name: str, index: ChannelIndex, clock: Clock, within: int
+) -> Resigned | None:
+    """The index as left alone when it does not expire within `within` seconds, else None."""
+    if index.expires - clock() > dt.timedelta(seconds=within):
+        detail = f"expires {rfc3339(index.expires)}"
+        return Resigned(name, target_name, "fresh", index.serial, detail)
+    return None
+
+
+def _resign_one(
+    judge: Voucher,
+    store: IndexStore,
+    where: tuple[str, str],
+    index: ChannelIndex,
+    ttl: int,
+    signer: Signer,
+    clock: Clock,
+) -> Resigned:
+    """Re-sign the channel's index on the target under its lock, if a trusted key signed it."""
+    name, target_name = where
+
+    def trusted(stored: Stored) -> bool:
+        return vouched_index(judge, store, name, stored)
+
+    try:
+        with store.lock():
+            serial = write_index(store, name, None, ttl, signer, clock, trusted)
+    except Untrusted:
+        return Resigned(name, target_name, "untrusted", index.serial, UNTRUSTED)
+    detail = f"was expiring {rfc3339(index.expires)}"
+    return Resigned(name, target_name, "resigned", serial, detail)

@@ -13,14 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from release.channels import index as idx
-from release.channels.reconcile import (
-    Clock,
-    ReconcileResult,
-    compare,
-    local_target,
-    read_index,
-    utcnow,
-)
+from release.channels.differences import local_target
+from release.channels.indexwriter import Clock, read_index, utcnow
+from release.channels.reconcile import ReconcileResult, compare
 from release.channels.state import load_state
 from release.publish.options import Options
 from release.publish.targets import holds_index, open_index_store

@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from release.channels import index as idx
-from release.channels.reconcile import write_index
+from release.channels.indexwriter import write_index
 from release.integrity.keyring import open_keyring
 from release.integrity.keysource import load_key_source
 from release.integrity.signing import Signer, SigningConfig, open_signer

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from release.channels.reconcile import ChannelOutcome, ReconcileResult, TargetOutcome
+from release.channels.outcome import ChannelOutcome, TargetOutcome
+from release.channels.reconcile import ReconcileResult
 from release.channels.resign import Resigned, ResignResult
 from release.render.reconcile import render_reconcile, render_resign
 
