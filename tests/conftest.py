@@ -99,3 +99,11 @@ def glance(glance_api: GlanceServer) -> GlanceServer:
     """The Glance API with no images."""
     glance_api.wipe()
     return glance_api
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (README's `-n 2`), the chaos tests share one worker, in order: each
+    measures its kill window, and two of them at once would race for the cores."""
+    for item in items:
+        if item.get_closest_marker("chaos"):
+            item.add_marker(pytest.mark.xdist_group("chaos"))
