@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +18,9 @@ from tests.integrity.gpgkit import agents_of
 # A real process: takes a home, starts its gpg-agent, says where the home is, then waits to be
 # killed. The agent is started by gpg-connect-agent, as gpg does it for any secret-key work.
 _HOLDER = """
-import sys, time
+import signal, sys, time
+# As at a terminal: a shell's background job (CI, `cmd &`) starts with SIGINT ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from release import runner
 from release.integrity.gpghome import temporary_home
 with temporary_home("rel-test-") as home:
@@ -43,6 +47,7 @@ def test_a_killed_process_leaves_no_home_and_no_agent(signum: int, status: int |
     proc = subprocess.Popen(
         [sys.executable, "-c", _HOLDER], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
+    home, agents = Path("/nonexistent"), []
     try:
         assert proc.stdout is not None
         home = Path(proc.stdout.readline().decode().strip())
@@ -54,8 +59,12 @@ def test_a_killed_process_leaves_no_home_and_no_agent(signum: int, status: int |
     finally:
         proc.kill()
         proc.wait()
-    assert not home.exists(), "the temporary GnuPG home was left behind"
-    assert _wait_gone(agents) == [], "its gpg-agent is still running"
+        leftover = home.exists(), _wait_gone(agents, 5.0)
+        for pid in leftover[1]:  # a failed run leaves nothing behind either
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(home, ignore_errors=True)
+    assert not leftover[0], "the temporary GnuPG home was left behind"
+    assert leftover[1] == [], "its gpg-agent is still running"
     if status is not None:
         assert proc.returncode == status
     else:  # Ctrl-C: Python's KeyboardInterrupt, re-raised as the signal
