@@ -107,6 +107,8 @@ Version = Annotated[str, AfterValidator(check_version)]
 
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    """Order versions like rpm does: numeric runs compare as numbers and beat letters."""
-    parts = re.findall(r"\d+|[A-Za-z]+", version)
-    return tuple((1, int(p)) if p.isdigit() else (0, p) for p in parts)
+    """Order versions like rpm does: numeric runs compare as numbers and beat letters, and a
+    `~` sorts before anything, the end of the version included (`1.0~rc1` < `1.0`)."""
+    parts = re.findall(r"~|\d+|[A-Za-z]+", version)
+    key = [(0, 0) if p == "~" else (3, int(p)) if p.isdigit() else (2, p) for p in parts]
+    return (*key, (1, 0))  # the end: after a `~`, before any more letters or digits

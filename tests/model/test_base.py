@@ -5,6 +5,8 @@ here each accepted spelling and each refusal is written out."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from release.model.base import check_version, parse_duration, parse_size, version_key
@@ -136,6 +138,39 @@ def test_versions_order_like_rpm() -> None:
     assert version_key("7.9.2009") == version_key("7-9_2009")  # separators only separate
 
 
-def test_version_key_parts() -> None:
-    assert version_key("7.9.2009.2") == ((1, 7), (1, 9), (1, 2009), (1, 2))
-    assert version_key("1.0rc1") == ((1, 1), (1, 0), (0, "rc"), (1, 1))
+def test_a_tilde_sorts_before_the_release_as_in_rpm() -> None:
+    assert version_key("1.0~rc1") < version_key("1.0")
+    assert version_key("1.0~rc1") < version_key("1.0~rc2")
+    assert version_key("1.0~~") < version_key("1.0~")
+    assert sorted(["7.9.2009", "7.9.2009~beta", "7.9.2009.1"], key=version_key) == [
+        "7.9.2009~beta",
+        "7.9.2009",
+        "7.9.2009.1",
+    ]
+
+
+# Pairs of valid versions (check_version) that probe every kind of segment; rpm's own
+# vercmp, asked through rpm's Lua, is the oracle.
+VERSIONS = [
+    "1", "1.0", "1.00", "1.0.0", "1.01", "1.0a", "1.0b", "1.0rc1", "1.0rc10", "1.0~rc1",
+    "1.0~rc2", "1.0~", "1.0~~", "1.0.1", "1_0", "1+0", "2", "10", "9.99", "7.9.2009",
+    "7.9.2009.2", "7.9.2009.10", "7.9.2009~b1", "6.10.2", "1a", "1A", "1.a1", "1.1a~x",
+]  # fmt: skip
+
+
+def _rpm_vercmp(pairs: list[tuple[str, str]]) -> list[int]:
+    calls = " ".join(f'print(rpm.vercmp("{a}", "{b}"), " ")' for a, b in pairs)
+    out = subprocess.run(
+        ["rpm", "--eval", f"%{{lua: {calls}}}"], capture_output=True, text=True, check=True
+    ).stdout
+    return [int(word) for word in out.split()]
+
+
+def test_version_order_agrees_with_rpm_vercmp() -> None:
+    pairs = [(a, b) for a in VERSIONS for b in VERSIONS]
+    for version in VERSIONS:
+        check_version(version)
+    ours = [(version_key(a) > version_key(b)) - (version_key(a) < version_key(b)) for a, b in pairs]
+    theirs = _rpm_vercmp(pairs)
+    assert len(theirs) == len(pairs)
+    assert [p for p, o, t in zip(pairs, ours, theirs, strict=True) if o != t] == []
