@@ -19,7 +19,7 @@ class Model(BaseModel):
 Name = Annotated[str, AfterValidator(check_name)]
 
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-_SIZE = re.compile(r"(\d+)\s?([KMGT]?)(iB|B)?")
+_SIZE = re.compile(r"([0-9]+)\s?([KMGT]?)(iB|B)?")  # ASCII digits, as the schema says
 
 
 def parse_size(value: object) -> int:
@@ -38,6 +38,8 @@ def parse_size(value: object) -> int:
                 raise ValueError(
                     f"{value!r} is a decimal unit: write {number}{unit}iB (binary units only)"
                 )
+            if suffix == "iB" and not unit:
+                raise ValueError(f"{value!r} has no unit: write {number}KiB, {number}MiB, ...")
             size = int(number) * _UNITS[unit]
             if size <= 0:
                 raise ValueError("a size must be positive")
@@ -54,7 +56,7 @@ ByteSize = Annotated[
         {
             "anyOf": [
                 {"type": "integer", "minimum": 1},
-                {"type": "string", "pattern": r"^\d+\s?([KMGT](iB)?)?$"},
+                {"type": "string", "pattern": r"^[0-9]+\s?([KMGT](iB)?|B)?$"},
             ],
             "description": "bytes, or a number with K/M/G/T or KiB/MiB/GiB/TiB (binary)",
             "examples": ["8GiB", "512MiB"],
@@ -62,7 +64,7 @@ ByteSize = Annotated[
     ),
 ]
 
-_DURATION = re.compile(r"(\d+)([smhdw])")
+_DURATION = re.compile(r"([0-9]+)([smhdw])")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -84,7 +86,7 @@ Duration = Annotated[
         {
             "anyOf": [
                 {"type": "integer", "minimum": 1},
-                {"type": "string", "pattern": r"^\d+[smhdw]$"},
+                {"type": "string", "pattern": r"^[0-9]+[smhdw]$"},
             ],
             "description": "seconds, or a number with s, m, h, d or w",
             "examples": ["30d", "12h"],

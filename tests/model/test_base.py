@@ -5,11 +5,20 @@ here each accepted spelling and each refusal is written out."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
+from pydantic import TypeAdapter
 
-from release.model.base import check_version, parse_duration, parse_size, version_key
+from release.model.base import (
+    ByteSize,
+    Duration,
+    check_version,
+    parse_duration,
+    parse_size,
+    version_key,
+)
 
 GiB = 1024**3
 MiB = 1024**2
@@ -174,3 +183,36 @@ def test_version_order_agrees_with_rpm_vercmp() -> None:
     theirs = _rpm_vercmp(pairs)
     assert len(theirs) == len(pairs)
     assert [p for p, o, t in zip(pairs, ours, theirs, strict=True) if o != t] == []
+
+
+SCHEMA_SIZE = TypeAdapter(ByteSize).json_schema()["anyOf"][1]["pattern"]
+SCHEMA_DURATION = TypeAdapter(Duration).json_schema()["anyOf"][1]["pattern"]
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("8GiB", 8 * GiB), ("8G", 8 * GiB), ("8 GiB", 8 * GiB), ("4096", 4096), ("4096B", 4096),
+     ("8iB", None), ("8GB", None), ("\u0668GiB", None), ("G", None)],
+)  # fmt: skip
+def test_a_size_the_schema_accepts_is_one_the_tool_accepts(text: str, size: int | None) -> None:
+    """An editor that checks the JSON Schema flags exactly what `release check` refuses."""
+    assert (re.fullmatch(SCHEMA_SIZE.strip("^$"), text) is not None) == (size is not None)
+    if size is None:
+        with pytest.raises(ValueError):
+            parse_size(text)
+    else:
+        assert parse_size(text) == size
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30d", 30 * 86400), ("2w", 14 * 86400), ("\u0663d", None), ("3", None)]
+)
+def test_a_duration_the_schema_accepts_is_one_the_tool_accepts(
+    text: str, seconds: int | None
+) -> None:
+    assert (re.fullmatch(SCHEMA_DURATION.strip("^$"), text) is not None) == (seconds is not None)
+    if seconds is None:
+        with pytest.raises(ValueError):
+            parse_duration(text)
+    else:
+        assert parse_duration(text) == seconds
