@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from release.channels.plan import Plan
@@ -85,9 +86,16 @@ def _cell(value: str) -> str:
     return value.replace("|", "\\|").replace("\n", " ") or " "
 
 
+def _code(text: str) -> str:
+    """A markdown code span that holds any text: git allows a backtick in a ref name."""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if "`" in text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def markdown(plan: Plan) -> str:
     base, head = _ref(plan.base_ref, plan.base), _ref(plan.head_ref, plan.head)
-    out = [f"### Release plan: `{base}` → `{head}`", ""]
+    out = [f"### Release plan: {_code(base)} → {_code(head)}", ""]
     out += [f"> **Warning:** {_cell(w)}" for w in plan.warnings]
     if plan.warnings:
         out.append("")

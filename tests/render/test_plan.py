@@ -172,6 +172,14 @@ def test_markdown_keeps_hostile_text_inside_its_cell_and_line() -> None:
     )  # an empty cell keeps the row's columns
 
 
+def test_a_ref_with_backticks_stays_one_code_span() -> None:
+    """git allows a backtick in a ref name (git check-ref-format); CommonMark ends a code span
+    at a run of as many backticks as opened it, so the span opens with a longer run."""
+    plan = Plan(base=None, head=HEAD, head_ref="re`lease")
+    first = render(plan, "markdown").splitlines()[0]
+    assert first == "### Release plan: `nothing released` → `` re`lease (bbbbbbbbbbbb) ``"
+
+
 def test_text_does_not_escape() -> None:
     """Text is for terminals and logs: what a warning says is printed as it is."""
     plan = Plan(base=BASE, head=HEAD, warnings=("a | b",))
