@@ -7,10 +7,12 @@ import difflib
 import functools
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -113,9 +115,12 @@ def _plain(node: Any) -> Any:
 def problems_from(doc: Document, model: type[BaseModel], exc: ValidationError) -> list[Problem]:
     """One Problem per pydantic error, with the file line and a hint where one helps."""
     found = []
-    for error in exc.errors():
+    errors = exc.errors()
+    for error in errors:
         loc: Loc = tuple(error["loc"])
         kind = error["type"]
+        if kind == "too_short" and _has_item_errors(errors, loc):
+            continue  # pydantic counts only the valid items: the bad ones are reported already
         message = str(error["msg"]).removeprefix("Value error, ")
         hint = None
         if kind == "extra_forbidden":
@@ -130,6 +135,10 @@ def problems_from(doc: Document, model: type[BaseModel], exc: ValidationError) -
             hint = 'quote it, e.g. "7.10", so YAML keeps it as text'
         found.append(doc.problem(loc, message, hint))
     return found
+
+
+def _has_item_errors(errors: Sequence[ErrorDetails], loc: Loc) -> bool:
+    return any(len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors)
 
 
 def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:

@@ -361,3 +361,18 @@ def test_bad_revision_is_a_clear_error(config_repo: Path) -> None:
     result = runner.invoke(cli, ["check", "--repo", str(config_repo), "--rev", "nope"])
     assert result.exit_code != 0
     assert "'nope' is not a revision" in str(result.exception)
+
+
+def test_one_bad_source_of_a_single_source_list_is_one_problem(config_repo: Path) -> None:
+    """pydantic also says the list is too short (it counts only valid items): not a second
+    problem for the user to chase."""
+    path = config_repo / C7
+    text = path.read_text()
+    start, end = text.index("sources:\n"), text.index("\npackages:")
+    only = "sources:\n  - name: base\n    baseurl: ftp://vault.centos.org/7.9.2009/os/x86_64/\n"
+    path.write_text(text[:start] + only + text[end:])
+    problems = [p for p in check(str(config_repo), keys=read_key_bytes).problems if p.file == C7]
+    assert [(p.field, p.message) for p in problems] == [
+        ("sources[0].baseurl", "'ftp://vault.centos.org/7.9.2009/os/x86_64/' is not an http(s)://"
+         " or file:/// URL"),
+    ]  # fmt: skip
